@@ -1,0 +1,261 @@
+//! JIDs (RFC 7622): `[localpart@]domainpart[/resourcepart]`.
+//!
+//! Input: an address string from a stanza attribute; output: a validated [`Jid`] or a
+//! [`JidError`] naming the rule it breaks. Validation is structural (RFC 7622 §3): part
+//! lengths, characters excluded from the localpart, domain labels; the full PRECIS
+//! profiles need Unicode tables we do not carry, so non-ASCII letters are accepted.
+
+use std::fmt;
+use std::num::NonZeroU16;
+
+/// Longest part in bytes (RFC 7622 §3.2, §3.3, §3.4).
+pub const MAX_PART_BYTES: usize = 1023;
+/// Longest domain label in bytes (RFC 5890 §2.3.2.1 via RFC 7622 §3.2).
+pub const MAX_LABEL_BYTES: usize = 63;
+
+/// A JID stored as one string plus the offsets of its separators (as xmpp-rs does).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Jid {
+    text: String,
+    /// Offset of the `@` ending the localpart.
+    at: Option<NonZeroU16>,
+    /// Offset of the `/` starting the resourcepart.
+    slash: Option<NonZeroU16>,
+}
+
+/// Why a string is not a JID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JidError {
+    #[error("empty domainpart")]
+    EmptyDomain,
+    #[error("empty localpart before '@'")]
+    EmptyLocal,
+    #[error("empty resourcepart after '/'")]
+    EmptyResource,
+    #[error("{0} longer than 1023 bytes")]
+    TooLong(&'static str),
+    #[error("localpart contains forbidden character {0:?}")]
+    ForbiddenLocalChar(char),
+    #[error("domainpart contains forbidden character {0:?}")]
+    ForbiddenDomainChar(char),
+    #[error("resourcepart contains control character")]
+    ControlInResource,
+    #[error("domain label empty or longer than 63 bytes")]
+    BadLabel,
+}
+
+impl Jid {
+    /// Parses and validates a JID (RFC 7622 §3.1: split at the first `/`, then the
+    /// first `@` before it).
+    pub fn parse(input: &str) -> Result<Jid, JidError> {
+        let (bare, resource) = match input.split_once('/') {
+            Some((bare, resource)) => (bare, Some(resource)),
+            None => (input, None),
+        };
+        let (local, domain) = match bare.split_once('@') {
+            Some((local, domain)) => (Some(local), domain),
+            None => (None, bare),
+        };
+        // RFC 7622 §3.2: a trailing dot in the domain is removed.
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        if let Some(local) = local {
+            check_localpart(local)?;
+        }
+        check_domainpart(domain)?;
+        if let Some(resource) = resource {
+            check_resourcepart(resource)?;
+        }
+        let mut text = String::with_capacity(input.len());
+        let mut at = None;
+        if let Some(local) = local {
+            text.push_str(local);
+            at = NonZeroU16::new(u16::try_from(text.len()).map_err(|_| JidError::TooLong("JID"))?);
+            text.push('@');
+        }
+        text.push_str(domain);
+        let mut slash = None;
+        if let Some(resource) = resource {
+            slash =
+                NonZeroU16::new(u16::try_from(text.len()).map_err(|_| JidError::TooLong("JID"))?);
+            text.push('/');
+            text.push_str(resource);
+        }
+        Ok(Jid { text, at, slash })
+    }
+
+    pub fn localpart(&self) -> Option<&str> {
+        let at = usize::from(self.at?.get());
+        self.text.get(..at)
+    }
+
+    pub fn domainpart(&self) -> &str {
+        let start = self.at.map_or(0, |a| usize::from(a.get()) + 1);
+        let end = self.slash.map_or(self.text.len(), |s| usize::from(s.get()));
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    pub fn resourcepart(&self) -> Option<&str> {
+        let slash = usize::from(self.slash?.get());
+        self.text.get(slash + 1..)
+    }
+
+    /// True for a full JID (with a resource), RFC 7622 §3.
+    pub fn is_full(&self) -> bool {
+        self.slash.is_some()
+    }
+
+    /// The bare JID `localpart@domainpart`.
+    pub fn bare(&self) -> &str {
+        let end = self.slash.map_or(self.text.len(), |s| usize::from(s.get()));
+        self.text.get(..end).unwrap_or_default()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Jid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// RFC 7622 §3.3.1: UsernameCaseMapped profile; these ASCII characters are excluded.
+fn check_localpart(local: &str) -> Result<(), JidError> {
+    if local.is_empty() {
+        return Err(JidError::EmptyLocal);
+    }
+    if local.len() > MAX_PART_BYTES {
+        return Err(JidError::TooLong("localpart"));
+    }
+    match local.chars().find(|c| {
+        matches!(c, '"' | '&' | '\'' | '/' | ':' | '<' | '>' | '@') || is_space_or_control(*c)
+    }) {
+        Some(c) => Err(JidError::ForbiddenLocalChar(c)),
+        None => Ok(()),
+    }
+}
+
+/// RFC 7622 §3.2: an IP literal or a domain name of non-empty labels.
+fn check_domainpart(domain: &str) -> Result<(), JidError> {
+    if domain.is_empty() {
+        return Err(JidError::EmptyDomain);
+    }
+    if domain.len() > MAX_PART_BYTES {
+        return Err(JidError::TooLong("domainpart"));
+    }
+    if let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        return match inner.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(JidError::ForbiddenDomainChar('[')),
+        };
+    }
+    if let Some(c) = domain.chars().find(|c| {
+        matches!(
+            c,
+            '"' | '&' | '\'' | '/' | ':' | '<' | '>' | '@' | '[' | ']' | '\\'
+        ) || is_space_or_control(*c)
+    }) {
+        return Err(JidError::ForbiddenDomainChar(c));
+    }
+    if domain
+        .split('.')
+        .any(|label| label.is_empty() || label.len() > MAX_LABEL_BYTES)
+    {
+        return Err(JidError::BadLabel);
+    }
+    Ok(())
+}
+
+/// RFC 7622 §3.4: OpaqueString profile; anything but control characters.
+fn check_resourcepart(resource: &str) -> Result<(), JidError> {
+    if resource.is_empty() {
+        return Err(JidError::EmptyResource);
+    }
+    if resource.len() > MAX_PART_BYTES {
+        return Err(JidError::TooLong("resourcepart"));
+    }
+    if resource.chars().any(char::is_control) {
+        return Err(JidError::ControlInResource);
+    }
+    Ok(())
+}
+
+fn is_space_or_control(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Examples from RFC 7622 §3.5 (valid) and §3.6 (invalid).
+    #[test]
+    fn rfc7622_valid_examples() {
+        for s in [
+            "juliet@example.com",
+            "juliet@example.com/foo",
+            "juliet@example.com/foo bar",
+            "juliet@example.com/foo@bar",
+            "foo\\20bar@example.com",
+            "fussball@example.com",
+            "fußball@example.com",
+            "π@example.com",
+            "Σ@example.com/foo",
+            "example.com",
+            "example.com/foobar",
+            "a.example.com/b@example.net",
+            "[::1]",
+            "juliet@[2001:db8::1]/balcony",
+        ] {
+            assert!(Jid::parse(s).is_ok(), "{s} should be valid");
+        }
+    }
+
+    #[test]
+    fn rfc7622_invalid_examples() {
+        for s in [
+            "\"juliet\"@example.com",
+            "foo bar@example.com",
+            "henry\u{2163}@example.com/x\u{7}",
+            "@example.com/",
+            "henryiv@example.com/",
+            "@example.com",
+            "",
+            "user@",
+            "user@exa mple.com",
+            "a@b..c",
+        ] {
+            assert!(Jid::parse(s).is_err(), "{s:?} should be invalid");
+        }
+    }
+
+    #[test]
+    fn parts_are_split_at_first_slash_then_first_at() {
+        let jid = Jid::parse("juliet@example.com/balcony/with@at").unwrap();
+        assert_eq!(jid.localpart(), Some("juliet"));
+        assert_eq!(jid.domainpart(), "example.com");
+        assert_eq!(jid.resourcepart(), Some("balcony/with@at"));
+        assert_eq!(jid.bare(), "juliet@example.com");
+        assert!(jid.is_full());
+        let domain_only = Jid::parse("example.com.").unwrap();
+        assert_eq!(domain_only.as_str(), "example.com");
+        assert_eq!(domain_only.localpart(), None);
+        assert!(!domain_only.is_full());
+    }
+
+    #[test]
+    fn length_limits() {
+        let long = "a".repeat(1024);
+        assert_eq!(
+            Jid::parse(&format!("{long}@example.com")),
+            Err(JidError::TooLong("localpart"))
+        );
+        assert!(Jid::parse(&format!("{}@example.com", "a".repeat(1023))).is_ok());
+        assert_eq!(
+            Jid::parse(&format!("x@{}.com", "b".repeat(64))),
+            Err(JidError::BadLabel)
+        );
+    }
+}

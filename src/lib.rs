@@ -1,0 +1,27 @@
+//! xmppdump: a protocol analyzer for XMPP (RFC 6120/6121) captures.
+//!
+//! Data flows one way: `capture` (pcap/pcapng packets) → `decode` (TCP segments) →
+//! `flow` (connections, reassembly) → `xml` (framing, parsing) → `session` (XMPP
+//! meaning, STARTTLS hand-off) → `output` (printers). `pipeline` is the only module
+//! that knows every stage.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod capture;
+pub mod decode;
+pub mod flow;
+pub mod jid;
+pub mod limits;
+pub mod model;
+pub mod output;
+pub mod pipeline;
+pub mod session;
+pub mod xml;

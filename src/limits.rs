@@ -1,0 +1,41 @@
+//! Every bound on memory in one place.
+//!
+//! Input: nothing; output: a [`Limits`] value the pipeline hands to each stage.
+//! Exceeding a limit never grows memory: the stage emits an anomaly and drops data.
+//! Defaults are documented in `docs/limits.md`; each is overridable from the CLI.
+
+/// Resource bounds for one analysis run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most TCP connections tracked at once; new connections beyond it are ignored.
+    pub max_flows: usize,
+    /// Most out-of-order bytes held per direction while waiting for a hole to fill.
+    pub max_reassembly_bytes: usize,
+    /// Most out-of-order segments held per direction.
+    pub max_segments: usize,
+    /// Largest depth-1 element (stanza) buffered for parsing, in bytes.
+    pub max_stanza_bytes: usize,
+    /// Deepest element nesting inside a stanza.
+    pub max_depth: u32,
+    /// Most attributes on one element.
+    pub max_attributes: usize,
+    /// Bytes looked at to decide whether a flow on an unknown port is XMPP.
+    pub max_detect_bytes: usize,
+    /// Seconds of capture time without a packet after which a flow is expired.
+    pub flow_idle_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_flows: 100_000,
+            max_reassembly_bytes: 1 << 20,
+            max_segments: 256,
+            max_stanza_bytes: 1 << 20,
+            max_depth: 64,
+            max_attributes: 256,
+            max_detect_bytes: 1024,
+            flow_idle_timeout_secs: 3600,
+        }
+    }
+}

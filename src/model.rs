@@ -1,0 +1,458 @@
+//! Shared identifiers and the event types every stage produces or consumes.
+//!
+//! Input: nothing; output: plain data types. An [`Event`] is what the analysis emits
+//! for one stream event (one XML element, a flow boundary, or an anomaly); printers
+//! only format events, and later stages (statistics, checks) only read them.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Connection number, in order of first packet, starting at 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct FlowId(pub u32);
+
+/// Frame (packet) number in the capture, starting at 1 as in Wireshark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct FrameNo(pub u64);
+
+/// Byte position within one direction of a TCP connection (0 = first payload byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct StreamOffset(pub u64);
+
+/// Capture time in nanoseconds since the Unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Builds a timestamp from seconds and a sub-second count at `units_per_sec`.
+    pub fn from_parts(secs: i64, frac: u64, units_per_sec: u64) -> Timestamp {
+        let units = units_per_sec.max(1);
+        let nanos = if units >= 1_000_000_000 {
+            frac / (units / 1_000_000_000)
+        } else {
+            frac.saturating_mul(1_000_000_000 / units)
+        };
+        let nanos = i64::try_from(nanos).unwrap_or(i64::MAX);
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    }
+
+    pub fn secs(self) -> i64 {
+        self.0.div_euclid(1_000_000_000)
+    }
+
+    pub fn subsec_nanos(self) -> u32 {
+        u32::try_from(self.0.rem_euclid(1_000_000_000)).unwrap_or(0)
+    }
+}
+
+/// Which way bytes travel, relative to the side that opened the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the initiating side (client, or originating server for s2s).
+    ToServer,
+    /// From the receiving side.
+    ToClient,
+}
+
+impl Direction {
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+
+    /// Short arrow used in text output: `C>S` or `S>C`.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Direction::ToServer => "C>S",
+            Direction::ToClient => "S>C",
+        }
+    }
+}
+
+/// The stream's content namespace, which tells what kind of XMPP stream it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    /// `jabber:client` (RFC 6120 §4.8.2).
+    C2s,
+    /// `jabber:server` (RFC 6120 §4.8.2).
+    S2s,
+    /// `jabber:component:accept` or `:connect` (XEP-0114).
+    Component,
+    /// No or an unknown default namespace.
+    Unknown,
+}
+
+impl StreamKind {
+    pub fn from_namespace(ns: &str) -> StreamKind {
+        match ns {
+            crate::xml::ns::CLIENT => StreamKind::C2s,
+            crate::xml::ns::SERVER => StreamKind::S2s,
+            crate::xml::ns::COMPONENT_ACCEPT | crate::xml::ns::COMPONENT_CONNECT => {
+                StreamKind::Component
+            }
+            _ => StreamKind::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::C2s => "c2s",
+            StreamKind::S2s => "s2s",
+            StreamKind::Component => "component",
+            StreamKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// One thing that happened in a capture, with where and when it happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Capture time of the frame that completed the event.
+    #[serde(serialize_with = "crate::output::time::serialize_rfc3339")]
+    pub time: Timestamp,
+    pub flow: FlowId,
+    #[serde(rename = "dir")]
+    pub direction: Direction,
+    /// The frame that carried the event's last byte.
+    pub frame: FrameNo,
+    /// Offset of the event's first byte in its direction.
+    pub offset: StreamOffset,
+    /// Size of the event on the wire, in bytes (0 for flow-level events).
+    pub size: u64,
+    /// Set when the bytes came out of a decrypted TLS stream.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Where an event sits; the pipeline stamps this on what a stage reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    pub time: Timestamp,
+    pub frame: FrameNo,
+    pub offset: StreamOffset,
+    pub size: u64,
+}
+
+/// How the client and server sides of a connection were told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleSource {
+    /// The side that sent the SYN is the client.
+    Syn,
+    /// The side on a well-known XMPP port is the server.
+    Port,
+    /// The side that sent the first stream header is the client.
+    StreamHeader,
+}
+
+/// Why a flow is considered XMPP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectedBy {
+    Port,
+    Content,
+}
+
+/// Why a flow's report ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Both sides sent FIN.
+    Fin,
+    /// A side reset the connection.
+    Rst,
+    /// The capture ended with the connection still open.
+    CaptureEnd,
+    /// No packet for longer than the idle timeout.
+    Idle,
+}
+
+/// Byte counters of one direction, reported when a flow ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct DirectionBytes {
+    /// All payload bytes delivered in order (gaps excluded).
+    pub payload: u64,
+    /// Bytes of XML elements, headers and closes.
+    pub xml: u64,
+    /// Whitespace between top-level elements (keepalives, RFC 6120 §4.6.1).
+    pub whitespace: u64,
+    /// Bytes after the TLS hand-off (or on a direct-TLS port) left encrypted.
+    pub tls: u64,
+    /// Bytes missing from the capture (lost or truncated segments).
+    pub missing: u64,
+    /// Bytes skipped as unparseable (after a gap or an error).
+    pub skipped: u64,
+}
+
+/// A parsed JID field with its validity (RFC 7622).
+pub type JidText = String;
+
+/// What happened. Serialized with an `event` tag and snake_case fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A TCP connection recognised as XMPP.
+    FlowStart {
+        client: String,
+        server: String,
+        detected_by: DetectedBy,
+        roles_by: RoleSource,
+        /// The connection was already open when the capture started.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        midstream: bool,
+    },
+    /// `<stream:stream>` opened (RFC 6120 §4.7).
+    StreamHeader {
+        stream_kind: StreamKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<JidText>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<JidText>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lang: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        /// `xmlns:db` declared: the sender supports dialback (XEP-0220).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        dialback: bool,
+        /// A header after the first in this direction (RFC 6120 §4.3.3).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        restart: bool,
+    },
+    /// `<stream:features>` (RFC 6120 §4.3.2).
+    Features(Features),
+    /// `<starttls/>` (RFC 6120 §5.4.2.1).
+    StartTls,
+    /// `<proceed/>`: TLS starts on the next byte (RFC 6120 §5.4.2.3).
+    TlsProceed,
+    /// `<failure/>` in the TLS namespace (RFC 6120 §5.4.2.2).
+    TlsFailure,
+    /// `<auth mechanism=…>` (RFC 6120 §6.4.2).
+    SaslAuth {
+        mechanism: String,
+        /// Authentication identity, where the mechanism shows it (PLAIN, SCRAM).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        data_len: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<String>,
+    },
+    /// `<challenge>` (RFC 6120 §6.4.3).
+    SaslChallenge {
+        data_len: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<String>,
+    },
+    /// `<response>` (RFC 6120 §6.4.3).
+    SaslResponse {
+        data_len: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<String>,
+    },
+    /// `<success>` (RFC 6120 §6.4.6).
+    SaslSuccess {
+        data_len: usize,
+    },
+    /// `<failure>` in the SASL namespace (RFC 6120 §6.5).
+    SaslFailure {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        condition: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    /// `<abort/>` (RFC 6120 §6.4.4).
+    SaslAbort,
+    /// `<db:result>` or `<db:verify>` (XEP-0220).
+    Dialback {
+        verify: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        r#type: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<JidText>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<JidText>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// Length of the dialback key (the key itself is a secret).
+        key_len: usize,
+    },
+    /// `<handshake>` of a component (XEP-0114 §3): a digest from the component,
+    /// empty from the server as acceptance.
+    ComponentHandshake {
+        digest_len: usize,
+    },
+    Message(Stanza),
+    Presence(Stanza),
+    Iq(Stanza),
+    /// `<stream:error>` (RFC 6120 §4.9).
+    StreamError {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        condition: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    /// `</stream:stream>` (RFC 6120 §4.4).
+    StreamClose,
+    /// Any other top-level element (stream management, compression, wrappers).
+    Element {
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+    },
+    /// Traffic that breaks the protocol or a limit; analysis goes on.
+    Anomaly {
+        anomaly: Anomaly,
+        detail: String,
+    },
+    /// The end of a flow's report, with byte counters per direction.
+    FlowEnd {
+        reason: EndReason,
+        to_server: DirectionBytes,
+        to_client: DirectionBytes,
+    },
+}
+
+/// What `<stream:features>` offered.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Features {
+    /// `offered` or `required` (RFC 6120 §5.4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starttls: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mechanisms: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bind: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub session: bool,
+    /// Stream management (XEP-0198).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sm: bool,
+    /// Compression methods (XEP-0138).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compression: Vec<String>,
+    /// Entity capabilities node (XEP-0115).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caps: Option<String>,
+    /// Dialback offered as a feature (XEP-0220 §2.4).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dialback: bool,
+    /// Namespaces of the other features, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other: Vec<String>,
+}
+
+/// The fields common to `<message>`, `<presence>` and `<iq>` (RFC 6120 §8).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Stanza {
+    /// The `type` attribute as sent (absent: `normal` message, available presence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<JidText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<JidText>,
+    /// First child's namespace: the iq payload (RFC 6120 §8.2.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// First child's local name, for iq.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_name: Option<String>,
+    /// Message body length in bytes (RFC 6121 §5.2.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_len: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
+    /// Presence `<show>` (RFC 6121 §4.7.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub show: Option<String>,
+    /// Presence `<status>` (RFC 6121 §4.7.2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Presence `<priority>` (RFC 6121 §4.7.2.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i16>,
+    /// Resource requested in a bind request (RFC 6120 §7.6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_resource: Option<String>,
+    /// Full JID returned by a bind result (RFC 6120 §7.6.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound_jid: Option<String>,
+    /// Stanza error condition (RFC 6120 §8.3.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Namespaces of extension children, sorted and unique.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
+}
+
+/// Named faults in traffic, the way Suricata and Zeek name "weirds".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Anomaly {
+    /// Bytes missing from a direction; parsing resumes at the next element.
+    Gap,
+    /// Retransmitted bytes that differ from the bytes first seen.
+    OverlapMismatch,
+    /// Out-of-order data exceeded the reassembly limit and was dropped.
+    ReassemblyLimit,
+    /// The flow table is full; a new connection is not tracked.
+    FlowLimit,
+    /// An element exceeded the stanza size limit and was skipped.
+    StanzaTooLarge,
+    /// Elements nested deeper than the limit; the element was skipped.
+    TooDeep,
+    /// An element has more attributes than the limit.
+    TooManyAttributes,
+    /// XML that is not well-formed.
+    MalformedXml,
+    /// Comment, processing instruction or DTD (forbidden by RFC 6120 §11.1).
+    RestrictedXml,
+    /// Character data at the top level of a stream.
+    TextAtTopLevel,
+    /// A stream that does not begin with a stream header.
+    MissingStreamHeader,
+    /// Bytes after the stream was closed.
+    DataAfterClose,
+    /// `<proceed/>` without a preceding `<starttls/>`.
+    UnexpectedProceed,
+    /// A JID that fails RFC 7622 validation.
+    InvalidJid,
+    /// A packet whose headers could not be decoded.
+    BadPacket,
+    /// A direct-TLS flow whose bytes are not TLS records.
+    NotTls,
+}
+
+impl fmt::Display for Anomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        f.write_str(&text)
+    }
+}

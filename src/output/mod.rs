@@ -1,0 +1,34 @@
+//! Printers: format events, nothing else.
+//!
+//! Input: [`Event`]s in order and a final [`Summary`]; output: bytes on a writer.
+//! `text` is one tcpdump-style line per event, `ndjson` one JSON object per line.
+
+pub mod ndjson;
+pub mod text;
+pub mod time;
+
+use crate::model::Event;
+use serde::Serialize;
+use std::io;
+
+/// Totals reported at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub packets: u64,
+    /// Packets whose link, IP or TCP header could not be decoded.
+    pub undecoded_packets: u64,
+    pub tcp_flows: u64,
+    pub xmpp_flows: u64,
+    pub streams: u64,
+    pub stanzas: u64,
+    pub messages: u64,
+    pub presences: u64,
+    pub iqs: u64,
+    pub anomalies: u64,
+}
+
+/// Something that consumes events as they happen.
+pub trait Sink {
+    fn event(&mut self, event: &Event) -> io::Result<()>;
+    fn summary(&mut self, summary: &Summary) -> io::Result<()>;
+}

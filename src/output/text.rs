@@ -1,0 +1,288 @@
+//! Readable output: one line per event, tcpdump-like.
+//!
+//! `TIME #FLOW DIR fFRAME what key=value…` — time of day in UTC, flow number,
+//! `C>S` (from the initiator) or `S>C`, the frame that completed the event. Values
+//! from the wire are escaped so one event is always one line.
+
+use super::time::time_of_day;
+use super::{Sink, Summary};
+use crate::model::{Event, EventKind, Features, Stanza};
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+/// Longest free text (status, subject, error text) shown before eliding.
+const MAX_TEXT_CHARS: usize = 60;
+
+pub struct Text<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Text<W> {
+    pub fn new(out: W) -> Self {
+        Text { out }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Sink for Text<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        let mut line = format!(
+            "{} #{} {} f{} ",
+            time_of_day(event.time),
+            event.flow.0,
+            event.direction.arrow(),
+            event.frame.0
+        );
+        describe(&event.kind, &mut line);
+        if event.decrypted {
+            line.push_str(" [decrypted]");
+        }
+        line.push('\n');
+        self.out.write_all(line.as_bytes())
+    }
+
+    fn summary(&mut self, s: &Summary) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "summary: {} packets ({} undecoded), {} TCP flows, {} XMPP flows, {} streams, {} stanzas ({} message, {} presence, {} iq), {} anomalies",
+            s.packets, s.undecoded_packets, s.tcp_flows, s.xmpp_flows, s.streams, s.stanzas, s.messages, s.presences, s.iqs, s.anomalies
+        )?;
+        self.out.flush()
+    }
+}
+
+/// A value from the wire, quoted and escaped when it would break the line.
+fn value(s: &str) -> Cow<'_, str> {
+    let needs_quotes = s.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"');
+    let shown: Cow<'_, str> = if s.chars().count() > MAX_TEXT_CHARS {
+        Cow::Owned(format!(
+            "{}…",
+            s.chars().take(MAX_TEXT_CHARS).collect::<String>()
+        ))
+    } else {
+        Cow::Borrowed(s)
+    };
+    if needs_quotes {
+        Cow::Owned(format!("{:?}", shown.as_ref()))
+    } else {
+        shown
+    }
+}
+
+fn kv(line: &mut String, key: &str, v: Option<&str>) {
+    if let Some(v) = v {
+        let _ = write!(line, " {key}={}", value(v));
+    }
+}
+
+fn describe(kind: &EventKind, line: &mut String) {
+    match kind {
+        EventKind::FlowStart {
+            client,
+            server,
+            detected_by,
+            roles_by,
+            midstream,
+        } => {
+            let _ = write!(
+                line,
+                "flow {client} > {server} (xmpp by {detected_by:?}, roles by {roles_by:?}"
+            );
+            line.push_str(if *midstream {
+                ", joined mid-stream)"
+            } else {
+                ")"
+            });
+        }
+        EventKind::StreamHeader {
+            stream_kind,
+            from,
+            to,
+            id,
+            version,
+            lang,
+            namespace: _,
+            dialback,
+            restart,
+        } => {
+            let _ = write!(line, "stream open {}", stream_kind.as_str());
+            kv(line, "from", from.as_deref());
+            kv(line, "to", to.as_deref());
+            kv(line, "id", id.as_deref());
+            kv(line, "version", version.as_deref());
+            kv(line, "lang", lang.as_deref());
+            if *dialback {
+                line.push_str(" dialback");
+            }
+            if *restart {
+                line.push_str(" (restart)");
+            }
+        }
+        EventKind::Features(f) => features(f, line),
+        EventKind::StartTls => line.push_str("starttls"),
+        EventKind::TlsProceed => line.push_str("proceed (TLS starts)"),
+        EventKind::TlsFailure => line.push_str("starttls failure"),
+        EventKind::SaslAuth {
+            mechanism,
+            username,
+            data_len,
+            data,
+        } => {
+            let _ = write!(line, "sasl auth mechanism={}", value(mechanism));
+            kv(line, "user", username.as_deref());
+            let _ = write!(line, " data={data_len}B");
+            kv(line, "payload", data.as_deref());
+        }
+        EventKind::SaslChallenge { data_len, .. } => {
+            let _ = write!(line, "sasl challenge data={data_len}B");
+        }
+        EventKind::SaslResponse { data_len, data } => {
+            let _ = write!(line, "sasl response data={data_len}B");
+            kv(line, "payload", data.as_deref());
+        }
+        EventKind::SaslSuccess { .. } => line.push_str("sasl success"),
+        EventKind::SaslFailure { condition, text } => {
+            line.push_str("sasl failure");
+            kv(line, "condition", condition.as_deref());
+            kv(line, "text", text.as_deref());
+        }
+        EventKind::SaslAbort => line.push_str("sasl abort"),
+        EventKind::Dialback {
+            verify,
+            r#type,
+            from,
+            to,
+            id,
+            key_len,
+        } => {
+            line.push_str(if *verify {
+                "dialback verify"
+            } else {
+                "dialback result"
+            });
+            kv(line, "type", r#type.as_deref());
+            kv(line, "from", from.as_deref());
+            kv(line, "to", to.as_deref());
+            kv(line, "id", id.as_deref());
+            if *key_len > 0 {
+                let _ = write!(line, " key={key_len}B");
+            }
+        }
+        EventKind::ComponentHandshake { digest_len } => {
+            if *digest_len == 0 {
+                line.push_str("component handshake accepted");
+            } else {
+                let _ = write!(line, "component handshake digest={digest_len}B");
+            }
+        }
+        EventKind::Message(s) => stanza("message", s, line),
+        EventKind::Presence(s) => stanza("presence", s, line),
+        EventKind::Iq(s) => stanza("iq", s, line),
+        EventKind::StreamError { condition, text } => {
+            line.push_str("stream error");
+            kv(line, "condition", condition.as_deref());
+            kv(line, "text", text.as_deref());
+        }
+        EventKind::StreamClose => line.push_str("stream close"),
+        EventKind::Element { name, namespace } => {
+            let _ = write!(line, "element {}", value(name));
+            kv(line, "xmlns", namespace.as_deref());
+        }
+        EventKind::Anomaly { anomaly, detail } => {
+            let _ = write!(
+                line,
+                "ANOMALY {anomaly}: {}",
+                value(detail).trim_matches('"')
+            );
+        }
+        EventKind::FlowEnd {
+            reason,
+            to_server,
+            to_client,
+        } => {
+            let _ = write!(line, "flow end ({reason:?})");
+            for (arrow, b) in [("C>S", to_server), ("S>C", to_client)] {
+                let _ = write!(
+                    line,
+                    " {arrow} {}B xml={} ws={} tls={}",
+                    b.payload, b.xml, b.whitespace, b.tls
+                );
+                if b.missing > 0 {
+                    let _ = write!(line, " missing={}", b.missing);
+                }
+                if b.skipped > 0 {
+                    let _ = write!(line, " skipped={}", b.skipped);
+                }
+            }
+        }
+    }
+}
+
+fn features(f: &Features, line: &mut String) {
+    line.push_str("features");
+    kv(line, "starttls", f.starttls.as_deref());
+    if !f.mechanisms.is_empty() {
+        let _ = write!(line, " mechanisms={}", value(&f.mechanisms.join(",")));
+    }
+    for (on, name) in [
+        (f.bind, "bind"),
+        (f.session, "session"),
+        (f.sm, "sm"),
+        (f.dialback, "dialback"),
+    ] {
+        if on {
+            let _ = write!(line, " {name}");
+        }
+    }
+    if !f.compression.is_empty() {
+        let _ = write!(line, " compression={}", value(&f.compression.join(",")));
+    }
+    kv(line, "caps", f.caps.as_deref());
+    for other in &f.other {
+        let _ = write!(line, " +{}", value(other));
+    }
+}
+
+fn stanza(name: &str, s: &Stanza, line: &mut String) {
+    line.push_str(name);
+    let default_type = match name {
+        "presence" => "available",
+        "message" => "normal",
+        _ => "",
+    };
+    let kind = s.r#type.as_deref().unwrap_or(default_type);
+    if !kind.is_empty() {
+        let _ = write!(line, " {}", value(kind));
+    }
+    kv(line, "id", s.id.as_deref());
+    kv(line, "from", s.from.as_deref());
+    kv(line, "to", s.to.as_deref());
+    if let Some(payload) = &s.payload {
+        let _ = write!(line, " payload={}", value(payload));
+        if let Some(name) = &s.payload_name {
+            let _ = write!(line, ":{}", value(name));
+        }
+    }
+    kv(line, "resource", s.bind_resource.as_deref());
+    kv(line, "jid", s.bound_jid.as_deref());
+    kv(line, "show", s.show.as_deref());
+    if let Some(p) = s.priority {
+        let _ = write!(line, " priority={p}");
+    }
+    kv(line, "status", s.status.as_deref());
+    if let Some(len) = s.body_len {
+        let _ = write!(line, " body={len}B");
+    }
+    kv(line, "subject", s.subject.as_deref());
+    kv(line, "thread", s.thread.as_deref());
+    kv(line, "error", s.error.as_deref());
+    if !s.extensions.is_empty() {
+        let _ = write!(line, " ext={}", value(&s.extensions.join(",")));
+    }
+}

@@ -1,0 +1,69 @@
+//! Capture timestamps as text: UTC, so output does not depend on the machine's zone.
+
+use crate::model::Timestamp;
+use serde::Serializer;
+
+/// Civil date from days since 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Sub-second digits: microseconds, or nanoseconds when the capture has them.
+fn fraction(t: Timestamp) -> String {
+    let nanos = t.subsec_nanos();
+    if nanos.is_multiple_of(1000) {
+        format!("{:06}", nanos / 1000)
+    } else {
+        format!("{nanos:09}")
+    }
+}
+
+/// `HH:MM:SS.ffffff`, as tcpdump prints by default (in UTC).
+pub fn time_of_day(t: Timestamp) -> String {
+    let secs = t.secs().rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}.{}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        fraction(t)
+    )
+}
+
+/// RFC 3339 in UTC, e.g. `2015-07-21T10:12:13.123456Z`.
+pub fn rfc3339(t: Timestamp) -> String {
+    let secs = t.secs();
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}T{}Z", time_of_day(t))
+}
+
+pub fn serialize_rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(rfc3339(Timestamp(0)), "1970-01-01T00:00:00.000000Z");
+        let t = Timestamp::from_parts(1_437_473_533, 123_456, 1_000_000);
+        assert_eq!(rfc3339(t), "2015-07-21T10:12:13.123456Z");
+        let t = Timestamp::from_parts(951_782_400, 5, 1_000_000_000);
+        assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000000005Z");
+        assert_eq!(
+            time_of_day(Timestamp::from_parts(-1, 0, 1)),
+            "23:59:59.000000"
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! Content detection for flows on ports we do not know as XMPP.
+//!
+//! Input: the first bytes of one direction; output: a [`Verdict`]. A direction is XMPP
+//! when it starts (after optional whitespace) with `<?xml` or a start tag and, within
+//! the first bytes, names the streams namespace or a `jabber:` namespace.
+
+/// Whether a direction's first bytes are XMPP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Xmpp,
+    NotXmpp,
+    NeedMore,
+}
+
+pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return if bytes.len() >= max_detect_bytes {
+            Verdict::NotXmpp
+        } else {
+            Verdict::NeedMore
+        };
+    };
+    let text = bytes.get(start..).unwrap_or_default();
+    match text.get(1) {
+        _ if text.first() != Some(&b'<') => return Verdict::NotXmpp,
+        Some(&b) if !(b == b'?' || crate::xml::framer::is_name_start(b)) => {
+            return Verdict::NotXmpp
+        }
+        _ => {}
+    }
+    let window = bytes
+        .get(..max_detect_bytes.min(bytes.len()))
+        .unwrap_or_default();
+    if contains(window, b"http://etherx.jabber.org/streams") || contains(window, b"jabber:") {
+        return Verdict::Xmpp;
+    }
+    // The declaration and the root start tag have been seen without an XMPP namespace.
+    let closes = window.iter().filter(|&&b| b == b'>').count();
+    if closes >= 2 || window.len() >= max_detect_bytes {
+        Verdict::NotXmpp
+    } else {
+        Verdict::NeedMore
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        let header = b"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='c.example'>";
+        assert_eq!(sniff(header, 1024), Verdict::Xmpp);
+        assert_eq!(sniff(b"<?xml version='1.0'?>", 1024), Verdict::NeedMore);
+        assert_eq!(sniff(b"GET / HTTP/1.1\r\n", 1024), Verdict::NotXmpp);
+        assert_eq!(sniff(b"\x16\x03\x01", 1024), Verdict::NotXmpp);
+        assert_eq!(sniff(b"<html><body>", 1024), Verdict::NotXmpp);
+        assert_eq!(sniff(b"  ", 1024), Verdict::NeedMore);
+    }
+}

@@ -1,0 +1,462 @@
+//! One direction of an XMPP stream: bytes in, events out.
+//!
+//! Input: reassembled data and gaps of one direction; output: `(Position, EventKind)`
+//! reports. Holds the framer, the bytes of the one unfinished frame (bounded by the
+//! stanza limit), the namespace scope of the current stream header, and the mode:
+//! XML, waiting for TLS after `<starttls/>`, TLS (opaque), or broken.
+
+use super::classify;
+use crate::limits::Limits;
+use crate::model::{
+    Anomaly, DirectionBytes, EventKind, FrameNo, Position, StreamOffset, Timestamp,
+};
+use crate::xml::{self, FrameKind, Framer, NsScope, Status};
+
+/// First byte of a TLS handshake record (RFC 8446 §5.1, content type 22).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Xml,
+    /// After `<starttls/>`: TLS if the next byte starts a TLS record.
+    TlsPending,
+    /// Everything from here on is TLS (RFC 6120 §5.4.3.3).
+    Tls {
+        checked: bool,
+    },
+    /// Restricted XML or data after close: nothing more is parsed.
+    Broken,
+}
+
+/// Where the bytes being fed came from.
+#[derive(Debug, Clone, Copy)]
+pub struct At {
+    pub frame: FrameNo,
+    pub time: Timestamp,
+}
+
+/// Parser state of one direction.
+#[derive(Debug)]
+pub struct Stream {
+    framer: Framer,
+    pending: Vec<u8>,
+    /// Stream offset of the current frame's first byte.
+    frame_offset: u64,
+    mode: Mode,
+    scope: NsScope,
+    headers: u32,
+    /// Skipping to the next element start (after a gap or garbage).
+    resync: bool,
+    closed: bool,
+    started: bool,
+    pub bytes: DirectionBytes,
+}
+
+/// Output of a direction: where and what.
+pub type Report = (Position, EventKind);
+
+impl Stream {
+    pub fn new(limits: &Limits) -> Stream {
+        Stream {
+            framer: Framer::new(limits.max_depth),
+            pending: Vec::new(),
+            frame_offset: 0,
+            mode: Mode::Xml,
+            scope: NsScope::default(),
+            headers: 0,
+            resync: false,
+            closed: false,
+            started: false,
+            bytes: DirectionBytes::default(),
+        }
+    }
+
+    /// Direct TLS (XEP-0368): TLS from the first byte.
+    pub fn start_tls(&mut self) {
+        if !matches!(self.mode, Mode::Tls { .. }) {
+            self.mode = Mode::Tls { checked: false };
+            self.bytes.skipped += self.pending.len() as u64;
+            self.pending.clear();
+            self.framer.reset_frame();
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.mode, Mode::Tls { .. })
+    }
+
+    /// The capture began inside this direction: assume an open stream and look for
+    /// the next element start.
+    /// The stream header was not captured, so its namespaces are assumed from the port
+    /// (`content_ns`, with the conventional `stream` prefix).
+    pub fn start_midstream(&mut self, offset: u64, content_ns: &str) {
+        if !self.started {
+            self.started = true;
+            self.frame_offset = offset;
+            self.framer.assume_in_stream();
+            self.resync = true;
+            self.scope.bind("", content_ns);
+            self.scope.bind("stream", xml::ns::STREAMS);
+        }
+    }
+
+    /// Bytes from the capture were lost: report, drop the partial frame, resync.
+    pub fn gap(&mut self, offset: u64, len: u64, at: At, out: &mut Vec<Report>) {
+        self.started = true;
+        self.bytes.missing += len;
+        let partial = self.pending.len() as u64;
+        self.bytes.skipped += partial;
+        out.push((
+            Position {
+                time: at.time,
+                frame: at.frame,
+                offset: StreamOffset(offset),
+                size: len,
+            },
+            EventKind::Anomaly {
+                anomaly: Anomaly::Gap,
+                detail: format!("{len} bytes missing from the capture"),
+            },
+        ));
+        self.pending.clear();
+        self.framer.reset_frame();
+        self.frame_offset = offset + len;
+        if matches!(self.mode, Mode::Xml | Mode::TlsPending) {
+            self.resync = true;
+        }
+    }
+
+    /// Takes in-order bytes starting at stream offset `offset`.
+    pub fn feed(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        at: At,
+        limits: &Limits,
+        show_secrets: bool,
+        out: &mut Vec<Report>,
+    ) {
+        if !self.started {
+            self.started = true;
+            self.frame_offset = offset;
+        }
+        self.bytes.payload += data.len() as u64;
+        if self.pending.is_empty() {
+            let used = self.run(data, at, limits, show_secrets, out);
+            self.stash(data.get(used..).unwrap_or_default(), limits);
+        } else {
+            let mut buf = std::mem::take(&mut self.pending);
+            buf.extend_from_slice(data);
+            let used = self.run(&buf, at, limits, show_secrets, out);
+            buf.drain(..used.min(buf.len()));
+            self.pending = buf;
+            self.bound_pending(limits);
+        }
+    }
+
+    fn stash(&mut self, rest: &[u8], limits: &Limits) {
+        self.pending.extend_from_slice(rest);
+        self.bound_pending(limits);
+    }
+
+    /// RFC 6120 §13.12: stanza size is bounded; an oversized frame is scanned to its
+    /// end without keeping its bytes.
+    fn bound_pending(&mut self, limits: &Limits) {
+        if self.pending.len() > limits.max_stanza_bytes {
+            let n = self.pending.len();
+            self.framer.drop_scanned(n);
+            self.bytes.skipped += n as u64;
+            self.pending.clear();
+        }
+    }
+
+    fn run(
+        &mut self,
+        buf: &[u8],
+        at: At,
+        limits: &Limits,
+        show_secrets: bool,
+        out: &mut Vec<Report>,
+    ) -> usize {
+        let mut pos = 0;
+        while let Some(rest) = buf.get(pos..).filter(|r| !r.is_empty()) {
+            match self.mode {
+                Mode::Tls { checked } => {
+                    if !checked {
+                        self.mode = Mode::Tls { checked: true };
+                        if rest.first() != Some(&TLS_HANDSHAKE) {
+                            out.push((
+                                self.here(at, 0),
+                                EventKind::Anomaly {
+                                    anomaly: Anomaly::NotTls,
+                                    detail: format!(
+                                        "expected a TLS handshake record, got byte 0x{:02x}",
+                                        rest.first().copied().unwrap_or(0)
+                                    ),
+                                },
+                            ));
+                        }
+                    }
+                    self.bytes.tls += rest.len() as u64;
+                    self.frame_offset += rest.len() as u64;
+                    return buf.len();
+                }
+                Mode::Broken => {
+                    self.bytes.skipped += rest.len() as u64;
+                    self.frame_offset += rest.len() as u64;
+                    return buf.len();
+                }
+                Mode::TlsPending if rest.first() == Some(&TLS_HANDSHAKE) => {
+                    self.mode = Mode::Tls { checked: true };
+                    continue;
+                }
+                Mode::TlsPending | Mode::Xml => {}
+            }
+            if self.resync {
+                let skip = resync_point(rest);
+                if skip > 0 {
+                    self.bytes.skipped += skip as u64;
+                    self.frame_offset += skip as u64;
+                    pos += skip;
+                    continue;
+                }
+                if rest.len() < 2 || (rest.get(1) == Some(&b'/') && rest.len() < 16) {
+                    return pos; // too few bytes to tell: wait for more
+                }
+                self.resync = false;
+            }
+            let scope = &self.scope;
+            let status = self
+                .framer
+                .advance(rest, |tag| is_stream_header(tag, scope, limits));
+            let Status::Complete(frame) = status else {
+                return pos;
+            };
+            let bytes = rest.get(..frame.len).unwrap_or_default();
+            self.handle(frame, bytes, at, limits, show_secrets, out);
+            pos += frame.len;
+        }
+        pos
+    }
+
+    fn here(&self, at: At, size: u64) -> Position {
+        Position {
+            time: at.time,
+            frame: at.frame,
+            offset: StreamOffset(self.frame_offset),
+            size,
+        }
+    }
+
+    fn handle(
+        &mut self,
+        frame: xml::Frame,
+        bytes: &[u8],
+        at: At,
+        limits: &Limits,
+        show_secrets: bool,
+        out: &mut Vec<Report>,
+    ) {
+        let size = frame.len as u64 + frame.dropped;
+        let pos = self.here(at, size);
+        self.frame_offset += size;
+        if self.closed && !matches!(frame.kind, FrameKind::Whitespace) {
+            out.push((
+                pos,
+                anomaly(
+                    Anomaly::DataAfterClose,
+                    "bytes after </stream:stream>".into(),
+                ),
+            ));
+            self.mode = Mode::Broken;
+            self.bytes.skipped += size;
+            return;
+        }
+        match frame.kind {
+            FrameKind::Whitespace => self.bytes.whitespace += size,
+            FrameKind::XmlDecl => self.bytes.xml += size,
+            FrameKind::StreamOpen => {
+                self.bytes.xml += size;
+                self.stream_open(bytes, frame.dropped, pos, limits, out);
+            }
+            FrameKind::StreamClose => {
+                self.bytes.xml += size;
+                self.closed = true;
+                out.push((pos, EventKind::StreamClose));
+            }
+            FrameKind::Element => {
+                self.bytes.xml += size;
+                self.element(frame, bytes, pos, limits, show_secrets, out);
+            }
+            FrameKind::Text => {
+                self.bytes.skipped += size;
+                self.resync = true;
+                out.push((
+                    pos,
+                    anomaly(
+                        Anomaly::TextAtTopLevel,
+                        format!("{size} bytes of character data between elements"),
+                    ),
+                ));
+            }
+            FrameKind::Malformed => {
+                self.bytes.skipped += size;
+                self.resync = true;
+                out.push((
+                    pos,
+                    anomaly(Anomaly::MalformedXml, "'<' that starts no tag".into()),
+                ));
+            }
+            FrameKind::Restricted => {
+                self.bytes.skipped += size;
+                self.mode = Mode::Broken;
+                out.push((
+                    pos,
+                    anomaly(Anomaly::RestrictedXml, "comment, processing instruction or DTD (RFC 6120 §11.1); stream not parsed further".into()),
+                ));
+            }
+        }
+    }
+
+    fn stream_open(
+        &mut self,
+        bytes: &[u8],
+        dropped: u64,
+        pos: Position,
+        limits: &Limits,
+        out: &mut Vec<Report>,
+    ) {
+        if dropped > 0 {
+            out.push((
+                pos,
+                anomaly(
+                    Anomaly::StanzaTooLarge,
+                    format!("stream header of {} bytes", pos.size),
+                ),
+            ));
+            return;
+        }
+        match xml::parse_start_tag(bytes, &self.scope, limits.max_attributes) {
+            Ok((el, scope)) => {
+                self.scope = scope;
+                let mut kinds = Vec::new();
+                classify::stream_header(&el, &self.scope, self.headers > 0, &mut kinds);
+                self.headers += 1;
+                out.extend(kinds.into_iter().map(|k| (pos, k)));
+            }
+            Err(e) => out.push((
+                pos,
+                anomaly(Anomaly::MalformedXml, format!("stream header: {e}")),
+            )),
+        }
+    }
+
+    fn element(
+        &mut self,
+        frame: xml::Frame,
+        bytes: &[u8],
+        pos: Position,
+        limits: &Limits,
+        show_secrets: bool,
+        out: &mut Vec<Report>,
+    ) {
+        if frame.too_deep {
+            out.push((
+                pos,
+                anomaly(
+                    Anomaly::TooDeep,
+                    format!("element nested deeper than {}", limits.max_depth),
+                ),
+            ));
+            return;
+        }
+        if frame.dropped > 0 {
+            out.push((
+                pos,
+                anomaly(
+                    Anomaly::StanzaTooLarge,
+                    format!(
+                        "element of {} bytes exceeds the {}-byte limit",
+                        pos.size, limits.max_stanza_bytes
+                    ),
+                ),
+            ));
+            return;
+        }
+        match xml::parse_element(bytes, &self.scope, limits.max_attributes) {
+            Ok(tree) => {
+                let mut kinds = Vec::new();
+                classify::element(&tree, show_secrets, &mut kinds);
+                for kind in kinds {
+                    match kind {
+                        EventKind::TlsProceed => self.mode = Mode::Tls { checked: false },
+                        EventKind::StartTls => self.mode = Mode::TlsPending,
+                        _ => {}
+                    }
+                    out.push((pos, kind));
+                }
+            }
+            Err(xml::ElementError::Restricted) => {
+                self.mode = Mode::Broken;
+                out.push((
+                    pos,
+                    anomaly(
+                        Anomaly::RestrictedXml,
+                        "comment, processing instruction or DTD (RFC 6120 §11.1)".into(),
+                    ),
+                ));
+            }
+            Err(xml::ElementError::TooManyAttributes(n)) => {
+                out.push((
+                    pos,
+                    anomaly(
+                        Anomaly::TooManyAttributes,
+                        format!("more than {n} attributes"),
+                    ),
+                ));
+            }
+            Err(e) => out.push((pos, anomaly(Anomaly::MalformedXml, e.to_string()))),
+        }
+    }
+}
+
+fn anomaly(anomaly: Anomaly, detail: String) -> EventKind {
+    EventKind::Anomaly { anomaly, detail }
+}
+
+/// Bytes to skip before the next plausible top-level start: `<` followed by a name
+/// character or `?` (an XML declaration before a restart), or the conventional stream
+/// close `</stream:stream>` (a heuristic: the real prefix is unknown after a gap).
+fn resync_point(buf: &[u8]) -> usize {
+    const CLOSE: &[u8] = b"</stream:stream>";
+    let mut from = 0;
+    while let Some(at) = buf.get(from..).and_then(|r| memchr::memchr(b'<', r)) {
+        let lt = from + at;
+        let rest = buf.get(lt..).unwrap_or_default();
+        match rest.get(1) {
+            None => return lt,
+            Some(&b) if xml::framer::is_name_start(b) || b == b'?' => return lt,
+            Some(b'/') if rest.len() < CLOSE.len() && CLOSE.starts_with(rest) => return lt,
+            Some(b'/') if rest.starts_with(CLOSE) => return lt,
+            Some(_) => from = lt + 1,
+        }
+    }
+    buf.len()
+}
+
+/// True if a start tag inside the stream is a new stream header (a restart,
+/// RFC 6120 §4.3.3): its name resolves to `{http://etherx.jabber.org/streams}stream`.
+fn is_stream_header(tag: &[u8], scope: &NsScope, limits: &Limits) -> bool {
+    let name_end = tag
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
+        .unwrap_or(tag.len());
+    let name = tag.get(1..name_end).unwrap_or_default();
+    if !(name == b"stream" || name.ends_with(b":stream")) {
+        return false;
+    }
+    match xml::parse_start_tag(tag, scope, limits.max_attributes) {
+        Ok((el, _)) => el.is(xml::ns::STREAMS, "stream"),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,12 @@
+//! XML for XMPP streams: an incremental framer that finds top-level boundaries, and an
+//! element parser that turns one complete top-level element into a small tree.
+//!
+//! Input: bytes of one direction; output: frames and parsed elements. Nothing here
+//! knows XMPP semantics beyond namespaces; `session` gives elements their meaning.
+
+pub mod element;
+pub mod framer;
+pub mod ns;
+
+pub use element::{parse_element, parse_start_tag, Element, ElementError, NsScope, Tree};
+pub use framer::{Frame, FrameKind, Framer, Status};

@@ -1,0 +1,26 @@
+//! Namespace URIs we match on (RFC 6120 and the XEPs cited). Elements are always
+//! matched by (namespace, local name), never by the prefix text.
+
+pub const STREAMS: &str = "http://etherx.jabber.org/streams";
+pub const CLIENT: &str = "jabber:client";
+pub const SERVER: &str = "jabber:server";
+pub const COMPONENT_ACCEPT: &str = "jabber:component:accept";
+pub const COMPONENT_CONNECT: &str = "jabber:component:connect";
+pub const DIALBACK: &str = "jabber:server:dialback";
+pub const DIALBACK_FEATURE: &str = "urn:xmpp:features:dialback";
+pub const TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
+pub const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+pub const SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
+pub const STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
+pub const STANZA_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+pub const SM: &str = "urn:xmpp:sm:3";
+pub const COMPRESS_FEATURE: &str = "http://jabber.org/features/compress";
+pub const CAPS: &str = "http://jabber.org/protocol/caps";
+/// The `xml:` prefix is bound by definition (Namespaces in XML §3).
+pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// True for the content namespaces whose stanzas are message/presence/iq.
+pub fn is_stanza_namespace(ns: &str) -> bool {
+    matches!(ns, CLIENT | SERVER | COMPONENT_ACCEPT | COMPONENT_CONNECT)
+}

@@ -1,0 +1,265 @@
+//! Every capture in `captures/`: snapshots of both printers, and facts checked by hand
+//! against the packets (see captures/README.md).
+
+use std::fs::File;
+use xmppdump::capture::Reader;
+use xmppdump::model::{Direction, Event, EventKind, StreamKind};
+use xmppdump::output::ndjson::Ndjson;
+use xmppdump::output::text::Text;
+use xmppdump::output::{Sink, Summary};
+use xmppdump::pipeline::{Config, Pipeline};
+
+#[derive(Default)]
+struct Collect {
+    events: Vec<Event>,
+    summary: Option<Summary>,
+}
+
+impl Sink for Collect {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.events.push(event.clone());
+        Ok(())
+    }
+    fn summary(&mut self, summary: &Summary) -> std::io::Result<()> {
+        self.summary = Some(summary.clone());
+        Ok(())
+    }
+}
+
+fn open(name: &str) -> Reader {
+    let path = format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"));
+    Reader::new(File::open(path).unwrap()).unwrap()
+}
+
+fn events(name: &str) -> (Vec<Event>, Summary) {
+    let mut sink = Collect::default();
+    Pipeline::new(Config::default())
+        .run(&mut open(name), &mut sink)
+        .unwrap();
+    (sink.events, sink.summary.unwrap())
+}
+
+fn printed(name: &str, json: bool) -> String {
+    let mut reader = open(name);
+    let out = if json {
+        let mut sink = Ndjson::new(Vec::new());
+        Pipeline::new(Config::default())
+            .run(&mut reader, &mut sink)
+            .unwrap();
+        sink.into_inner()
+    } else {
+        let mut sink = Text::new(Vec::new());
+        Pipeline::new(Config::default())
+            .run(&mut reader, &mut sink)
+            .unwrap();
+        sink.into_inner()
+    };
+    String::from_utf8(out).unwrap()
+}
+
+const CAPTURES: &[&str] = &[
+    "ndpi_jabber.pcap",
+    "godpi_jabber.pcap",
+    "zeek_xmpp-starttls.pcap",
+    "zeek_xmpp-dialback-starttls.pcap",
+    "xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap",
+];
+
+#[test]
+fn snapshots_of_every_capture() {
+    for name in CAPTURES {
+        insta::assert_snapshot!(format!("{name}.txt"), printed(name, false));
+        insta::assert_snapshot!(format!("{name}.ndjson"), printed(name, true));
+    }
+}
+
+#[test]
+fn every_capture_in_the_folder_is_covered() {
+    let dir = format!("{}/captures", env!("CARGO_MANIFEST_DIR"));
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .collect();
+    found.sort();
+    let mut known: Vec<String> = CAPTURES.iter().map(|s| s.to_string()).collect();
+    known.sort();
+    assert_eq!(found, known);
+}
+
+fn count(events: &[Event], pred: impl Fn(&EventKind) -> bool) -> usize {
+    events.iter().filter(|e| pred(&e.kind)).count()
+}
+
+#[test]
+fn ndpi_clear_c2s_sessions() {
+    let (events, summary) = events("ndpi_jabber.pcap");
+    // Seven clear c2s flows on 5222, five on 5223 (not TLS: binary framing).
+    let c2s_flows: std::collections::BTreeSet<_> = events
+        .iter()
+        .filter(
+            |e| matches!(&e.kind, EventKind::FlowStart { server, .. } if server.ends_with(":5222")),
+        )
+        .map(|e| e.flow)
+        .collect();
+    assert_eq!(c2s_flows.len(), 7);
+    assert_eq!(
+        count(&events, |k| matches!(
+            k,
+            EventKind::Anomaly {
+                anomaly: xmppdump::model::Anomaly::NotTls,
+                ..
+            }
+        )),
+        10
+    );
+    // SASL DIGEST-MD5 three times: two successes, one failure (not-authorized).
+    assert_eq!(
+        count(
+            &events,
+            |k| matches!(k, EventKind::SaslAuth { mechanism, .. } if mechanism == "DIGEST-MD5")
+        ),
+        3
+    );
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::SaslSuccess { .. })),
+        2
+    );
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::SaslFailure { .. })),
+        1
+    );
+    assert!(count(&events, |k| matches!(k, EventKind::SaslChallenge { .. })) >= 2);
+    // The stream restart after SASL success (RFC 6120 §6.4.6), in both directions.
+    assert_eq!(
+        count(&events, |k| matches!(
+            k,
+            EventKind::StreamHeader { restart: true, .. }
+        )),
+        4
+    );
+    assert_eq!(
+        (summary.iqs, summary.presences, summary.messages),
+        (84, 9, 5)
+    );
+    assert_eq!(count(&events, |k| matches!(k, EventKind::StreamClose)), 4);
+    // Resource binding returns the full JID.
+    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Iq(s) if s.bound_jid.as_deref() == Some("tom@cs-xmpp.lan/darkstar"))));
+    // Secrets are redacted by default.
+    assert!(events.iter().all(
+        |e| !matches!(&e.kind, EventKind::SaslResponse { data: Some(d), .. } if d != "REDACTED")
+    ));
+}
+
+#[test]
+fn zeek_starttls_c2s() {
+    let (events, _) = events("zeek_xmpp-starttls.pcap");
+    let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, EventKind::Features(f) if f.starttls.as_deref() == Some("required"))));
+    let starttls = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::StartTls))
+        .unwrap();
+    let proceed = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::TlsProceed))
+        .unwrap();
+    assert!(starttls < proceed);
+    assert_eq!(events[starttls].direction, Direction::ToServer);
+    assert_eq!(events[proceed].direction, Direction::ToClient);
+    // After <proceed/> everything is TLS: no XML events, bytes counted as TLS.
+    let end = events.iter().find_map(|e| match &e.kind {
+        EventKind::FlowEnd {
+            to_server,
+            to_client,
+            ..
+        } => Some((*to_server, *to_client)),
+        _ => None,
+    });
+    let (to_server, to_client) = end.unwrap();
+    assert!(to_server.tls > 0 && to_client.tls > 0);
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::Anomaly { .. })),
+        0
+    );
+}
+
+#[test]
+fn zeek_dialback_s2s_with_client_port_1193() {
+    let (events, _) = events("zeek_xmpp-dialback-starttls.pcap");
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::FlowStart { client, server, .. }
+        if client.ends_with(":1193") && server.ends_with(":5269"))
+    ));
+    let headers: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::StreamHeader {
+                stream_kind,
+                dialback,
+                ..
+            } => Some((*stream_kind, *dialback)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        headers,
+        vec![(StreamKind::S2s, true), (StreamKind::S2s, true)]
+    );
+    assert_eq!(count(&events, |k| matches!(k, EventKind::StartTls)), 1);
+    assert_eq!(count(&events, |k| matches!(k, EventKind::TlsProceed)), 1);
+    // Only one connection: packets after the FINs do not open a second flow.
+    assert_eq!(
+        count(&events, |k| matches!(k, EventKind::FlowStart { .. })),
+        1
+    );
+}
+
+#[test]
+fn xmpptrace_component_on_port_7400_found_by_content() {
+    let (events, _) = events("xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap");
+    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::FlowStart { server, detected_by: xmppdump::model::DetectedBy::Content, .. } if server.ends_with(":7400"))));
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::StreamHeader {
+            stream_kind: StreamKind::Component,
+            ..
+        }
+    )));
+    assert!(
+        count(&events, |k| matches!(
+            k,
+            EventKind::ComponentHandshake { digest_len: 40 }
+        )) >= 1
+    );
+    assert!(
+        count(&events, |k| matches!(
+            k,
+            EventKind::ComponentHandshake { digest_len: 0 }
+        )) >= 1
+    );
+}
+
+#[test]
+fn godpi_half_stream_without_server_header() {
+    let (events, _) = events("godpi_jabber.pcap");
+    let first_flow = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::FlowStart { .. }))
+        .unwrap()
+        .flow;
+    let of_flow: Vec<_> = events.iter().filter(|e| e.flow == first_flow).collect();
+    assert!(of_flow
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::StreamHeader { .. })
+            && e.direction == Direction::ToServer));
+    assert!(!of_flow
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::StreamHeader { .. })
+            && e.direction == Direction::ToClient));
+    assert!(of_flow
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::StreamClose) && e.direction == Direction::ToServer));
+}
