@@ -111,6 +111,12 @@ impl Pipeline {
         Ok(self.summary)
     }
 
+    /// Sends the events produced so far (by [`Pipeline::packet`] and
+    /// [`Pipeline::finish`]) to `sink`; for callers that feed packets themselves.
+    pub fn drain_into(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        self.flush(sink)
+    }
+
     fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         for event in self.events.drain(..) {
             match &event.kind {

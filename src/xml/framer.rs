@@ -429,3 +429,119 @@ fn is_xml_decl(pi: &[u8]) -> bool {
 pub fn is_name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` in chunks of `step` bytes the way the session does (keeping the
+    /// unfinished frame) and returns (kind, text) of each frame.
+    fn frames(input: &[u8], step: usize) -> Vec<(FrameKind, String)> {
+        let mut framer = Framer::new(64);
+        let mut pending: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
+        for chunk in input.chunks(step.max(1)) {
+            pending.extend_from_slice(chunk);
+            while let Status::Complete(frame) =
+                framer.advance(&pending, |tag| tag.starts_with(b"<stream:stream"))
+            {
+                let text = String::from_utf8_lossy(&pending[..frame.len]).into_owned();
+                out.push((frame.kind, text));
+                pending.drain(..frame.len);
+            }
+        }
+        // Whitespace frames may be split by chunking: merge neighbours for comparison.
+        let mut merged: Vec<(FrameKind, String)> = Vec::new();
+        for (kind, text) in out {
+            match merged.last_mut() {
+                Some((FrameKind::Whitespace, prev)) if kind == FrameKind::Whitespace => {
+                    prev.push_str(&text)
+                }
+                _ => merged.push((kind, text)),
+            }
+        }
+        merged
+    }
+
+    const STREAM: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' to='a>b'>\n \
+<message to='x@y' type=\"chat\"><body>a > b &amp; \xc3\xa9t\xc3\xa9</body></message>\
+<iq id='1' type='get'><query xmlns='jabber:iq:roster'/></iq>  \
+<presence/><message><body><![CDATA[</message> <a> ]] ]]></body></message>\
+<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>\
+<iq a='/>' b=\"'\"/></stream:stream>";
+
+    #[test]
+    fn finds_every_boundary_however_the_bytes_are_split() {
+        let whole = frames(STREAM, STREAM.len());
+        let kinds: Vec<FrameKind> = whole.iter().map(|(k, _)| *k).collect();
+        use FrameKind::*;
+        assert_eq!(
+            kinds,
+            vec![
+                XmlDecl,
+                StreamOpen,
+                Whitespace,
+                Element,
+                Element,
+                Whitespace,
+                Element,
+                Element,
+                StreamOpen,
+                Element,
+                StreamClose
+            ]
+        );
+        assert_eq!(whole[1].1, "<stream:stream xmlns='jabber:client' to='a>b'>");
+        assert_eq!(whole[9].1, "<iq a='/>' b=\"'\"/>");
+        for step in 1..40 {
+            assert_eq!(frames(STREAM, step), whole, "split every {step} bytes");
+        }
+    }
+
+    #[test]
+    fn restricted_xml_is_reported() {
+        let kinds = |s: &[u8]| {
+            frames(s, s.len())
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(b"<s><!-- hi -->").get(1),
+            Some(&FrameKind::Restricted)
+        );
+        assert_eq!(
+            kinds(b"<!DOCTYPE x [<!ENTITY a 'b'>]><s>").first(),
+            Some(&FrameKind::Restricted)
+        );
+        assert_eq!(
+            kinds(b"<s><a><?pi x?></a>").get(1),
+            Some(&FrameKind::Restricted)
+        );
+        assert_eq!(
+            kinds(b"<s><a><!-- x --></a>").get(1),
+            Some(&FrameKind::Restricted)
+        );
+        assert_eq!(
+            kinds(b"<s>text<a/>"),
+            vec![FrameKind::StreamOpen, FrameKind::Text, FrameKind::Element]
+        );
+    }
+
+    #[test]
+    fn depth_beyond_the_limit_is_flagged_not_buffered_forever() {
+        let mut framer = Framer::new(3);
+        let deep = format!("{}{}", "<a>".repeat(10), "</a>".repeat(10));
+        let input = format!("<s>{deep}");
+        let mut buf = input.as_bytes();
+        let Status::Complete(open) = framer.advance(buf, |_| false) else {
+            panic!()
+        };
+        buf = &buf[open.len..];
+        let Status::Complete(el) = framer.advance(buf, |_| false) else {
+            panic!()
+        };
+        assert!(el.too_deep);
+        assert_eq!(el.len, deep.len());
+    }
+}
