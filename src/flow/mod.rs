@@ -145,6 +145,11 @@ impl<T> Table<T> {
         Lookup::Created(self.flows.entry(key).or_insert(flow))
     }
 
+    /// The flow of `a ↔ b`, if tracked.
+    pub fn get_mut(&mut self, a: SocketAddr, b: SocketAddr) -> Option<&mut Flow<T>> {
+        self.flows.get_mut(&Key::new(a, b))
+    }
+
     /// Removes and returns the flow of `a ↔ b`.
     pub fn remove(&mut self, a: SocketAddr, b: SocketAddr) -> Option<Flow<T>> {
         self.flows.remove(&Key::new(a, b))

@@ -72,17 +72,18 @@ pub fn element(tree: &Tree, show_secrets: bool, out: &mut Vec<EventKind>) {
             if ns::is_stanza_namespace(stanza_ns) =>
         {
             let stanza = stanza(tree, root, stanza_ns);
-            let jids = [("from", stanza.from.clone()), ("to", stanza.to.clone())];
-            let kind = match name {
+            let mut invalid = Vec::new();
+            let jids = [
+                ("from", stanza.from.as_deref()),
+                ("to", stanza.to.as_deref()),
+            ];
+            check_jids(&jids, &mut invalid);
+            out.push(match name {
                 "message" => EventKind::Message(stanza),
                 "presence" => EventKind::Presence(stanza),
                 _ => EventKind::Iq(stanza),
-            };
-            out.push(kind);
-            check_jids(
-                &[("from", jids[0].1.as_deref()), ("to", jids[1].1.as_deref())],
-                out,
-            );
+            });
+            out.extend(invalid);
             return;
         }
         _ => EventKind::Element {

@@ -1,0 +1,355 @@
+//! What happens to one connection's segments: reassembly, content detection, the
+//! XMPP session, and the flow's start and end events.
+//!
+//! Input: a decoded segment and its flow; output: events appended to a list. The
+//! reassemblers hand their bytes straight to the session (no copy) through [`Conn`],
+//! a view of the rest of the flow taken while the reassemblers are borrowed.
+
+use super::Config;
+use crate::decode::Segment;
+use crate::flow::{Arrival, Delivery, Flow};
+use crate::model::{
+    DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
+};
+use crate::session::detect::{sniff, Verdict};
+use crate::session::{flow_position, At, Report, Session};
+use std::net::SocketAddr;
+
+/// What a flow's bytes are, as far as we know.
+pub(super) enum App {
+    /// Unknown port: first bytes of each side, kept until we can tell.
+    Undecided([Vec<u8>; 2]),
+    Xmpp(Box<Session>),
+    Ignored,
+    /// Reported as ended; kept so late packets (final ACKs, TLS alerts after FIN) do
+    /// not open a new flow. A new SYN replaces it.
+    Closed,
+}
+
+/// The flow minus its reassemblers.
+struct Conn<'a> {
+    id: FlowId,
+    endpoints: [SocketAddr; 2],
+    client: &'a mut Option<(usize, RoleSource)>,
+    app: &'a mut App,
+    /// Whether each side's SYN was seen; without it the capture joined mid-stream.
+    syn_seen: [bool; 2],
+}
+
+pub(super) fn flow_level(flow: FlowId, at: At, direction: Direction, kind: EventKind) -> Event {
+    to_event(flow, direction, (flow_position(at), kind))
+}
+
+fn to_event(flow: FlowId, direction: Direction, (pos, kind): Report) -> Event {
+    let Position {
+        time,
+        frame,
+        offset,
+        size,
+    } = pos;
+    Event {
+        time,
+        flow,
+        direction,
+        frame,
+        offset,
+        size,
+        decrypted: false,
+        kind,
+    }
+}
+
+fn side_of<T>(pair: &[T; 2], side: usize) -> &T {
+    let [a, b] = pair;
+    if side == 0 {
+        a
+    } else {
+        b
+    }
+}
+
+/// Roles from the SYN, else from a well-known port; XMPP by port, else undecided.
+pub(super) fn classify_new(
+    flow: &mut Flow<App>,
+    seg: &Segment<'_>,
+    config: &Config,
+    at: At,
+    events: &mut Vec<Event>,
+) {
+    let is_port = |p: u16| config.ports.contains(&p);
+    if seg.syn {
+        flow.client = Some((usize::from(seg.ack.is_some()), RoleSource::Syn));
+    } else if is_port(seg.dst.port()) {
+        flow.client = Some((0, RoleSource::Port));
+    } else if is_port(seg.src.port()) {
+        flow.client = Some((1, RoleSource::Port));
+    }
+    if is_port(seg.src.port()) || is_port(seg.dst.port()) {
+        let mut conn = conn(flow, [seg.syn; 2]);
+        conn.start_session(DetectedBy::Port, !seg.syn, config, at, events);
+    }
+}
+
+fn conn(flow: &mut Flow<App>, syn_seen: [bool; 2]) -> Conn<'_> {
+    Conn {
+        id: flow.id,
+        endpoints: flow.endpoints,
+        client: &mut flow.client,
+        app: &mut flow.app,
+        syn_seen,
+    }
+}
+
+/// Feeds one segment to the sender's reassembler, the peer's ACK to the other's.
+pub(super) fn segment(
+    flow: &mut Flow<App>,
+    seg: &Segment<'_>,
+    config: &Config,
+    at: At,
+    events: &mut Vec<Event>,
+) {
+    if matches!(flow.app, App::Ignored | App::Closed) {
+        flow.rst |= seg.rst;
+        return;
+    }
+    let sender = flow.sender_index(seg.src);
+    if seg.syn && flow.client.is_none() {
+        let client = if seg.ack.is_none() {
+            sender
+        } else {
+            1 - sender
+        };
+        flow.client = Some((client, RoleSource::Syn));
+    }
+    let mut syn_seen = [flow.sent[0].saw_syn, flow.sent[1].saw_syn];
+    if seg.syn {
+        syn_seen = if sender == 0 {
+            [true, syn_seen[1]]
+        } else {
+            [syn_seen[0], true]
+        };
+    }
+    let arrival = Arrival {
+        seq: seg.seq,
+        syn: seg.syn,
+        fin: seg.fin,
+        payload: seg.payload,
+        missing: seg.missing,
+        frame: at.frame,
+        time: at.time,
+    };
+    let Flow {
+        id,
+        endpoints,
+        client,
+        sent,
+        app,
+        ..
+    } = flow;
+    let mut conn = Conn {
+        id: *id,
+        endpoints: *endpoints,
+        client,
+        app,
+        syn_seen,
+    };
+    let [a, b] = sent;
+    let (mine, theirs) = if sender == 0 { (a, b) } else { (b, a) };
+    mine.feed(arrival, &config.limits, &mut |d| {
+        conn.delivery(sender, d, config, events)
+    });
+    if let Some(ack) = seg.ack {
+        let other = 1 - sender;
+        theirs.peer_acked(ack, at.frame, at.time, &mut |d| {
+            conn.delivery(other, d, config, events)
+        });
+    }
+    if seg.fin {
+        flow.mark_fin(sender);
+    }
+    flow.rst |= seg.rst;
+}
+
+/// Flushes what waits in reassembly and reports the flow's end with its counters.
+pub(super) fn end(
+    flow: &mut Flow<App>,
+    reason: EndReason,
+    config: &Config,
+    at: At,
+    events: &mut Vec<Event>,
+) {
+    let syn_seen = [flow.sent[0].saw_syn, flow.sent[1].saw_syn];
+    let Flow {
+        id,
+        endpoints,
+        client,
+        sent,
+        app,
+        ..
+    } = flow;
+    let mut conn = Conn {
+        id: *id,
+        endpoints: *endpoints,
+        client,
+        app,
+        syn_seen,
+    };
+    for (side, reassembler) in sent.iter_mut().enumerate() {
+        reassembler.flush(at.frame, at.time, &mut |d| {
+            conn.delivery(side, d, config, events)
+        });
+    }
+    if let App::Xmpp(session) = &flow.app {
+        let (to_server, to_client) = session.bytes();
+        let kind = EventKind::FlowEnd {
+            reason,
+            to_server,
+            to_client,
+        };
+        events.push(flow_level(flow.id, at, Direction::ToServer, kind));
+    }
+}
+
+impl Conn<'_> {
+    fn direction(&self, side: usize) -> Direction {
+        match *self.client {
+            Some((client, _)) if client != side => Direction::ToClient,
+            _ => Direction::ToServer,
+        }
+    }
+
+    fn delivery(&mut self, side: usize, d: Delivery<'_>, config: &Config, events: &mut Vec<Event>) {
+        match self.app {
+            App::Undecided(_) => self.sniff(side, d, config, events),
+            App::Xmpp(_) => self.deliver(side, d, config, events),
+            App::Ignored | App::Closed => {}
+        }
+    }
+
+    fn start_session(
+        &mut self,
+        by: DetectedBy,
+        midstream: bool,
+        config: &Config,
+        at: At,
+        events: &mut Vec<Event>,
+    ) {
+        let Some((client, roles_by)) = *self.client else {
+            return;
+        };
+        let server = *side_of(&self.endpoints, 1 - client);
+        let assumed_ns = match server.port() {
+            5269 | 5270 => crate::xml::ns::SERVER,
+            5347 => crate::xml::ns::COMPONENT_ACCEPT,
+            _ => crate::xml::ns::CLIENT,
+        };
+        let direct_tls = by == DetectedBy::Port && config.direct_tls_ports.contains(&server.port());
+        let session = Session::new(&config.limits, config.show_secrets, direct_tls, assumed_ns);
+        *self.app = App::Xmpp(Box::new(session));
+        let kind = EventKind::FlowStart {
+            client: side_of(&self.endpoints, client).to_string(),
+            server: server.to_string(),
+            detected_by: by,
+            roles_by,
+            midstream,
+        };
+        events.push(flow_level(self.id, at, Direction::ToServer, kind));
+    }
+
+    fn deliver(&mut self, side: usize, d: Delivery<'_>, config: &Config, events: &mut Vec<Event>) {
+        let dir = self.direction(side);
+        let joined_midstream = !*side_of(&self.syn_seen, side);
+        let App::Xmpp(session) = &mut *self.app else {
+            return;
+        };
+        let mut reports = Vec::new();
+        match d {
+            Delivery::Data {
+                offset,
+                bytes,
+                frame,
+                time,
+            } => {
+                if joined_midstream {
+                    session.start_midstream(dir, offset.0);
+                }
+                session.data(
+                    dir,
+                    offset.0,
+                    bytes,
+                    At { frame, time },
+                    &config.limits,
+                    &mut reports,
+                );
+            }
+            Delivery::Gap {
+                offset,
+                len,
+                frame,
+                time,
+            } => session.gap(dir, offset.0, len, At { frame, time }, &mut reports),
+            Delivery::Anomaly {
+                anomaly,
+                detail,
+                frame,
+                time,
+            } => {
+                let pos = flow_position(At { frame, time });
+                reports.push((dir, (pos, EventKind::Anomaly { anomaly, detail })));
+            }
+        }
+        let id = self.id;
+        events.extend(
+            reports
+                .into_iter()
+                .map(|(dir, report)| to_event(id, dir, report)),
+        );
+    }
+
+    /// Content detection on an unknown port; on success the held bytes are replayed.
+    fn sniff(&mut self, side: usize, d: Delivery<'_>, config: &Config, events: &mut Vec<Event>) {
+        let App::Undecided(buffers) = &mut *self.app else {
+            return;
+        };
+        let Delivery::Data {
+            bytes, frame, time, ..
+        } = d
+        else {
+            *self.app = App::Ignored; // a gap or fault before we could tell
+            return;
+        };
+        let at = At { frame, time };
+        let [a, b] = buffers;
+        let buffer = if side == 0 { a } else { b };
+        let limit = config.limits.max_detect_bytes;
+        let added = limit.saturating_sub(buffer.len()).min(bytes.len());
+        buffer.extend_from_slice(bytes.get(..added).unwrap_or_default());
+        match sniff(buffer, limit) {
+            Verdict::NeedMore => {}
+            Verdict::NotXmpp => *self.app = App::Ignored,
+            Verdict::Xmpp => {
+                let held = std::mem::take(buffers);
+                if self.client.is_none() {
+                    *self.client = Some((side, RoleSource::StreamHeader));
+                }
+                let midstream = !self.syn_seen.iter().any(|s| *s);
+                self.start_session(DetectedBy::Content, midstream, config, at, events);
+                // Replay what was held from the start of each direction (offset 0).
+                for (s, mut data) in held.into_iter().enumerate() {
+                    if s == side {
+                        data.extend_from_slice(bytes.get(added..).unwrap_or_default());
+                    }
+                    if !data.is_empty() {
+                        let replay = Delivery::Data {
+                            offset: crate::model::StreamOffset(0),
+                            bytes: &data,
+                            frame,
+                            time,
+                        };
+                        self.deliver(s, replay, config, events);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The only module that knows every stage: capture → decode → flow → session → sink.
+//!
+//! Input: a capture reader and a [`Config`]; output: events to a [`Sink`] in capture
+//! order, then a [`Summary`]. Flows are reported when they are recognised as XMPP
+//! (by port, or by content on other ports) and end with a `flow_end` event.
+
+use crate::capture::{CaptureError, Packet, Reader};
+use crate::decode::decode;
+use crate::flow::{Lookup, Table};
+use crate::limits::Limits;
+use crate::model::{Anomaly, Direction, EndReason, Event, EventKind, FlowId, FrameNo, Timestamp};
+use crate::output::{Sink, Summary};
+use crate::session::At;
+use std::io;
+
+mod connection;
+
+use connection::{classify_new, end, flow_level, App};
+
+/// Ports on which a flow is XMPP without looking at its bytes.
+pub const DEFAULT_PORTS: &[u16] = &[5222, 5269, 5223, 5270, 5347];
+/// Ports where TLS starts with the first byte (XEP-0368).
+pub const DIRECT_TLS_PORTS: &[u16] = &[5223, 5270];
+/// How often, in capture seconds, idle flows are looked for.
+const SWEEP_INTERVAL_SECS: i64 = 60;
+
+/// What the analysis needs to know; built by the CLI.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ports: Vec<u16>,
+    pub direct_tls_ports: Vec<u16>,
+    pub limits: Limits,
+    pub show_secrets: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ports: DEFAULT_PORTS.to_vec(),
+            direct_tls_ports: DIRECT_TLS_PORTS.to_vec(),
+            limits: Limits::default(),
+            show_secrets: false,
+        }
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+/// The analysis state across packets.
+pub struct Pipeline {
+    config: Config,
+    table: Table<App>,
+    summary: Summary,
+    events: Vec<Event>,
+    flow_limit_reported: bool,
+    last: At,
+    next_sweep: i64,
+}
+
+impl Pipeline {
+    pub fn new(config: Config) -> Pipeline {
+        Pipeline {
+            config,
+            table: Table::default(),
+            summary: Summary::default(),
+            events: Vec::new(),
+            flow_limit_reported: false,
+            last: At {
+                frame: FrameNo(0),
+                time: Timestamp(0),
+            },
+            next_sweep: i64::MIN,
+        }
+    }
+
+    /// Reads every packet, sends events to `sink`, and returns the totals. A capture
+    /// error after some packets still reports the flows seen so far.
+    pub fn run(mut self, reader: &mut Reader, sink: &mut dyn Sink) -> Result<Summary, RunError> {
+        let result = loop {
+            match reader.next_packet() {
+                Ok(Some(packet)) => {
+                    self.packet(&packet);
+                    self.flush(sink)?;
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.finish();
+        self.flush(sink)?;
+        sink.summary(&self.summary)?;
+        result?;
+        Ok(self.summary)
+    }
+
+    /// Sends the events produced so far (by [`Pipeline::packet`] and
+    /// [`Pipeline::finish`]) to `sink`; for callers that feed packets themselves.
+    pub fn drain_into(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        self.flush(sink)
+    }
+
+    fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        for event in self.events.drain(..) {
+            match &event.kind {
+                EventKind::StreamHeader { .. } => self.summary.streams += 1,
+                EventKind::Message(_) => self.summary.messages += 1,
+                EventKind::Presence(_) => self.summary.presences += 1,
+                EventKind::Iq(_) => self.summary.iqs += 1,
+                EventKind::Anomaly { .. } => self.summary.anomalies += 1,
+                EventKind::FlowStart { .. } => self.summary.xmpp_flows += 1,
+                _ => {}
+            }
+            sink.event(&event)?;
+        }
+        self.summary.stanzas = self.summary.messages + self.summary.presences + self.summary.iqs;
+        Ok(())
+    }
+
+    /// One packet through decode and the flow table.
+    pub fn packet(&mut self, packet: &Packet<'_>) {
+        self.summary.packets += 1;
+        let at = At {
+            frame: packet.frame,
+            time: packet.time,
+        };
+        self.last = at;
+        self.sweep_idle(at);
+        let segment = match decode(packet.linktype, packet.data) {
+            Ok(Some(segment)) => segment,
+            Ok(None) => return,
+            Err(_) => {
+                self.summary.undecoded_packets += 1;
+                return;
+            }
+        };
+        // A connection is tracked from its SYN or its first payload; bare ACKs and
+        // resets of unknown connections create nothing.
+        let existing = self.table.get_mut(segment.src, segment.dst);
+        if existing.is_none() && !segment.syn && segment.payload.is_empty() && segment.missing == 0
+        {
+            return;
+        }
+        // A new SYN on the address pair of an ended connection starts a new one.
+        if segment.syn
+            && segment.ack.is_none()
+            && existing.is_some_and(|f| matches!(f.app, App::Closed))
+        {
+            self.table.remove(segment.src, segment.dst);
+        }
+        let config = &self.config;
+        let lookup = self.table.lookup(
+            segment.src,
+            segment.dst,
+            at.time,
+            config.limits.max_flows,
+            || App::Undecided([Vec::new(), Vec::new()]),
+        );
+        let flow = match lookup {
+            Lookup::Existing(flow) if matches!(flow.app, App::Closed) => {
+                flow.last_seen = at.time;
+                return;
+            }
+            Lookup::Existing(flow) => flow,
+            Lookup::Created(flow) => {
+                self.summary.tcp_flows += 1;
+                classify_new(flow, &segment, config, at, &mut self.events);
+                flow
+            }
+            Lookup::Full => {
+                if !self.flow_limit_reported {
+                    self.flow_limit_reported = true;
+                    self.events.push(flow_level(
+                        FlowId(0),
+                        at,
+                        Direction::ToServer,
+                        EventKind::Anomaly {
+                            anomaly: Anomaly::FlowLimit,
+                            detail: format!(
+                                "{} flows tracked; new connections are ignored",
+                                config.limits.max_flows
+                            ),
+                        },
+                    ));
+                }
+                return;
+            }
+        };
+        flow.last_seen = at.time;
+        connection::segment(flow, &segment, config, at, &mut self.events);
+        if flow.is_closed() && (flow.rst || flow.sent.iter().all(|r| r.is_finished())) {
+            let reason = if flow.rst {
+                EndReason::Rst
+            } else {
+                EndReason::Fin
+            };
+            end(flow, reason, config, at, &mut self.events);
+            flow.app = App::Closed;
+        }
+    }
+
+    fn sweep_idle(&mut self, at: At) {
+        let now = at.time.secs();
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now.saturating_add(SWEEP_INTERVAL_SECS);
+        let timeout = i64::try_from(self.config.limits.flow_idle_timeout_secs).unwrap_or(i64::MAX);
+        let expired = self
+            .table
+            .drain_where(|f| now.saturating_sub(f.last_seen.secs()) > timeout);
+        for mut flow in expired {
+            end(
+                &mut flow,
+                EndReason::Idle,
+                &self.config,
+                at,
+                &mut self.events,
+            );
+        }
+    }
+
+    /// End of capture: every open flow is flushed and ended, in flow order.
+    pub fn finish(&mut self) {
+        let at = self.last;
+        for mut flow in self.table.drain_where(|_| true) {
+            end(
+                &mut flow,
+                EndReason::CaptureEnd,
+                &self.config,
+                at,
+                &mut self.events,
+            );
+        }
+    }
+}
