@@ -75,6 +75,25 @@ fn value(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Free text of ours that may quote the wire: control characters escaped.
+fn one_line(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        Cow::Owned(
+            s.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 fn kv(line: &mut String, key: &str, v: Option<&str>) {
     if let Some(v) = v {
         let _ = write!(line, " {key}={}", value(v));
@@ -195,11 +214,7 @@ fn describe(kind: &EventKind, line: &mut String) {
             kv(line, "xmlns", namespace.as_deref());
         }
         EventKind::Anomaly { anomaly, detail } => {
-            let _ = write!(
-                line,
-                "ANOMALY {anomaly}: {}",
-                value(detail).trim_matches('"')
-            );
+            let _ = write!(line, "ANOMALY {anomaly}: {}", one_line(detail));
         }
         EventKind::FlowEnd {
             reason,
