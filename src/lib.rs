@@ -24,4 +24,5 @@ pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod session;
+pub mod synth;
 pub mod xml;

@@ -5,6 +5,8 @@
 //! numbered from 1, with its capture time and link type. Memory is one block buffer
 //! that grows only up to [`MAX_BLOCK_BYTES`].
 
+pub mod write;
+
 use crate::model::{FrameNo, Timestamp};
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
