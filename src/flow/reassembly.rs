@@ -7,8 +7,11 @@
 //! Policy (documented in `docs/reassembly.md`):
 //! - Sequence numbers compare modulo 2³² (RFC 9293 §3.4), so wrap-around is seamless.
 //! - Overlaps: the bytes delivered first win; a retransmission only contributes bytes
-//!   beyond what was delivered. Buffered out-of-order segments that start at the same
-//!   sequence number keep the first copy; differing content is an anomaly.
+//!   beyond what was delivered. Differing content is an anomaly (it can hide an
+//!   attack: an IDS and the receiver may see different bytes) when we can tell:
+//!   buffered out-of-order segments are compared byte for byte, and a retransmission
+//!   of one of the last [`RECENT_SEGMENTS`] delivered segments (same range) is
+//!   compared by hash, so no delivered bytes need to be kept.
 //! - Holes: out-of-order segments wait, up to `max_reassembly_bytes` and
 //!   `max_segments`. When the peer acknowledges data we never saw, or a limit is hit,
 //!   or the flow ends, the hole becomes a [`Delivery::Gap`] and delivery goes on.
@@ -20,6 +23,16 @@ use std::collections::BTreeMap;
 
 /// Largest forward jump in sequence space we accept as a hole rather than garbage.
 pub const MAX_SEQ_JUMP: u64 = 1 << 30;
+
+/// Delivered segments remembered (range and hash) to check retransmissions.
+pub const RECENT_SEGMENTS: usize = 16;
+
+/// FNV-1a, 64 bits: enough to tell a changed retransmission from the original.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
 
 /// What reassembly hands to the parser, in stream order.
 #[derive(Debug, PartialEq, Eq)]
@@ -76,6 +89,8 @@ pub struct Reassembler {
     waiting: BTreeMap<u64, Waiting>,
     waiting_bytes: usize,
     fin_offset: Option<u64>,
+    /// (offset, length, fingerprint) of recently delivered segments.
+    recent: std::collections::VecDeque<(u64, usize, u64)>,
     /// Data arrived before any SYN: the capture started mid-connection.
     pub midstream: bool,
     pub saw_syn: bool,
@@ -131,7 +146,9 @@ impl Reassembler {
         }
         let end = start + total as i64;
         if end <= self.next_offset as i64 {
-            return; // retransmission of delivered bytes: first copy wins
+            // Retransmission of delivered bytes: the first copy wins.
+            self.check_retransmission(start, seg, deliver);
+            return;
         }
         if start > self.next_offset as i64 {
             let start = start as u64;
@@ -188,6 +205,32 @@ impl Reassembler {
         while let Some((&first, _)) = self.waiting.first_key_value() {
             self.skip_to(first, frame, time, deliver);
             self.drain(deliver);
+        }
+    }
+
+    fn check_retransmission(
+        &self,
+        start: i64,
+        seg: Arrival<'_>,
+        deliver: &mut impl FnMut(Delivery<'_>),
+    ) {
+        let Ok(start) = u64::try_from(start) else {
+            return;
+        };
+        let len = seg.payload.len();
+        let known = self
+            .recent
+            .iter()
+            .find(|&&(s, l, _)| s == start && l == len);
+        if let Some(&(_, _, hash)) = known {
+            if seg.missing == 0 && hash != fingerprint(seg.payload) {
+                deliver(Delivery::Anomaly {
+                    anomaly: Anomaly::OverlapMismatch,
+                    detail: format!("retransmission of {len} bytes at offset {start} differs from the bytes first seen"),
+                    frame: seg.frame,
+                    time: seg.time,
+                });
+            }
         }
     }
 
@@ -288,6 +331,10 @@ impl Reassembler {
             .min(payload.len());
         let bytes = payload.get(skip_data..).unwrap_or_default();
         if !bytes.is_empty() {
+            if self.recent.len() == RECENT_SEGMENTS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((self.next_offset, bytes.len(), fingerprint(bytes)));
             deliver(Delivery::Data {
                 offset: StreamOffset(self.next_offset),
                 bytes,
@@ -418,6 +465,28 @@ mod tests {
         };
         let (out, gaps) = run(&mut r, &[seg, arrival(9, b"z")]);
         assert_eq!((out.as_slice(), gaps), (&b"abcz"[..], 5));
+    }
+
+    #[test]
+    fn changed_retransmission_is_an_anomaly_identical_one_is_not() {
+        let limits = Limits::default();
+        let mut r = Reassembler::default();
+        let mut anomalies = Vec::new();
+        let mut data = Vec::new();
+        for seg in [
+            arrival(1, b"hello"),
+            arrival(6, b"world"),
+            arrival(1, b"hello"),
+            arrival(6, b"w0rld"),
+        ] {
+            r.feed(seg, &limits, &mut |d| match d {
+                Delivery::Anomaly { anomaly, .. } => anomalies.push(anomaly),
+                Delivery::Data { bytes, .. } => data.extend_from_slice(bytes),
+                Delivery::Gap { .. } => {}
+            });
+        }
+        assert_eq!(data, b"helloworld", "the first copy wins");
+        assert_eq!(anomalies, vec![Anomaly::OverlapMismatch]);
     }
 
     #[test]
