@@ -407,6 +407,9 @@ pub struct Stanza {
     /// Namespaces of extension children, sorted and unique.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
+    /// The element the stanza arrived in, e.g. `route` for router traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapper: Option<String>,
 }
 
 /// Named faults in traffic, the way Suricata and Zeek name "weirds".

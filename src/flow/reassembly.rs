@@ -334,7 +334,8 @@ impl Reassembler {
             if self.recent.len() == RECENT_SEGMENTS {
                 self.recent.pop_front();
             }
-            self.recent.push_back((self.next_offset, bytes.len(), fingerprint(bytes)));
+            self.recent
+                .push_back((self.next_offset, bytes.len(), fingerprint(bytes)));
             deliver(Delivery::Data {
                 offset: StreamOffset(self.next_offset),
                 bytes,

@@ -297,6 +297,7 @@ fn stanza(name: &str, s: &Stanza, line: &mut String) {
     kv(line, "subject", s.subject.as_deref());
     kv(line, "thread", s.thread.as_deref());
     kv(line, "error", s.error.as_deref());
+    kv(line, "via", s.wrapper.as_deref());
     if !s.extensions.is_empty() {
         let _ = write!(line, " ext={}", value(&s.extensions.join(",")));
     }

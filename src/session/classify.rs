@@ -68,22 +68,24 @@ pub fn element(tree: &Tree, show_secrets: bool, out: &mut Vec<EventKind>) {
                 digest_len: root.text.trim().len(),
             }
         }
-        (stanza_ns, name @ ("message" | "presence" | "iq"))
-            if ns::is_stanza_namespace(stanza_ns) =>
-        {
-            let stanza = stanza(tree, root, stanza_ns);
-            let mut invalid = Vec::new();
-            let jids = [
-                ("from", stanza.from.as_deref()),
-                ("to", stanza.to.as_deref()),
-            ];
-            check_jids(&jids, &mut invalid);
-            out.push(match name {
-                "message" => EventKind::Message(stanza),
-                "presence" => EventKind::Presence(stanza),
-                _ => EventKind::Iq(stanza),
+        (stanza_ns, "message" | "presence" | "iq") if ns::is_stanza_namespace(stanza_ns) => {
+            stanza_event(tree, root, None, out);
+            return;
+        }
+        // Router wrappers (jabberd/XCP `<route>`) carry one stanza: report the stanza,
+        // so traffic statistics see the presence inside.
+        (_, "route") => {
+            let inner = tree.children(root).next().filter(|c| {
+                matches!(c.name.as_str(), "message" | "presence" | "iq")
+                    && c.ns.as_deref().is_some_and(ns::is_stanza_namespace)
             });
-            out.extend(invalid);
+            match inner {
+                Some(inner) => stanza_event(tree, inner, Some("route"), out),
+                None => out.push(EventKind::Element {
+                    name: root.name.clone(),
+                    namespace: root.ns.clone(),
+                }),
+            }
             return;
         }
         _ => EventKind::Element {
@@ -92,6 +94,26 @@ pub fn element(tree: &Tree, show_secrets: bool, out: &mut Vec<EventKind>) {
         },
     };
     out.push(kind);
+}
+
+/// A message, presence or iq event for `el`, then anomalies for invalid JIDs.
+fn stanza_event(tree: &Tree, el: &Element, wrapper: Option<&str>, out: &mut Vec<EventKind>) {
+    let mut stanza = stanza(tree, el, el.ns.as_deref().unwrap_or_default());
+    stanza.wrapper = wrapper.map(str::to_owned);
+    let mut invalid = Vec::new();
+    check_jids(
+        &[
+            ("from", stanza.from.as_deref()),
+            ("to", stanza.to.as_deref()),
+        ],
+        &mut invalid,
+    );
+    out.push(match el.name.as_str() {
+        "message" => EventKind::Message(stanza),
+        "presence" => EventKind::Presence(stanza),
+        _ => EventKind::Iq(stanza),
+    });
+    out.extend(invalid);
 }
 
 /// RFC 6120 §4.3.2: each child of `<stream:features>` is one feature.
