@@ -102,3 +102,65 @@ fn reads_standard_input_like_a_file() {
         .lines()
         .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
 }
+
+#[test]
+fn closed_stdout_exits_quietly() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+        .args([
+            "-r",
+            &capture("xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take()); // like `| head -c 16`
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn port_flag_makes_a_port_xmpp_and_secrets_flag_shows_payloads() {
+    use xmppdump::model::Timestamp;
+    use xmppdump::synth::{write_pcap, Conversation, Link};
+    // A connection joined mid-stream on port 6000: no header, so no content detection.
+    let mut c = Conversation::new(
+        "10.0.0.1:4000".parse().unwrap(),
+        "10.0.0.2:6000".parse().unwrap(),
+        Link::Raw,
+        Timestamp(0),
+    );
+    let packets = c.send(true, b"<message to='a@b'><body>hi</body></message>");
+    let path = std::env::temp_dir().join(format!("xmppdump-port-{}.pcap", std::process::id()));
+    std::fs::write(
+        &path,
+        write_pcap(Vec::new(), &packets, false, false).unwrap(),
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let (_, without, _) = run(&["-r", path], b"");
+    assert!(without.contains("0 XMPP flows"), "{without}");
+    let (_, with, _) = run(&["-r", path, "--port", "6000"], b"");
+    assert!(with.contains("message normal to=a@b body=2B"), "{with}");
+    std::fs::remove_file(path).unwrap();
+
+    let file = capture("ndpi_jabber.pcap");
+    let (_, redacted, _) = run(&["-r", &file, "--json"], b"");
+    assert!(redacted.contains("\"data\":\"REDACTED\""));
+    let (_, shown, _) = run(&["-r", &file, "--json", "--show-secrets"], b"");
+    assert!(!shown.contains("REDACTED"));
+    assert!(shown.contains("\"event\":\"sasl_response\",\"data_len\":276,\"data\":\""));
+}
