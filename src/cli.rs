@@ -41,6 +41,18 @@ pub struct Args {
     /// Deepest element nesting inside a stanza.
     #[arg(long, value_name = "N")]
     pub max_depth: Option<u32>,
+
+    /// Most out-of-order segments held per direction.
+    #[arg(long, value_name = "N")]
+    pub max_segments: Option<usize>,
+
+    /// Most attributes on one element.
+    #[arg(long, value_name = "N")]
+    pub max_attributes: Option<usize>,
+
+    /// Seconds (of capture time) without packets after which a flow is ended.
+    #[arg(long, value_name = "SECS")]
+    pub flow_timeout: Option<u64>,
 }
 
 impl Args {
@@ -57,6 +69,15 @@ impl Args {
         }
         if let Some(v) = self.max_depth {
             limits.max_depth = v;
+        }
+        if let Some(v) = self.max_segments {
+            limits.max_segments = v;
+        }
+        if let Some(v) = self.max_attributes {
+            limits.max_attributes = v;
+        }
+        if let Some(v) = self.flow_timeout {
+            limits.flow_idle_timeout_secs = v;
         }
         let mut ports = DEFAULT_PORTS.to_vec();
         ports.extend(
