@@ -1,6 +1,6 @@
 //! Command-line flags, mapped onto the library's `Config`. Nothing else lives here.
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use xmppdump::limits::Limits;
 use xmppdump::pipeline::{Config, DEFAULT_PORTS, DIRECT_TLS_PORTS};
@@ -8,16 +8,84 @@ use xmppdump::pipeline::{Config, DEFAULT_PORTS, DIRECT_TLS_PORTS};
 /// Read XMPP (Jabber) traffic from a capture file and print what happened in every
 /// stream: headers, STARTTLS, SASL, stanzas, errors and anomalies.
 #[derive(Debug, Parser)]
-#[command(name = "xmppdump", version, about)]
-pub struct Args {
+#[command(
+    name = "xmppdump",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub dump: DumpArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Statistics over one or more captures: traffic by kind, presence overhead and
+    /// redundancy, iq round trips, messages, sessions, top talkers.
+    Stats(StatsArgs),
+}
+
+/// The default job: one line (or JSON object) per event.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
     /// Capture file to read (pcap or pcapng); `-` reads standard input.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: PathBuf,
+    pub read: Option<PathBuf>,
 
     /// Print one JSON object per event (NDJSON) instead of text lines.
     #[arg(long)]
     pub json: bool,
 
+    /// After the events, print the statistics tables.
+    #[arg(long)]
+    pub stats: bool,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Capture files (or, with --merge, stats JSON files written by --format json).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Only this table (overview, traffic, presence, iq, iq_unmatched, messages,
+    /// conversations, messages_per_minute, sessions, talkers).
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+
+    /// With --format csv: write every table to DIR/NAME.csv.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+
+    /// The files are stats JSON documents to add up.
+    #[arg(long)]
+    pub merge: bool,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Options shared by every job that reads captures.
+#[derive(Debug, Args)]
+pub struct Common {
     /// Also treat TCP port N as XMPP (repeatable); 5222, 5269, 5223, 5270, 5347 always are.
     #[arg(long = "port", value_name = "N")]
     pub ports: Vec<u16>,
@@ -55,26 +123,21 @@ pub struct Args {
     pub flow_timeout: Option<u64>,
 }
 
-impl Args {
+impl Common {
     pub fn config(&self) -> Config {
         let mut limits = Limits::default();
-        if let Some(v) = self.max_flows {
-            limits.max_flows = v;
-        }
-        if let Some(v) = self.max_reassembly_bytes {
-            limits.max_reassembly_bytes = v;
-        }
-        if let Some(v) = self.max_stanza_bytes {
-            limits.max_stanza_bytes = v;
-        }
+        let set = |slot: &mut usize, v: Option<usize>| {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        };
+        set(&mut limits.max_flows, self.max_flows);
+        set(&mut limits.max_reassembly_bytes, self.max_reassembly_bytes);
+        set(&mut limits.max_stanza_bytes, self.max_stanza_bytes);
+        set(&mut limits.max_segments, self.max_segments);
+        set(&mut limits.max_attributes, self.max_attributes);
         if let Some(v) = self.max_depth {
             limits.max_depth = v;
-        }
-        if let Some(v) = self.max_segments {
-            limits.max_segments = v;
-        }
-        if let Some(v) = self.max_attributes {
-            limits.max_attributes = v;
         }
         if let Some(v) = self.flow_timeout {
             limits.flow_idle_timeout_secs = v;

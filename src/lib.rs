@@ -15,6 +15,7 @@
     )
 )]
 
+pub mod analysis;
 pub mod capture;
 pub mod decode;
 pub mod flow;

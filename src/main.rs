@@ -1,27 +1,34 @@
-//! The `xmppdump` binary: parse flags, run the pipeline, map failures to exit codes
+//! The `xmppdump` binary: parse flags, run the library, map failures to exit codes
 //! (0 ok, 1 checks failed, 2 error). A closed stdout (`| head`) ends quietly.
 
 mod cli;
 
+use anyhow::{anyhow, bail, Context};
 use clap::Parser;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
+use xmppdump::analysis::{tables, Collector, Stats};
 use xmppdump::capture::Reader;
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
-use xmppdump::output::Sink;
-use xmppdump::pipeline::{Pipeline, RunError};
+use xmppdump::output::{stats as render, Sink, Summary, Tee};
+use xmppdump::pipeline::{Config, Pipeline, RunError};
 
 fn main() -> ExitCode {
-    let args = match cli::Args::try_parse() {
-        Ok(args) => args,
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
-    match run(&args) {
+    let result = match &cli.command {
+        Some(cli::Command::Stats(args)) => stats(args),
+        None => dump(&cli.dump),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
@@ -31,28 +38,137 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &cli::Args) -> anyhow::Result<()> {
-    let input: Box<dyn Read + Send> = if args.read.as_os_str() == "-" {
+/// Opens a capture (`-` is standard input), with a progress bar on a terminal.
+fn open(path: &Path, progress: bool) -> anyhow::Result<Reader> {
+    let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
-        let file = std::fs::File::open(&args.read)
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.read.display()))?;
-        Box::new(file)
+        let file = std::fs::File::open(path)
+            .map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
+        let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if progress && io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            Box::new(bar.wrap_read(file))
+        } else {
+            Box::new(file)
+        }
     };
-    let mut reader =
-        Reader::new(input).map_err(|e| anyhow::anyhow!("{}: {e}", args.read.display()))?;
+    Reader::new(input).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+fn run(
+    path: &Path,
+    config: Config,
+    sink: &mut dyn Sink,
+    progress: bool,
+) -> anyhow::Result<Summary> {
+    let mut reader = open(path, progress)?;
+    match Pipeline::new(config).run(&mut reader, sink) {
+        Ok(summary) => Ok(summary),
+        Err(RunError::Output(e)) => Err(e.into()),
+        Err(RunError::Capture(e)) => Err(anyhow!("{}: {e}", path.display())),
+    }
+}
+
+fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
+    let Some(path) = &args.read else {
+        bail!("nothing to read: give -r FILE (or a subcommand, see --help)");
+    };
     let stdout = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let mut sink: Box<dyn Sink> = if args.json {
+    let mut printer: Box<dyn Sink> = if args.json {
         Box::new(Ndjson::new(stdout))
     } else {
         Box::new(Text::new(stdout))
     };
-    let pipeline = Pipeline::new(args.config());
-    match pipeline.run(&mut reader, sink.as_mut()) {
-        Ok(_) => Ok(()),
-        Err(RunError::Output(e)) => Err(e.into()),
-        Err(RunError::Capture(e)) => Err(anyhow::anyhow!("{}: {e}", args.read.display())),
+    let label = label(path);
+    let mut collector = args.stats.then(|| Collector::new(&label));
+    {
+        let mut tee = Tee {
+            first: printer.as_mut(),
+            second: collector.as_mut().map(|c| c as &mut dyn Sink),
+        };
+        run(path, args.common.config(), &mut tee, false)?;
     }
+    drop(printer);
+    if let Some(collector) = collector {
+        let mut out = io::stdout().lock();
+        writeln!(out)?;
+        out.write_all(render::render_text(&tables::tables(&collector.into_stats())).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
+    let mut total: Option<Stats> = None;
+    for path in &args.files {
+        let one = if args.merge {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            serde_json::from_slice::<Stats>(&bytes)
+                .map_err(|e| anyhow!("{}: not a stats JSON document: {e}", path.display()))?
+        } else {
+            let mut collector = Collector::new(&label(path));
+            run(path, args.common.config(), &mut collector, true)?;
+            collector.into_stats()
+        };
+        match &mut total {
+            Some(t) => t.merge(&one),
+            None => total = Some(one),
+        }
+    }
+    let stats = total.unwrap_or_default();
+    let mut all = tables::tables(&stats);
+    if let Some(name) = &args.table {
+        all.retain(|t| t.name == name);
+        if all.is_empty() {
+            bail!(
+                "no table named {name:?} (tables: {})",
+                tables::TABLE_NAMES.join(", ")
+            );
+        }
+    }
+    let mut out = io::stdout().lock();
+    match args.format {
+        cli::Format::Table => out.write_all(render::render_text(&all).as_bytes())?,
+        cli::Format::Markdown => out.write_all(render::render_markdown(&all).as_bytes())?,
+        cli::Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &stats)?;
+            writeln!(out)?;
+        }
+        cli::Format::Csv => match (&args.out_dir, args.table.is_some()) {
+            (Some(dir), _) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                for t in &all {
+                    let file = dir.join(format!("{}.csv", t.name));
+                    std::fs::write(&file, render::render_csv(t))
+                        .with_context(|| format!("cannot write {}", file.display()))?;
+                }
+            }
+            (None, true) => {
+                for t in &all {
+                    out.write_all(render::render_csv(t).as_bytes())?;
+                }
+            }
+            (None, false) => bail!(
+                "--format csv needs --table NAME (to stdout) or --out-dir DIR (one file per table)"
+            ),
+        },
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// How a file is named in statistics: its file name.
+fn label(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -4,7 +4,7 @@
 //! for one stream event (one XML element, a flow boundary, or an anomaly); printers
 //! only format events, and later stages (statistics, checks) only read them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Connection number, in order of first packet, starting at 1.
@@ -49,7 +49,7 @@ impl Timestamp {
 }
 
 /// Which way bytes travel, relative to the side that opened the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// From the initiating side (client, or originating server for s2s).
@@ -83,7 +83,7 @@ impl Direction {
 }
 
 /// The stream's content namespace, which tells what kind of XMPP stream it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamKind {
     /// `jabber:client` (RFC 6120 §4.8.2).
@@ -407,6 +407,10 @@ pub struct Stanza {
     /// Namespaces of extension children, sorted and unique.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
+    /// Presence only: hash of its meaning (type, show, status, priority, children;
+    /// not id, from, to or attribute order), as 16 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// The element the stanza arrived in, e.g. `route` for router traffic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wrapper: Option<String>,

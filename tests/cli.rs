@@ -164,3 +164,68 @@ fn port_flag_makes_a_port_xmpp_and_secrets_flag_shows_payloads() {
     assert!(!shown.contains("REDACTED"));
     assert!(shown.contains("\"event\":\"sasl_response\",\"data_len\":276,\"data\":\""));
 }
+
+#[test]
+fn stats_json_merges_back_to_the_same_tables() {
+    let a = capture("ndpi_jabber.pcap");
+    let b = capture("xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap");
+    let dir = std::env::temp_dir().join(format!("xmppdump-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut jsons = Vec::new();
+    for (i, f) in [&a, &b].iter().enumerate() {
+        let (code, out, err) = run(&["stats", f, "--format", "json"], b"");
+        assert_eq!(code, 0, "{err}");
+        let path = dir.join(format!("{i}.json"));
+        std::fs::write(&path, out).unwrap();
+        jsons.push(path.to_str().unwrap().to_owned());
+    }
+    let (_, together, _) = run(&["stats", &a, &b, "--format", "markdown"], b"");
+    let (code, merged, err) = run(
+        &[
+            "stats", "--merge", &jsons[0], &jsons[1], "--format", "markdown",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(merged, together);
+    assert!(together.contains("| presence share of stanza bytes |"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn stats_errors_exit_2() {
+    let f = capture("ndpi_jabber.pcap");
+    let (code, _, err) = run(&["stats", &f, "--format", "csv"], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("--format csv needs --table NAME"), "{err}");
+    let (code, _, err) = run(&["stats", &f, "--table", "nope"], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("no table named \"nope\""), "{err}");
+    let (code, _, err) = run(&["stats", "--merge", &f], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("not a stats JSON document"), "{err}");
+    let (code, _, err) = run(&[], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("nothing to read"), "{err}");
+}
+
+#[test]
+fn csv_table_and_listing_with_stats() {
+    let f = capture("xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap");
+    let (code, csv, _) = run(
+        &["stats", &f, "--format", "csv", "--table", "presence"],
+        b"",
+    );
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "stream,presences,bytes,%stanza,%xmpp,redundant,%redund"
+    );
+    assert_eq!(lines.last().unwrap(), &"all,153,68335,92.3%,45.2%,0,0.0%");
+    let (code, out, _) = run(&["-r", &f, "--stats"], b"");
+    assert_eq!(code, 0);
+    let summary = out.find("summary:").unwrap();
+    let table = out.find("Presence overhead and redundancy").unwrap();
+    assert!(summary < table, "tables follow the event listing");
+}

@@ -4,6 +4,7 @@
 //! `text` is one tcpdump-style line per event, `ndjson` one JSON object per line.
 
 pub mod ndjson;
+pub mod stats;
 pub mod text;
 pub mod time;
 
@@ -31,4 +32,28 @@ pub struct Summary {
 pub trait Sink {
     fn event(&mut self, event: &Event) -> io::Result<()>;
     fn summary(&mut self, summary: &Summary) -> io::Result<()>;
+}
+
+/// Sends every event to two sinks (a printer and a statistics collector).
+pub struct Tee<'a> {
+    pub first: &'a mut dyn Sink,
+    pub second: Option<&'a mut dyn Sink>,
+}
+
+impl Sink for Tee<'_> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.first.event(event)?;
+        if let Some(s) = self.second.as_mut() {
+            s.event(event)?;
+        }
+        Ok(())
+    }
+
+    fn summary(&mut self, summary: &Summary) -> io::Result<()> {
+        self.first.summary(summary)?;
+        if let Some(s) = self.second.as_mut() {
+            s.summary(summary)?;
+        }
+        Ok(())
+    }
 }

@@ -100,6 +100,9 @@ pub fn element(tree: &Tree, show_secrets: bool, out: &mut Vec<EventKind>) {
 fn stanza_event(tree: &Tree, el: &Element, wrapper: Option<&str>, out: &mut Vec<EventKind>) {
     let mut stanza = stanza(tree, el, el.ns.as_deref().unwrap_or_default());
     stanza.wrapper = wrapper.map(str::to_owned);
+    if el.name == "presence" {
+        stanza.digest = Some(format!("{:016x}", content_digest(tree, el)));
+    }
     let mut invalid = Vec::new();
     check_jids(
         &[
@@ -114,6 +117,44 @@ fn stanza_event(tree: &Tree, el: &Element, wrapper: Option<&str>, out: &mut Vec<
         _ => EventKind::Iq(stanza),
     });
     out.extend(invalid);
+}
+
+/// Hash of what a stanza means, for spotting repeats: its attributes except `id`,
+/// `from` and `to`, and its children (namespaces, names, attributes and children in
+/// sorted order, trimmed text), so ids, attribute order and child order do not
+/// matter. FNV-1a, 64 bits.
+pub fn content_digest(tree: &Tree, root: &Element) -> u64 {
+    canonical(tree, root, true)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// Canonical text of an element; recursion is bounded by the framer's depth limit.
+fn canonical(tree: &Tree, el: &Element, is_root: bool) -> String {
+    let mut attrs: Vec<&(String, String)> = el
+        .attrs
+        .iter()
+        .filter(|(k, _)| !(is_root && matches!(k.as_str(), "id" | "from" | "to")))
+        .collect();
+    attrs.sort();
+    let mut children: Vec<String> = tree
+        .children(el)
+        .map(|c| canonical(tree, c, false))
+        .collect();
+    children.sort();
+    let mut out = format!("<{{{}}}{}", el.ns.as_deref().unwrap_or_default(), el.name);
+    for (k, v) in attrs {
+        out.push_str(&format!(" {k}={v:?}"));
+    }
+    out.push('>');
+    out.push_str(&format!("{:?}", el.text.trim()));
+    for c in children {
+        out.push_str(&c);
+    }
+    out.push_str("</>");
+    out
 }
 
 /// RFC 6120 §4.3.2: each child of `<stream:features>` is one feature.

@@ -1,0 +1,397 @@
+//! Statistics over events: traffic by kind, presence overhead and redundancy, iq
+//! round trips, messages, sessions and top talkers.
+//!
+//! Input: the same [`Event`](crate::model::Event)s the printers get (the collector is
+//! a `Sink`); output: a [`Stats`] value that serializes to a stable JSON document and
+//! merges exactly with the stats of other files (sums, unions, histogram buckets), so
+//! an archive can be processed file by file and combined. Rules: `docs/statistics.md`.
+
+pub mod collect;
+pub mod histogram;
+pub mod tables;
+
+use crate::model::{Direction, StreamKind};
+use histogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use collect::Collector;
+
+/// Version of the stats JSON document.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Most rows kept in the open-ended lists and maps; the rest are counted only.
+pub const MAX_LISTED: usize = 10_000;
+/// Most unanswered/orphan iqs listed by id.
+pub const MAX_IQ_LISTED: usize = 100;
+
+/// A count of stanzas (or elements) and their bytes on the wire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+impl Counter {
+    pub fn add(&mut self, bytes: u64) {
+        self.count += 1;
+        self.bytes += bytes;
+    }
+
+    pub fn merge(&mut self, other: &Counter) {
+        self.count += other.count;
+        self.bytes += other.bytes;
+    }
+}
+
+/// What a unit of traffic is: stanza kinds, and the stream-level elements around them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    Message,
+    Presence,
+    Iq,
+    /// Stream headers and XML declarations.
+    Header,
+    Features,
+    /// `<starttls/>`, `<proceed/>`, TLS `<failure/>`.
+    TlsNegotiation,
+    Sasl,
+    Dialback,
+    Handshake,
+    StreamError,
+    Close,
+    /// Other top-level elements (stream management, compression, wrappers).
+    Other,
+    /// Whitespace between elements (keepalives).
+    Whitespace,
+    /// Bytes after the TLS hand-off, not decrypted.
+    Tls,
+}
+
+impl Class {
+    pub fn is_stanza(self) -> bool {
+        matches!(self, Class::Message | Class::Presence | Class::Iq)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Message => "message",
+            Class::Presence => "presence",
+            Class::Iq => "iq",
+            Class::Header => "header",
+            Class::Features => "features",
+            Class::TlsNegotiation => "tls_negotiation",
+            Class::Sasl => "sasl",
+            Class::Dialback => "dialback",
+            Class::Handshake => "handshake",
+            Class::StreamError => "stream_error",
+            Class::Close => "close",
+            Class::Other => "other",
+            Class::Whitespace => "whitespace",
+            Class::Tls => "tls",
+        }
+    }
+}
+
+/// One row of the traffic table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TrafficKey {
+    pub stream: StreamKind,
+    pub dir: Direction,
+    pub class: Class,
+    /// Type and sub-kind: `chat`, `available/away`, `get jabber:iq:roster`, ….
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficRow {
+    #[serde(flatten)]
+    pub key: TrafficKey,
+    #[serde(flatten)]
+    pub counter: Counter,
+}
+
+/// Presence repeats per stream kind (rule in `docs/statistics.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redundancy {
+    pub presences: Counter,
+    pub redundant: Counter,
+}
+
+/// One logical presence delivered to several recipients (server or MUC fan-out).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanOut {
+    /// Distinct presences (same sender and meaning within one second).
+    pub logical: u64,
+    /// Presence stanzas that carried them.
+    pub deliveries: u64,
+    /// Largest number of deliveries of one logical presence.
+    pub max: u64,
+}
+
+/// Round trips of one iq payload namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IqNamespace {
+    pub requests: u64,
+    pub results: u64,
+    pub errors: u64,
+    pub unanswered: u64,
+    pub response_time: Histogram,
+}
+
+/// An iq listed by where it is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IqRef {
+    pub file: String,
+    pub flow: u32,
+    pub frame: u64,
+    pub id: String,
+    pub r#type: String,
+    pub payload: String,
+}
+
+/// One XMPP connection as a session row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    pub file: String,
+    pub flow: u32,
+    pub stream: Option<StreamKind>,
+    pub client: String,
+    pub server: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub start: String,
+    pub duration_ms: u64,
+    /// `offered`, `required`, or absent.
+    pub starttls: Option<String>,
+    pub tls_taken: bool,
+    pub mechanisms_offered: Vec<String>,
+    pub mechanism: Option<String>,
+    /// `success`, `failure:<condition>`, `abort`, or absent.
+    pub sasl_outcome: Option<String>,
+    pub bound_jid: Option<String>,
+    /// `close`, `error:<condition>`, `rst`, `fin`, `capture_end`, `idle`.
+    pub ended: String,
+    pub stanzas: u64,
+    pub stanza_bytes: u64,
+    pub presence_bytes: u64,
+    /// Bytes of parsed XML (elements, headers, whitespace) in both directions.
+    pub xml_bytes: u64,
+}
+
+/// Everything `xmppdump stats` reports; mergeable across files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub schema: u32,
+    pub files: Vec<String>,
+    pub packets: u64,
+    pub xmpp_flows: u64,
+    pub anomalies: u64,
+    #[serde(with = "traffic_rows")]
+    pub traffic: BTreeMap<TrafficKey, Counter>,
+    pub redundancy: BTreeMap<StreamKind, Redundancy>,
+    pub fan_out: FanOut,
+    pub iq: BTreeMap<String, IqNamespace>,
+    pub orphan_responses: u64,
+    pub unanswered_list: Vec<IqRef>,
+    pub orphan_list: Vec<IqRef>,
+    pub message_body_bytes: u64,
+    /// `a b` (bare JIDs, sorted) → messages.
+    pub conversations: BTreeMap<String, u64>,
+    pub conversations_dropped: u64,
+    /// Minute (`YYYY-MM-DDTHH:MMZ`) → messages.
+    pub messages_per_minute: BTreeMap<String, u64>,
+    pub sessions: Vec<SessionRow>,
+    pub sessions_dropped: u64,
+    /// Bare JID → stanzas sent and their bytes.
+    pub talkers: BTreeMap<String, Counter>,
+    pub talkers_dropped: Counter,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            schema: SCHEMA_VERSION,
+            files: Vec::new(),
+            packets: 0,
+            xmpp_flows: 0,
+            anomalies: 0,
+            traffic: BTreeMap::new(),
+            redundancy: BTreeMap::new(),
+            fan_out: FanOut::default(),
+            iq: BTreeMap::new(),
+            orphan_responses: 0,
+            unanswered_list: Vec::new(),
+            orphan_list: Vec::new(),
+            message_body_bytes: 0,
+            conversations: BTreeMap::new(),
+            conversations_dropped: 0,
+            messages_per_minute: BTreeMap::new(),
+            sessions: Vec::new(),
+            sessions_dropped: 0,
+            talkers: BTreeMap::new(),
+            talkers_dropped: Counter::default(),
+        }
+    }
+}
+
+/// Adds `n` to a bounded map entry; a new key beyond `MAX_LISTED` goes to `dropped`.
+fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K, n: u64, dropped: &mut u64) {
+    if let Some(v) = map.get_mut(&key) {
+        *v += n;
+    } else if map.len() < MAX_LISTED {
+        map.insert(key, n);
+    } else {
+        *dropped += n;
+    }
+}
+
+impl Stats {
+    /// Adds another file's (or run's) stats to these. Sums, unions and histogram
+    /// buckets: merging per-file stats equals processing the files together, except
+    /// that a fan-out group split across two files counts in each.
+    pub fn merge(&mut self, other: &Stats) {
+        self.files.extend(other.files.iter().cloned());
+        self.packets += other.packets;
+        self.xmpp_flows += other.xmpp_flows;
+        self.anomalies += other.anomalies;
+        for (k, c) in &other.traffic {
+            self.traffic.entry(k.clone()).or_default().merge(c);
+        }
+        for (k, r) in &other.redundancy {
+            let mine = self.redundancy.entry(*k).or_default();
+            mine.presences.merge(&r.presences);
+            mine.redundant.merge(&r.redundant);
+        }
+        self.fan_out.logical += other.fan_out.logical;
+        self.fan_out.deliveries += other.fan_out.deliveries;
+        self.fan_out.max = self.fan_out.max.max(other.fan_out.max);
+        for (ns, q) in &other.iq {
+            let mine = self.iq.entry(ns.clone()).or_default();
+            mine.requests += q.requests;
+            mine.results += q.results;
+            mine.errors += q.errors;
+            mine.unanswered += q.unanswered;
+            mine.response_time.merge(&q.response_time);
+        }
+        self.orphan_responses += other.orphan_responses;
+        merge_list(
+            &mut self.unanswered_list,
+            &other.unanswered_list,
+            MAX_IQ_LISTED,
+        );
+        merge_list(&mut self.orphan_list, &other.orphan_list, MAX_IQ_LISTED);
+        self.message_body_bytes += other.message_body_bytes;
+        let mut dropped = other.conversations_dropped;
+        for (k, n) in &other.conversations {
+            bump(&mut self.conversations, k.clone(), *n, &mut dropped);
+        }
+        self.conversations_dropped += dropped;
+        for (k, n) in &other.messages_per_minute {
+            *self.messages_per_minute.entry(k.clone()).or_insert(0) += n;
+        }
+        let room = MAX_LISTED.saturating_sub(self.sessions.len());
+        self.sessions
+            .extend(other.sessions.iter().take(room).cloned());
+        self.sessions_dropped +=
+            other.sessions_dropped + other.sessions.len().saturating_sub(room) as u64;
+        self.sessions
+            .sort_by(|a, b| (&a.file, a.flow).cmp(&(&b.file, b.flow)));
+        for (jid, c) in &other.talkers {
+            if let Some(mine) = self.talkers.get_mut(jid) {
+                mine.merge(c);
+            } else if self.talkers.len() < MAX_LISTED {
+                self.talkers.insert(jid.clone(), *c);
+            } else {
+                self.talkers_dropped.merge(c);
+            }
+        }
+        self.talkers_dropped.merge(&other.talkers_dropped);
+    }
+
+    /// Sum of the traffic rows matching `pred`.
+    pub fn traffic_where(&self, pred: impl Fn(&TrafficKey) -> bool) -> Counter {
+        let mut total = Counter::default();
+        for (k, c) in &self.traffic {
+            if pred(k) {
+                total.merge(c);
+            }
+        }
+        total
+    }
+
+    /// Presence share of stanza bytes and of parsed XML bytes, for one stream kind or
+    /// all (`None`).
+    pub fn presence_overhead(&self, stream: Option<StreamKind>) -> Overhead {
+        let in_scope = |k: &TrafficKey| stream.is_none_or(|s| k.stream == s);
+        Overhead {
+            presence: self.traffic_where(|k| in_scope(k) && k.class == Class::Presence),
+            stanzas: self.traffic_where(|k| in_scope(k) && k.class.is_stanza()),
+            xml: self.traffic_where(|k| in_scope(k) && k.class != Class::Tls),
+        }
+    }
+}
+
+/// Numbers behind the presence overhead ratio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overhead {
+    pub presence: Counter,
+    pub stanzas: Counter,
+    pub xml: Counter,
+}
+
+impl Overhead {
+    /// Presence bytes / stanza bytes.
+    pub fn of_stanza_bytes(&self) -> Option<f64> {
+        ratio(self.presence.bytes, self.stanzas.bytes)
+    }
+
+    /// Presence bytes / all parsed XMPP bytes.
+    pub fn of_xml_bytes(&self) -> Option<f64> {
+        ratio(self.presence.bytes, self.xml.bytes)
+    }
+}
+
+pub fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn merge_list(mine: &mut Vec<IqRef>, other: &[IqRef], max: usize) {
+    mine.extend(other.iter().cloned());
+    mine.sort();
+    mine.truncate(max);
+}
+
+/// The traffic map as a JSON list of rows (objects cannot have struct keys).
+mod traffic_rows {
+    use super::{Counter, TrafficKey, TrafficRow};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<TrafficKey, Counter>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let rows: Vec<TrafficRow> = map
+            .iter()
+            .map(|(k, c)| TrafficRow {
+                key: k.clone(),
+                counter: *c,
+            })
+            .collect();
+        rows.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<TrafficKey, Counter>, D::Error> {
+        let rows = Vec::<TrafficRow>::deserialize(d)?;
+        let mut map = BTreeMap::new();
+        for row in rows {
+            map.entry(row.key)
+                .or_insert_with(Counter::default)
+                .merge(&row.counter);
+        }
+        Ok(map)
+    }
+}

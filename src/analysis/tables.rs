@@ -1,0 +1,374 @@
+//! [`Stats`] laid out as named tables, the one shape every text format renders.
+//!
+//! Input: stats; output: [`Table`]s with string cells. Tables keep every row; the
+//! terminal and Markdown renderers shorten long ones, CSV writes them whole.
+
+use super::{ratio, Class, Stats};
+use crate::model::{Direction, StreamKind};
+
+/// A titled table of strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// Stable identifier (`--table NAME`, CSV file name).
+    pub name: &'static str,
+    pub title: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Columns shown on an 80-column terminal, when not all fit.
+    pub terminal_columns: Option<Vec<usize>>,
+}
+
+/// Names of all tables, in output order.
+pub const TABLE_NAMES: &[&str] = &[
+    "overview",
+    "traffic",
+    "presence",
+    "iq",
+    "iq_unmatched",
+    "messages",
+    "conversations",
+    "messages_per_minute",
+    "sessions",
+    "talkers",
+];
+
+fn table(name: &'static str, title: &str, headers: &[&str], rows: Vec<Vec<String>>) -> Table {
+    Table {
+        name,
+        title: title.to_owned(),
+        headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+        rows,
+        terminal_columns: None,
+    }
+}
+
+fn pct(r: Option<f64>) -> String {
+    r.map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0))
+}
+
+fn ms(us: Option<u64>) -> String {
+    us.map_or_else(|| "-".to_owned(), |us| format!("{:.1}", us as f64 / 1000.0))
+}
+
+fn dir(d: Direction) -> &'static str {
+    d.arrow()
+}
+
+pub fn tables(s: &Stats) -> Vec<Table> {
+    vec![
+        overview(s),
+        traffic(s),
+        presence(s),
+        iq(s),
+        iq_unmatched(s),
+        messages(s),
+        conversations(s),
+        per_minute(s),
+        sessions(s),
+        talkers(s),
+    ]
+}
+
+fn overview(s: &Stats) -> Table {
+    let stanzas = s.traffic_where(|k| k.class.is_stanza());
+    let all = s.presence_overhead(None);
+    let red = s.redundancy.values().fold((0, 0), |(p, r), x| {
+        (p + x.presences.count, r + x.redundant.count)
+    });
+    let fan = if s.fan_out.logical > 0 {
+        format!(
+            "{:.2}",
+            s.fan_out.deliveries as f64 / s.fan_out.logical as f64
+        )
+    } else {
+        "-".into()
+    };
+    let rows = vec![
+        vec!["files".into(), s.files.len().to_string()],
+        vec!["packets".into(), s.packets.to_string()],
+        vec!["XMPP flows".into(), s.xmpp_flows.to_string()],
+        vec!["stanzas".into(), stanzas.count.to_string()],
+        vec!["stanza bytes".into(), stanzas.bytes.to_string()],
+        vec![
+            "presence share of stanza bytes".into(),
+            pct(all.of_stanza_bytes()),
+        ],
+        vec![
+            "presence share of XMPP bytes".into(),
+            pct(all.of_xml_bytes()),
+        ],
+        vec![
+            "redundant presences".into(),
+            format!("{} of {} ({})", red.1, red.0, pct(ratio(red.1, red.0))),
+        ],
+        vec!["presence fan-out (deliveries per presence)".into(), fan],
+        vec!["anomalies".into(), s.anomalies.to_string()],
+    ];
+    table("overview", "Overview", &["measure", "value"], rows)
+}
+
+fn traffic(s: &Stats) -> Table {
+    let total = s.traffic_where(|k| k.class != Class::Tls).bytes;
+    let rows = s
+        .traffic
+        .iter()
+        .map(|(k, c)| {
+            let share = if k.class == Class::Tls {
+                "-".into()
+            } else {
+                pct(ratio(c.bytes, total))
+            };
+            vec![
+                k.stream.as_str().into(),
+                dir(k.dir).into(),
+                k.class.as_str().into(),
+                k.detail.clone(),
+                c.count.to_string(),
+                c.bytes.to_string(),
+                share,
+            ]
+        })
+        .collect();
+    table(
+        "traffic",
+        "Traffic by kind",
+        &[
+            "stream", "dir", "class", "detail", "count", "bytes", "share",
+        ],
+        rows,
+    )
+}
+
+fn presence(s: &Stats) -> Table {
+    let mut scopes: Vec<Option<StreamKind>> = s.redundancy.keys().map(|k| Some(*k)).collect();
+    scopes.push(None);
+    let rows = scopes
+        .into_iter()
+        .map(|scope| {
+            let o = s.presence_overhead(scope);
+            let (presences, redundant) = match scope {
+                Some(k) => s
+                    .redundancy
+                    .get(&k)
+                    .map_or((0, 0), |r| (r.presences.count, r.redundant.count)),
+                None => s.redundancy.values().fold((0, 0), |(p, r), x| {
+                    (p + x.presences.count, r + x.redundant.count)
+                }),
+            };
+            vec![
+                scope.map_or("all", StreamKind::as_str).into(),
+                o.presence.count.to_string(),
+                o.presence.bytes.to_string(),
+                pct(o.of_stanza_bytes()),
+                pct(o.of_xml_bytes()),
+                redundant.to_string(),
+                pct(ratio(redundant, presences)),
+            ]
+        })
+        .collect();
+    table(
+        "presence",
+        "Presence overhead and redundancy",
+        &[
+            "stream",
+            "presences",
+            "bytes",
+            "%stanza",
+            "%xmpp",
+            "redundant",
+            "%redund",
+        ],
+        rows,
+    )
+}
+
+fn iq(s: &Stats) -> Table {
+    let rows =
+        s.iq.iter()
+            .map(|(ns, q)| {
+                let h = &q.response_time;
+                vec![
+                    ns.clone(),
+                    q.requests.to_string(),
+                    (q.results + q.errors).to_string(),
+                    q.errors.to_string(),
+                    q.unanswered.to_string(),
+                    ms(h.min_us),
+                    ms(h.quantile(0.5)),
+                    ms(h.quantile(0.95)),
+                    ms(h.max_us),
+                ]
+            })
+            .collect();
+    table(
+        "iq",
+        "iq round trips (ms)",
+        &[
+            "payload", "req", "ans", "err", "unans", "min", "median", "p95", "max",
+        ],
+        rows,
+    )
+}
+
+fn iq_unmatched(s: &Stats) -> Table {
+    let row = |what: &str, r: &super::IqRef| {
+        vec![
+            what.into(),
+            r.file.clone(),
+            r.flow.to_string(),
+            r.frame.to_string(),
+            r.id.clone(),
+            r.r#type.clone(),
+            r.payload.clone(),
+        ]
+    };
+    let rows = s
+        .unanswered_list
+        .iter()
+        .map(|r| row("unanswered", r))
+        .chain(s.orphan_list.iter().map(|r| row("orphan", r)))
+        .collect();
+    table(
+        "iq_unmatched",
+        "Unanswered requests and orphan responses",
+        &["kind", "file", "flow", "frame", "id", "type", "payload"],
+        rows,
+    )
+}
+
+fn messages(s: &Stats) -> Table {
+    let mut by_type = std::collections::BTreeMap::new();
+    for (k, c) in &s.traffic {
+        if k.class == Class::Message {
+            by_type
+                .entry(k.detail.clone())
+                .or_insert_with(super::Counter::default)
+                .merge(c);
+        }
+    }
+    let mut rows: Vec<Vec<String>> = by_type
+        .into_iter()
+        .map(|(t, c)| vec![t, c.count.to_string(), c.bytes.to_string()])
+        .collect();
+    rows.push(vec![
+        "body bytes (all types)".into(),
+        "-".into(),
+        s.message_body_bytes.to_string(),
+    ]);
+    table(
+        "messages",
+        "Messages by type",
+        &["type", "messages", "bytes"],
+        rows,
+    )
+}
+
+fn conversations(s: &Stats) -> Table {
+    let mut pairs: Vec<(&String, &u64)> = s.conversations.iter().collect();
+    pairs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let rows = pairs
+        .into_iter()
+        .map(|(pair, n)| {
+            let (a, b) = pair.split_once(' ').unwrap_or((pair.as_str(), ""));
+            vec![a.to_owned(), b.to_owned(), n.to_string()]
+        })
+        .collect();
+    table(
+        "conversations",
+        "Conversations (bare JID pairs)",
+        &["jid", "jid", "messages"],
+        rows,
+    )
+}
+
+fn per_minute(s: &Stats) -> Table {
+    let rows = s
+        .messages_per_minute
+        .iter()
+        .map(|(m, n)| vec![m.clone(), n.to_string()])
+        .collect();
+    table(
+        "messages_per_minute",
+        "Messages per minute",
+        &["minute (UTC)", "messages"],
+        rows,
+    )
+}
+
+fn sessions(s: &Stats) -> Table {
+    let rows = s
+        .sessions
+        .iter()
+        .map(|r| {
+            let tls = match (&r.starttls, r.tls_taken) {
+                (_, true) => "taken".to_owned(),
+                (Some(offer), false) => offer.clone(),
+                (None, false) => "-".to_owned(),
+            };
+            let sasl = match (&r.mechanism, &r.sasl_outcome) {
+                (Some(m), Some(o)) => format!("{m} {o}"),
+                (Some(m), None) => m.clone(),
+                (None, _) => "-".into(),
+            };
+            let flow = if s.files.len() > 1 {
+                format!("{}#{}", r.file, r.flow)
+            } else {
+                format!("#{}", r.flow)
+            };
+            vec![
+                flow,
+                r.stream.map_or("-", StreamKind::as_str).into(),
+                format!("{} > {}", r.client, r.server),
+                r.bound_jid
+                    .clone()
+                    .or_else(|| r.to.clone())
+                    .unwrap_or_else(|| "-".into()),
+                format!("{:.1}", r.duration_ms as f64 / 1000.0),
+                tls,
+                sasl,
+                r.stanzas.to_string(),
+                pct(ratio(r.presence_bytes, r.stanza_bytes)),
+                r.ended.clone(),
+            ]
+        })
+        .collect();
+    let mut t = table(
+        "sessions",
+        "Sessions",
+        &[
+            "flow",
+            "stream",
+            "endpoints",
+            "jid",
+            "secs",
+            "starttls",
+            "sasl",
+            "stanzas",
+            "presence",
+            "ended",
+        ],
+        rows,
+    );
+    t.terminal_columns = Some(vec![0, 3, 5, 6, 7, 8, 9]);
+    t
+}
+
+fn talkers(s: &Stats) -> Table {
+    let mut list: Vec<(&String, &super::Counter)> = s.talkers.iter().collect();
+    list.sort_by(|a, b| {
+        b.1.bytes
+            .cmp(&a.1.bytes)
+            .then(b.1.count.cmp(&a.1.count))
+            .then(a.0.cmp(b.0))
+    });
+    let rows = list
+        .into_iter()
+        .map(|(j, c)| vec![j.clone(), c.count.to_string(), c.bytes.to_string()])
+        .collect();
+    table(
+        "talkers",
+        "Top talkers (senders)",
+        &["jid", "stanzas", "bytes"],
+        rows,
+    )
+}
