@@ -27,6 +27,36 @@ pub enum Command {
     /// Statistics over one or more captures: traffic by kind, presence overhead and
     /// redundancy, iq round trips, messages, sessions, top talkers.
     Stats(StatsArgs),
+    /// Judge captures against rules for CI: exit 0 when all pass, 1 when any fails,
+    /// 2 on error. Without rules, the built-in rules that need no number run.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Capture files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// TOML rules file: `rules = ["no_anomalies", "message.chat >= 10", ...]`.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// A rule: a built-in name (`iq_answered(5000)`) or an expectation
+    /// (`presence.overhead_ratio[s2s] < 0.5`); repeatable.
+    #[arg(long = "rule", value_name = "RULE")]
+    pub rule: Vec<String>,
+
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Print the result as JSON instead of the readable summary.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// The default job: one line (or JSON object) per event.

@@ -17,6 +17,7 @@
 
 pub mod analysis;
 pub mod capture;
+pub mod check;
 pub mod decode;
 pub mod flow;
 pub mod jid;

@@ -10,6 +10,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use xmppdump::analysis::{tables, Collector, Stats};
 use xmppdump::capture::Reader;
+use xmppdump::check;
+use xmppdump::output::check as report_format;
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
 use xmppdump::output::{stats as render, Sink, Summary, Tee};
@@ -25,11 +27,13 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Some(cli::Command::Stats(args)) => stats(args),
-        None => dump(&cli.dump),
+        Some(cli::Command::Stats(args)) => stats(args).map(|()| true),
+        Some(cli::Command::Check(args)) => check(args),
+        None => dump(&cli.dump).map(|()| true),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xmppdump: {e:#}");
@@ -161,6 +165,76 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Runs the rules over the captures; `Ok(false)` when a rule failed.
+fn check(args: &cli::CheckArgs) -> anyhow::Result<bool> {
+    let mut rules = Vec::new();
+    if let Some(path) = &args.rules {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        rules = check::parse_rules_file(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    }
+    for (i, text) in args.rule.iter().enumerate() {
+        rules
+            .push(check::parse_rule(text).map_err(|e| anyhow!("--rule #{} {text:?}: {e}", i + 1))?);
+    }
+    if rules.is_empty() {
+        for text in check::rule::DEFAULT_RULES {
+            rules.push(check::parse_rule(text).map_err(|e| anyhow!("{e}"))?);
+        }
+    }
+    // iq_answered(N): responses slower than N ms are listed while collecting.
+    let slow_us = rules
+        .iter()
+        .filter_map(|r| match r.rule {
+            check::rule::Rule::Builtin {
+                rule: check::rule::Builtin::IqAnswered,
+                arg: Some(ms),
+            } => Some((ms * 1000.0) as u64),
+            _ => None,
+        })
+        .min();
+    let mut stats: Option<Stats> = None;
+    let mut found = std::collections::BTreeMap::new();
+    for path in &args.files {
+        let name = label(path);
+        let mut collector = Collector::new(&name);
+        if let Some(us) = slow_us {
+            collector = collector.with_slow_threshold(us);
+        }
+        let mut checker = check::Checker::new(&name);
+        let mut tee = Tee {
+            first: &mut collector,
+            second: Some(&mut checker),
+        };
+        run(path, args.common.config(), &mut tee, false)?;
+        let one = collector.into_stats();
+        match &mut stats {
+            Some(s) => s.merge(&one),
+            None => stats = Some(one),
+        }
+        for (rule, (list, total)) in checker.into_found() {
+            let entry: &mut (Vec<check::Violation>, u64) = found.entry(rule).or_default();
+            entry.0.extend(list);
+            entry.0.truncate(check::MAX_VIOLATIONS_LISTED);
+            entry.1 += total;
+        }
+    }
+    let report = check::evaluate(&rules, &found, &stats.unwrap_or_default());
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report_format::render_junit(&report))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let mut out = io::stdout().lock();
+    let text = if args.json {
+        report_format::render_json(&report)
+    } else {
+        report_format::render_text(&report)
+    };
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(report.passed)
 }
 
 /// How a file is named in statistics: its file name.

@@ -5,29 +5,15 @@ mod common;
 
 use common::run_bytes;
 use std::io::Cursor;
-use std::net::SocketAddr;
 use xmppdump::analysis::{tables, Class, Collector, Stats};
 use xmppdump::capture::Reader;
-use xmppdump::model::{Direction, StreamKind, Timestamp};
+use xmppdump::model::{Direction, StreamKind};
 use xmppdump::output::stats::{render_csv, render_markdown, render_text};
 use xmppdump::pipeline::{Config, Pipeline};
-use xmppdump::synth::{self, client_header, server_header, Conversation, Link, Packet};
+use xmppdump::synth::{self, Packet};
 
-/// One c2s session: (from_client, xml) lines after the stream opening, then close.
 fn session(client: &str, start_ns: i64, lines: &[(bool, &str)]) -> Vec<Packet> {
-    let client: SocketAddr = client.parse().unwrap();
-    let server: SocketAddr = "10.0.0.100:5222".parse().unwrap();
-    let mut c = Conversation::new(client, server, Link::Ethernet, Timestamp(start_ns));
-    let mut packets = c.handshake();
-    packets.extend(c.send(true, client_header("example.org").as_bytes()));
-    packets.extend(c.send(false, server_header("example.org", "s1", "").as_bytes()));
-    for (from_client, xml) in lines {
-        packets.extend(c.send(*from_client, xml.as_bytes()));
-    }
-    packets.extend(c.send(true, b"</stream:stream>"));
-    packets.extend(c.send(false, b"</stream:stream>"));
-    packets.extend(c.close());
-    packets
+    common::session(client, start_ns, lines, false)
 }
 
 fn stats_of(packets: &[Packet], label: &str) -> Stats {

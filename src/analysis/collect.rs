@@ -23,6 +23,7 @@ const MAX_PER_FLOW: usize = 10_000;
 struct FlowState {
     row: SessionRow,
     kind: Option<StreamKind>,
+    kind_from_header: bool,
     started: Timestamp,
     last: Timestamp,
     /// Stream headers seen per direction: a restart starts a new stream.
@@ -40,6 +41,8 @@ pub struct Collector {
     flows: BTreeMap<FlowId, FlowState>,
     /// (sender, digest) → (first time, deliveries) of recent presences.
     fan_out: HashMap<(String, String), (Timestamp, u64)>,
+    /// Responses slower than this (µs) are listed in `slow_list`.
+    slow_threshold_us: Option<u64>,
 }
 
 impl Collector {
@@ -51,7 +54,14 @@ impl Collector {
             stats,
             flows: BTreeMap::new(),
             fan_out: HashMap::new(),
+            slow_threshold_us: None,
         }
+    }
+
+    /// Also lists iq responses slower than `us` microseconds.
+    pub fn with_slow_threshold(mut self, us: u64) -> Collector {
+        self.slow_threshold_us = Some(us);
+        self
     }
 
     /// The statistics so far (after `summary`, everything).
@@ -66,6 +76,7 @@ impl Collector {
             .sort_by(|a, b| (&a.file, a.flow).cmp(&(&b.file, b.flow)));
         self.stats.unanswered_list.sort();
         self.stats.orphan_list.sort();
+        self.stats.slow_list.sort();
         self.stats
     }
 
@@ -79,9 +90,15 @@ impl Collector {
         }
         flow.last = e.time;
         if let EventKind::StreamHeader { stream_kind, .. } = &e.kind {
-            if flow.kind.is_none() || flow.kind == Some(StreamKind::Unknown) {
+            if !flow.kind_from_header {
+                flow.kind_from_header = true;
                 flow.kind = Some(*stream_kind);
             }
+        }
+        if let EventKind::FlowStart { server, .. } = &e.kind {
+            // Until a stream header says otherwise (a capture joined mid-stream has
+            // none), the server's well-known port tells the stream kind.
+            flow.kind = kind_by_port(server);
         }
         let stream = flow.kind.unwrap_or(StreamKind::Unknown);
         if let Some((class, detail)) = classify(&e.kind) {
@@ -106,7 +123,14 @@ impl Collector {
             EventKind::Message(s) => self.message(e, s),
             EventKind::Presence(s) => self.presence(e, s, stream),
             EventKind::Iq(s) => self.iq(e, s),
-            EventKind::Anomaly { .. } => self.stats.anomalies += 1,
+            EventKind::Anomaly { anomaly, .. } => {
+                self.stats.anomalies += 1;
+                *self
+                    .stats
+                    .anomaly_kinds
+                    .entry(anomaly.to_string())
+                    .or_insert(0) += 1;
+            }
             EventKind::FlowStart { .. } => self.stats.xmpp_flows += 1,
             EventKind::FlowEnd {
                 reason,
@@ -342,8 +366,8 @@ impl Collector {
                 }
             }
             "result" | "error" => match flow.pending.remove(&(e.direction.reverse(), id.clone())) {
-                Some((asked, _, _, payload)) => {
-                    let q = self.stats.iq.entry(payload).or_default();
+                Some((asked, frame, asked_kind, payload)) => {
+                    let q = self.stats.iq.entry(payload.clone()).or_default();
                     if kind == "result" {
                         q.results += 1;
                     } else {
@@ -351,17 +375,34 @@ impl Collector {
                     }
                     let us = u64::try_from((e.time.0 - asked.0) / 1000).unwrap_or(0);
                     q.response_time.record(us);
+                    if self.slow_threshold_us.is_some_and(|t| us > t) {
+                        let time = rfc3339(asked);
+                        let r = IqRef {
+                            file,
+                            flow: e.flow.0,
+                            frame,
+                            time,
+                            id,
+                            r#type: asked_kind,
+                            payload,
+                            response_us: Some(us),
+                        };
+                        push_bounded(&mut self.stats.slow_list, r);
+                    }
                 }
                 None => {
                     self.stats.orphan_responses += 1;
                     let payload = s.payload.clone().unwrap_or_default();
+                    let time = rfc3339(e.time);
                     let r = IqRef {
                         file,
                         flow: e.flow.0,
                         frame: e.frame.0,
+                        time,
                         id,
                         r#type: kind.to_owned(),
                         payload,
+                        response_us: None,
                     };
                     push_bounded(&mut self.stats.orphan_list, r);
                 }
@@ -376,15 +417,18 @@ impl Collector {
         };
         let mut pending: Vec<_> = flow.pending.drain().collect();
         pending.sort_by_key(|(_, (_, frame, _, _))| *frame);
-        for ((_, iq_id), (_, frame, kind, payload)) in pending {
+        for ((_, iq_id), (asked, frame, kind, payload)) in pending {
             self.stats.iq.entry(payload.clone()).or_default().unanswered += 1;
+            let time = rfc3339(asked);
             let r = IqRef {
                 file: self.file.clone(),
                 flow: id.0,
                 frame,
+                time,
                 id: iq_id,
                 r#type: kind,
                 payload,
+                response_us: None,
             };
             push_bounded(&mut self.stats.unanswered_list, r);
         }
@@ -399,6 +443,16 @@ impl Collector {
         } else {
             self.stats.sessions_dropped += 1;
         }
+    }
+}
+
+fn kind_by_port(server: &str) -> Option<StreamKind> {
+    let port = server.rsplit(':').next()?.parse::<u16>().ok()?;
+    match port {
+        5222 | 5223 => Some(StreamKind::C2s),
+        5269 | 5270 => Some(StreamKind::S2s),
+        5347 => Some(StreamKind::Component),
+        _ => None,
     }
 }
 

@@ -145,9 +145,14 @@ pub struct IqRef {
     pub file: String,
     pub flow: u32,
     pub frame: u64,
+    /// Capture time of the request (or of the orphan response), RFC 3339.
+    pub time: String,
     pub id: String,
     pub r#type: String,
     pub payload: String,
+    /// Response time, for slow responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_us: Option<u64>,
 }
 
 /// One XMPP connection as a session row.
@@ -187,6 +192,8 @@ pub struct Stats {
     pub packets: u64,
     pub xmpp_flows: u64,
     pub anomalies: u64,
+    /// Anomaly kind → events.
+    pub anomaly_kinds: BTreeMap<String, u64>,
     #[serde(with = "traffic_rows")]
     pub traffic: BTreeMap<TrafficKey, Counter>,
     pub redundancy: BTreeMap<StreamKind, Redundancy>,
@@ -195,6 +202,8 @@ pub struct Stats {
     pub orphan_responses: u64,
     pub unanswered_list: Vec<IqRef>,
     pub orphan_list: Vec<IqRef>,
+    /// Responses slower than the collector's threshold (only when one is set).
+    pub slow_list: Vec<IqRef>,
     pub message_body_bytes: u64,
     /// `a b` (bare JIDs, sorted) → messages.
     pub conversations: BTreeMap<String, u64>,
@@ -216,6 +225,7 @@ impl Default for Stats {
             packets: 0,
             xmpp_flows: 0,
             anomalies: 0,
+            anomaly_kinds: BTreeMap::new(),
             traffic: BTreeMap::new(),
             redundancy: BTreeMap::new(),
             fan_out: FanOut::default(),
@@ -223,6 +233,7 @@ impl Default for Stats {
             orphan_responses: 0,
             unanswered_list: Vec::new(),
             orphan_list: Vec::new(),
+            slow_list: Vec::new(),
             message_body_bytes: 0,
             conversations: BTreeMap::new(),
             conversations_dropped: 0,
@@ -255,6 +266,9 @@ impl Stats {
         self.packets += other.packets;
         self.xmpp_flows += other.xmpp_flows;
         self.anomalies += other.anomalies;
+        for (k, n) in &other.anomaly_kinds {
+            *self.anomaly_kinds.entry(k.clone()).or_insert(0) += n;
+        }
         for (k, c) in &other.traffic {
             self.traffic.entry(k.clone()).or_default().merge(c);
         }
@@ -281,6 +295,7 @@ impl Stats {
             MAX_IQ_LISTED,
         );
         merge_list(&mut self.orphan_list, &other.orphan_list, MAX_IQ_LISTED);
+        merge_list(&mut self.slow_list, &other.slow_list, MAX_IQ_LISTED);
         self.message_body_bytes += other.message_body_bytes;
         let mut dropped = other.conversations_dropped;
         for (k, n) in &other.conversations {

@@ -49,3 +49,54 @@ pub fn count(events: &[Event], pred: impl Fn(&EventKind) -> bool) -> usize {
 pub fn kinds(events: &[Event]) -> Vec<EventKind> {
     events.iter().map(|e| e.kind.clone()).collect()
 }
+
+/// One c2s session on port 5222: the client and server headers, then `lines`
+/// ((from_client, xml)), then `</stream:stream>` both ways and FINs — or, with
+/// `reset`, a RST instead of the closes. One segment per line, 1 ms apart.
+pub fn session(client: &str, start_ns: i64, lines: &[(bool, &str)], reset: bool) -> Vec<Packet> {
+    use xmppdump::model::Timestamp;
+    use xmppdump::synth::{client_header, server_header, Conversation, Link};
+    let client: std::net::SocketAddr = client.parse().unwrap();
+    let server: std::net::SocketAddr = "10.0.0.100:5222".parse().unwrap();
+    let mut c = Conversation::new(client, server, Link::Ethernet, Timestamp(start_ns));
+    let mut packets = c.handshake();
+    packets.extend(c.send(true, client_header("example.org").as_bytes()));
+    packets.extend(c.send(false, server_header("example.org", "s1", "").as_bytes()));
+    for (from_client, xml) in lines {
+        packets.extend(c.send(*from_client, xml.as_bytes()));
+    }
+    if reset {
+        packets.push(c.reset(true));
+    } else {
+        packets.extend(c.send(true, b"</stream:stream>"));
+        packets.extend(c.send(false, b"</stream:stream>"));
+        packets.extend(c.close());
+    }
+    packets
+}
+
+/// Writes packets to a pcapng file in the temp folder and returns its path.
+pub fn temp_capture(name: &str, packets: &[Packet]) -> String {
+    let dir = std::env::temp_dir().join(format!("xmppdump-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, synth::write_pcapng(Vec::new(), packets).unwrap()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Runs the binary; returns (exit code, stdout, stderr).
+pub fn xmppdump(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn capture_path(name: &str) -> String {
+    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
