@@ -30,6 +30,56 @@ pub enum Command {
     /// Judge captures against rules for CI: exit 0 when all pass, 1 when any fails,
     /// 2 on error. Without rules, the built-in rules that need no number run.
     Check(CheckArgs),
+    /// Generate a synthetic capture (deterministic for a seed) for benchmarks and
+    /// tests; prints what it contains as JSON.
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Approximate size of the capture: bytes, or with a K, M or G suffix (MB, GB …).
+    #[arg(long, default_value = "10M", value_parser = parse_size)]
+    pub size: u64,
+
+    /// Where to write the capture.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Concurrent client-to-server connections.
+    #[arg(long, default_value_t = 200)]
+    pub c2s: usize,
+
+    /// Concurrent server-to-server connections.
+    #[arg(long, default_value_t = 40)]
+    pub s2s: usize,
+
+    /// Write pcapng instead of pcap.
+    #[arg(long)]
+    pub pcapng: bool,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_uppercase();
+    let t = t.strip_suffix('B').unwrap_or(&t);
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("not a size: {text:?}"))?;
+    let factor = match unit {
+        "" => 1,
+        "K" | "KI" => 1 << 10,
+        "M" | "MI" => 1 << 20,
+        "G" | "GI" => 1 << 30,
+        _ => return Err(format!("unknown size unit in {text:?}")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("size too large: {text:?}"))
 }
 
 #[derive(Debug, Args)]

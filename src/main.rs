@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(cli::Command::Stats(args)) => stats(args).map(|()| true),
         Some(cli::Command::Check(args)) => check(args),
+        Some(cli::Command::Gen(args)) => gen(args).map(|()| true),
         None => dump(&cli.dump).map(|()| true),
     };
     match result {
@@ -235,6 +236,24 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<bool> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(report.passed)
+}
+
+fn gen(args: &cli::GenArgs) -> anyhow::Result<()> {
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let config = xmppdump::synth::gen::GenConfig {
+        seed: args.seed,
+        target_bytes: args.size,
+        c2s_flows: args.c2s,
+        s2s_flows: args.s2s,
+        pcapng: args.pcapng,
+    };
+    let truth = xmppdump::synth::gen::generate(&config, BufWriter::with_capacity(1 << 20, file))
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &truth)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 /// How a file is named in statistics: its file name.

@@ -41,6 +41,8 @@ pub struct Collector {
     flows: BTreeMap<FlowId, FlowState>,
     /// (sender, digest) → (first time, deliveries) of recent presences.
     fan_out: HashMap<(String, String), (Timestamp, u64)>,
+    /// Capture time (ns) of the next sweep of ended fan-out groups.
+    next_fan_out_sweep: i64,
     /// Responses slower than this (µs) are listed in `slow_list`.
     slow_threshold_us: Option<u64>,
 }
@@ -54,6 +56,7 @@ impl Collector {
             stats,
             flows: BTreeMap::new(),
             fan_out: HashMap::new(),
+            next_fan_out_sweep: i64::MIN,
             slow_threshold_us: None,
         }
     }
@@ -327,8 +330,13 @@ impl Collector {
 
     /// Ends fan-out groups older than the window (all with `None`).
     fn flush_fan_out(&mut self, now: Option<Timestamp>) {
-        if now.is_some() && self.fan_out.len() < 1024 {
-            return; // sweep rarely; groups are counted when they end
+        // Sweep once per window of capture time: groups are counted when they end,
+        // and the map holds at most the groups of the last two windows.
+        if let Some(t) = now {
+            if t.0 < self.next_fan_out_sweep {
+                return;
+            }
+            self.next_fan_out_sweep = t.0.saturating_add(FAN_OUT_WINDOW_NS);
         }
         let fan = &mut self.stats.fan_out;
         self.fan_out.retain(|_, (first, n)| {

@@ -10,6 +10,8 @@ use etherparse::PacketBuilder;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
+pub mod gen;
+
 /// A link layer to wrap IP packets in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
@@ -231,6 +233,15 @@ impl Conversation {
             out.push(self.send_one(from_client, chunk));
         }
         out
+    }
+
+    /// The sequence number `from_client`'s side sends next.
+    pub fn next_seq(&self, from_client: bool) -> u32 {
+        if from_client {
+            self.client_seq
+        } else {
+            self.server_seq
+        }
     }
 
     /// A segment that is not sent in order: the caller places it where it likes.
