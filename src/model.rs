@@ -409,8 +409,8 @@ pub struct Stanza {
     pub extensions: Vec<String>,
     /// Presence only: hash of its meaning (type, show, status, priority, children;
     /// not id, from, to or attribute order), as 16 hex digits.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "hex_digest")]
+    pub digest: Option<u64>,
     /// The element the stanza arrived in, e.g. `route` for router traffic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wrapper: Option<String>,
@@ -461,5 +461,13 @@ impl fmt::Display for Anomaly {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         f.write_str(&text)
+    }
+}
+
+/// Digests are shown as 16 hex digits.
+fn hex_digest<S: serde::Serializer>(digest: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match digest {
+        Some(d) => s.serialize_str(&format!("{d:016x}")),
+        None => s.serialize_none(),
     }
 }

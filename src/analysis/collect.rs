@@ -16,8 +16,12 @@ use std::io;
 /// Presences of one sender with the same meaning within this window are one logical
 /// presence fanned out (nanoseconds).
 const FAN_OUT_WINDOW_NS: i64 = 1_000_000_000;
-/// Most pending iqs or presence keys tracked per flow.
+/// Most pending iqs tracked per flow.
 const MAX_PER_FLOW: usize = 10_000;
+/// Most (sender, recipient) presence pairs tracked at once, over all flows.
+pub const MAX_PRESENCE_KEYS: usize = 200_000;
+/// Most fan-out groups open at once.
+const MAX_FAN_OUT_GROUPS: usize = 100_000;
 
 #[derive(Debug, Default)]
 struct FlowState {
@@ -31,7 +35,7 @@ struct FlowState {
     /// (direction, id) → (time, frame, type, payload) of requests awaiting a response.
     pending: HashMap<(Direction, String), (Timestamp, u64, String, String)>,
     /// (direction, stream, from, to) → digest of the last presence.
-    last_presence: HashMap<(Direction, u32, String, String), String>,
+    last_presence: HashMap<u64, u64>,
 }
 
 /// Consumes events, produces [`Stats`].
@@ -40,7 +44,9 @@ pub struct Collector {
     stats: Stats,
     flows: BTreeMap<FlowId, FlowState>,
     /// (sender, digest) → (first time, deliveries) of recent presences.
-    fan_out: HashMap<(String, String), (Timestamp, u64)>,
+    fan_out: HashMap<(String, u64), (Timestamp, u64)>,
+    /// Presence pairs tracked now, over all flows.
+    presence_keys: usize,
     /// Capture time (ns) of the next sweep of ended fan-out groups.
     next_fan_out_sweep: i64,
     /// Responses slower than this (µs) are listed in `slow_list`.
@@ -57,6 +63,7 @@ impl Collector {
             flows: BTreeMap::new(),
             fan_out: HashMap::new(),
             next_fan_out_sweep: i64::MIN,
+            presence_keys: 0,
             slow_threshold_us: None,
         }
     }
@@ -288,7 +295,7 @@ impl Collector {
     fn presence(&mut self, e: &Event, s: &Stanza, stream: StreamKind) {
         let (from, to) = self.parties(e, s);
         self.talker(from.as_deref(), e.size);
-        let digest = s.digest.clone().unwrap_or_default();
+        let digest = s.digest.unwrap_or_default();
         let sender = from.clone().unwrap_or_default();
         let red = self.stats.redundancy.entry(stream).or_default();
         red.presences.add(e.size);
@@ -298,23 +305,29 @@ impl Collector {
                 .get(e.direction.index())
                 .copied()
                 .unwrap_or(0);
-            let key = (
+            // The pair is kept as a 64-bit hash: 16 bytes an entry, whatever the JIDs.
+            let key = pair_key(
                 e.direction,
                 stream_no,
-                sender.clone(),
-                to.unwrap_or_default(),
+                &sender,
+                to.as_deref().unwrap_or_default(),
             );
-            let tracked = flow.last_presence.len();
             match flow.last_presence.entry(key) {
                 Entry::Occupied(last) if *last.get() == digest => red.redundant.add(e.size),
                 Entry::Occupied(mut last) => {
-                    last.insert(digest.clone());
+                    last.insert(digest);
                 }
-                Entry::Vacant(slot) if tracked < MAX_PER_FLOW => {
-                    slot.insert(digest.clone());
+                Entry::Vacant(slot) if self.presence_keys < MAX_PRESENCE_KEYS => {
+                    self.presence_keys += 1;
+                    slot.insert(digest);
                 }
-                Entry::Vacant(_) => {}
+                Entry::Vacant(_) => red.untracked += 1,
             }
+        }
+        if self.fan_out.len() >= MAX_FAN_OUT_GROUPS
+            && !self.fan_out.contains_key(&(sender.clone(), digest))
+        {
+            return; // too many open groups: this delivery is not grouped
         }
         let fan = &mut self.stats.fan_out;
         let group = self.fan_out.entry((sender, digest)).or_insert((e.time, 0));
@@ -423,6 +436,7 @@ impl Collector {
         let Some(mut flow) = self.flows.remove(&id) else {
             return;
         };
+        self.presence_keys = self.presence_keys.saturating_sub(flow.last_presence.len());
         let mut pending: Vec<_> = flow.pending.drain().collect();
         pending.sort_by_key(|(_, (_, frame, _, _))| *frame);
         for ((_, iq_id), (asked, frame, kind, payload)) in pending {
@@ -452,6 +466,24 @@ impl Collector {
             self.stats.sessions_dropped += 1;
         }
     }
+}
+
+/// (direction, stream, sender, recipient) as one 64-bit FNV-1a hash.
+fn pair_key(dir: Direction, stream_no: u32, from: &str, to: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let parts: [&[u8]; 5] = [
+        &[dir.index() as u8],
+        &stream_no.to_le_bytes(),
+        from.as_bytes(),
+        b"\0",
+        to.as_bytes(),
+    ];
+    for part in parts {
+        for &b in part {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 fn kind_by_port(server: &str) -> Option<StreamKind> {

@@ -116,6 +116,9 @@ pub struct TrafficRow {
 pub struct Redundancy {
     pub presences: Counter,
     pub redundant: Counter,
+    /// Presences not judged because the tracking limit was reached.
+    #[serde(default)]
+    pub untracked: u64,
 }
 
 /// One logical presence delivered to several recipients (server or MUC fan-out).
@@ -276,6 +279,7 @@ impl Stats {
             let mine = self.redundancy.entry(*k).or_default();
             mine.presences.merge(&r.presences);
             mine.redundant.merge(&r.redundant);
+            mine.untracked += r.untracked;
         }
         self.fan_out.logical += other.fan_out.logical;
         self.fan_out.deliveries += other.fan_out.deliveries;

@@ -101,7 +101,7 @@ fn stanza_event(tree: &Tree, el: &Element, wrapper: Option<&str>, out: &mut Vec<
     let mut stanza = stanza(tree, el, el.ns.as_deref().unwrap_or_default());
     stanza.wrapper = wrapper.map(str::to_owned);
     if el.name == "presence" {
-        stanza.digest = Some(format!("{:016x}", content_digest(tree, el)));
+        stanza.digest = Some(content_digest(tree, el));
     }
     let mut invalid = Vec::new();
     check_jids(
@@ -122,39 +122,50 @@ fn stanza_event(tree: &Tree, el: &Element, wrapper: Option<&str>, out: &mut Vec<
 /// Hash of what a stanza means, for spotting repeats: its attributes except `id`,
 /// `from` and `to`, and its children (namespaces, names, attributes and children in
 /// sorted order, trimmed text), so ids, attribute order and child order do not
-/// matter. FNV-1a, 64 bits.
+/// matter. FNV-1a over the parts, 64 bits; children combine in sorted hash order.
 pub fn content_digest(tree: &Tree, root: &Element) -> u64 {
-    canonical(tree, root, true)
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
+    element_digest(tree, root, true)
 }
 
-/// Canonical text of an element; recursion is bounded by the framer's depth limit.
-fn canonical(tree: &Tree, el: &Element, is_root: bool) -> String {
-    let mut attrs: Vec<&(String, String)> = el
-        .attrs
+fn fnv(h: u64, bytes: &[u8]) -> u64 {
+    bytes
         .iter()
-        .filter(|(k, _)| !(is_root && matches!(k.as_str(), "id" | "from" | "to")))
-        .collect();
-    attrs.sort();
-    let mut children: Vec<String> = tree
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Recursion is bounded by the framer's depth limit.
+fn element_digest(tree: &Tree, el: &Element, is_root: bool) -> u64 {
+    let mut h = fnv(
+        0xcbf2_9ce4_8422_2325,
+        el.ns.as_deref().unwrap_or_default().as_bytes(),
+    );
+    h = fnv(h, b"}");
+    h = fnv(h, el.name.as_bytes());
+    // Attributes in sorted order: combine their hashes commutatively (sum), which is
+    // order-independent without sorting or allocating.
+    let mut attrs: u64 = 0;
+    for (k, v) in &el.attrs {
+        if is_root && matches!(k.as_str(), "id" | "from" | "to") {
+            continue;
+        }
+        let a = fnv(
+            fnv(fnv(0xcbf2_9ce4_8422_2325, k.as_bytes()), b"="),
+            v.as_bytes(),
+        );
+        attrs = attrs.wrapping_add(a.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    }
+    h = fnv(h, &attrs.to_le_bytes());
+    h = fnv(h, b">");
+    h = fnv(h, el.text.trim().as_bytes());
+    let mut children: Vec<u64> = tree
         .children(el)
-        .map(|c| canonical(tree, c, false))
+        .map(|c| element_digest(tree, c, false))
         .collect();
-    children.sort();
-    let mut out = format!("<{{{}}}{}", el.ns.as_deref().unwrap_or_default(), el.name);
-    for (k, v) in attrs {
-        out.push_str(&format!(" {k}={v:?}"));
-    }
-    out.push('>');
-    out.push_str(&format!("{:?}", el.text.trim()));
+    children.sort_unstable();
     for c in children {
-        out.push_str(&c);
+        h = fnv(h, &c.to_le_bytes());
     }
-    out.push_str("</>");
-    out
+    h
 }
 
 /// RFC 6120 §4.3.2: each child of `<stream:features>` is one feature.
