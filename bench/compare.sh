@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Side-by-side throughput and memory of xmppdump and tshark on one generated capture.
+#   bench/compare.sh [SIZE] [FILE]      e.g. bench/compare.sh 500M /tmp/big.pcap
+# Needs: a release build (cargo build --release), tshark, GNU time (/usr/bin/time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-500M}
+file=${2:-/tmp/xmppdump-bench-$size.pcap}
+bin=./target/release/xmppdump
+[ -x "$bin" ] || cargo build --release --quiet
+[ -f "$file" ] || "$bin" gen --size "$size" --out "$file" > "$file.truth.json"
+bytes=$(stat -c %s "$file")
+packets=$("$bin" -r "$file" | tail -1 | sed -E 's/summary: ([0-9]+) packets.*/\1/')
+echo "capture: $file, $bytes bytes, $packets packets; $(nproc) cores, $(uname -m)"
+printf '%-28s %9s %9s %12s %10s\n' tool seconds MB/s packets/s "peak RSS"
+measure() {
+  local name=$1; shift
+  local out
+  /usr/bin/time -o /tmp/xmppdump-bench.time -f '%e %M' "$@" > /dev/null 2>/dev/null
+  out=$(tail -1 /tmp/xmppdump-bench.time)
+  local secs=${out% *} rss=${out#* }
+  awk -v n="$name" -v s="$secs" -v b="$bytes" -v p="$packets" -v r="$rss" \
+    'BEGIN { printf "%-28s %9.2f %9.1f %12.0f %7.1f MiB\n", n, s, b/s/1e6, p/s, r/1024 }'
+  echo "$secs" > "/tmp/xmppdump-bench-$name.secs"
+}
+measure xmppdump-events "$bin" -r "$file"
+measure xmppdump-json "$bin" -r "$file" --json
+measure xmppdump-stats "$bin" stats "$file"
+if command -v tshark > /dev/null; then
+  measure tshark-Y-xmpp tshark -r "$file" -Y xmpp
+  for mode in events json stats; do
+    awk -v a="$(cat /tmp/xmppdump-bench-tshark-Y-xmpp.secs)" -v b="$(cat /tmp/xmppdump-bench-xmppdump-$mode.secs)" -v m="$mode" \
+      'BEGIN { printf "speed-up of xmppdump %s over tshark: %.1fx\n", m, a/b }'
+  done
+fi
