@@ -424,6 +424,8 @@ pub enum Anomaly {
     Gap,
     /// Retransmitted bytes that differ from the bytes first seen.
     OverlapMismatch,
+    /// A segment far outside the window (a sequence jump of 2³⁰ or more); ignored.
+    OutOfWindow,
     /// Out-of-order data exceeded the reassembly limit and was dropped.
     ReassemblyLimit,
     /// The flow table is full; a new connection is not tracked.

@@ -159,6 +159,18 @@ impl Reassembler {
         }
         let end = start + total as i64;
         if end <= self.next_offset as i64 {
+            if self.next_offset as i64 - start > MAX_SEQ_JUMP as i64 {
+                deliver(Delivery::Anomaly {
+                    anomaly: Anomaly::OutOfWindow,
+                    detail: format!(
+                        "segment {} bytes behind the stream ignored",
+                        self.next_offset as i64 - start
+                    ),
+                    frame: seg.frame,
+                    time: seg.time,
+                });
+                return;
+            }
             // Retransmission of delivered bytes: the first copy wins.
             self.check_retransmission(start, seg, deliver);
             return;
@@ -167,7 +179,7 @@ impl Reassembler {
             let start = start as u64;
             if start - self.next_offset > MAX_SEQ_JUMP {
                 deliver(Delivery::Anomaly {
-                    anomaly: Anomaly::Gap,
+                    anomaly: Anomaly::OutOfWindow,
                     detail: format!("segment {} bytes ahead ignored", start - self.next_offset),
                     frame: seg.frame,
                     time: seg.time,

@@ -10,6 +10,7 @@ use etherparse::PacketBuilder;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
+pub mod adversarial;
 pub mod gen;
 
 /// A link layer to wrap IP packets in.

@@ -1,0 +1,155 @@
+//! Captures built to exhaust the analyzer: it finishes, reports the right anomalies,
+//! and stays inside an address-space limit (prlimit --as), checked by running the
+//! binary, not by timing.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use xmppdump::synth::{adversarial, write_pcap, Packet};
+
+/// Address space the analyzer may use for these runs (docs/limits.md).
+const ADDRESS_SPACE: &str = "512MiB";
+
+/// Runs `xmppdump -r - --json ARGS` under the address-space limit, streaming stdin
+/// from `feed`; returns the exit code and the anomaly counts by kind.
+fn run_limited(
+    args: &[&str],
+    feed: impl FnOnce(&mut dyn Write) + Send + 'static,
+) -> (i32, BTreeMap<String, u64>, String) {
+    let mut child = Command::new("prlimit")
+        .arg(format!("--as={}", 512u64 << 20))
+        .arg(env!("CARGO_BIN_EXE_xmppdump"))
+        .args(["-r", "-", "--json"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prlimit (util-linux) runs the binary");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        feed(&mut stdin);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let mut anomalies = BTreeMap::new();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["event"] == "anomaly" {
+            *anomalies
+                .entry(v["anomaly"].as_str().unwrap().to_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    let code = out.status.code().unwrap_or(-1);
+    assert!(
+        code == 0,
+        "exit {code} under {ADDRESS_SPACE}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (code, anomalies, text)
+}
+
+fn packets(packets: Vec<Packet>) -> impl FnOnce(&mut dyn Write) + Send + 'static {
+    move |w: &mut dyn Write| {
+        let bytes = write_pcap(Vec::new(), &packets, false, false).unwrap();
+        let _ = w.write_all(&bytes);
+    }
+}
+
+fn count_events(text: &str, kind: &str) -> usize {
+    text.lines()
+        .filter(|l| l.contains(&format!("\"event\":\"{kind}\"")))
+        .count()
+}
+
+#[test]
+fn a_million_syn_only_flows() {
+    let (_, anomalies, text) = run_limited(&[], |w| {
+        let _ = adversarial::syn_flood(1_000_000, w);
+    });
+    assert_eq!(anomalies.get("flow_limit"), Some(&1));
+    let summary = text.lines().last().unwrap();
+    assert!(summary.contains("\"packets\":1000000"), "{summary}");
+}
+
+#[test]
+fn a_stanza_that_never_closes() {
+    let (_, anomalies, _) = run_limited(&[], |w| {
+        let _ = adversarial::endless_stanza(2 << 30, w);
+    });
+    assert_eq!(
+        anomalies.get("stanza_too_large"),
+        None,
+        "the element never ends, so it is never reported complete"
+    );
+    assert!(anomalies.is_empty(), "{anomalies:?}");
+}
+
+#[test]
+fn deep_nesting_is_skipped() {
+    let (_, anomalies, text) = run_limited(&[], packets(adversarial::deep_nesting(100_000)));
+    assert_eq!(anomalies.get("too_deep"), Some(&1));
+    assert_eq!(
+        count_events(&text, "presence"),
+        1,
+        "analysis goes on after it"
+    );
+}
+
+#[test]
+fn entity_expansion_is_refused() {
+    let (_, anomalies, text) = run_limited(&[], packets(adversarial::billion_laughs()));
+    assert_eq!(
+        anomalies.get("restricted_xml"),
+        Some(&1),
+        "the DTD (RFC 6120 §11.1)"
+    );
+    assert_eq!(
+        anomalies.get("malformed_xml"),
+        Some(&1),
+        "the undefined entity"
+    );
+    assert_eq!(count_events(&text, "presence"), 1);
+}
+
+#[test]
+fn invalid_utf8_is_malformed() {
+    let (_, anomalies, text) = run_limited(&[], packets(adversarial::invalid_utf8()));
+    assert_eq!(anomalies.get("malformed_xml"), Some(&3), "{anomalies:?}");
+    assert_eq!(count_events(&text, "presence"), 1);
+}
+
+#[test]
+fn a_hundred_thousand_attributes() {
+    let (_, anomalies, text) = run_limited(&[], packets(adversarial::many_attributes(100_000)));
+    // 100,000 attributes make a 1.1 MB element: over the stanza limit, so skipped
+    // without being parsed; with a larger limit, the attribute limit catches it.
+    assert_eq!(anomalies.get("stanza_too_large"), Some(&1), "{anomalies:?}");
+    assert_eq!(count_events(&text, "presence"), 1);
+    let (_, anomalies, _) = run_limited(
+        &["--max-stanza-bytes", "4000000"],
+        packets(adversarial::many_attributes(100_000)),
+    );
+    assert_eq!(
+        anomalies.get("too_many_attributes"),
+        Some(&1),
+        "{anomalies:?}"
+    );
+}
+
+#[test]
+fn sequence_jumps_of_2_pow_31() {
+    let (_, anomalies, text) = run_limited(&[], packets(adversarial::sequence_jumps()));
+    assert_eq!(anomalies.get("out_of_window"), Some(&2), "{anomalies:?}");
+    assert_eq!(count_events(&text, "presence"), 2);
+    assert_eq!(count_events(&text, "message"), 0);
+}
+
+#[test]
+fn retransmission_with_different_content() {
+    let (_, anomalies, text) = run_limited(&[], packets(adversarial::conflicting_retransmission()));
+    assert_eq!(anomalies.get("overlap_mismatch"), Some(&1), "{anomalies:?}");
+    assert_eq!(count_events(&text, "message"), 1, "the first copy counts");
+}
