@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS each (default 60), from fuzz/corpus/<target>,
+# seeded from fuzz/seeds/<target> and, for the capture readers, from captures/.
+#   fuzz/run.sh 1800        # 30 minutes per target
+#   fuzz/run.sh 10          # the CI smoke run
+# cargo-fuzz uses nightly-only compiler flags; RUSTC_BOOTSTRAP=1 lets the stable
+# toolchain accept them. Crashes are saved in fuzz/artifacts/<target>/.
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-60}
+export RUSTC_BOOTSTRAP=1
+command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --locked
+for target in capture decode framer pipeline rules stream; do
+  mkdir -p "corpus/$target"
+  if [ -d "seeds/$target" ]; then cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true; fi
+  case $target in capture|pipeline) cp -n ../captures/*.pcap "corpus/$target/" 2>/dev/null || true ;; esac
+  echo "== $target ($seconds s)"
+  cargo fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=262144 -print_final_stats=1 2>&1 \
+    | grep -E "^stat::(number_of_executed_units|peak_rss_mb|new_units_added)|^#[0-9]+ *DONE|ERROR|SUMMARY" || true
+  if ls "artifacts/$target"/crash-* "artifacts/$target"/oom-* "artifacts/$target"/timeout-* > /dev/null 2>&1; then
+    echo "fuzz target $target found a problem: see fuzz/artifacts/$target" >&2
+    exit 1
+  fi
+done
