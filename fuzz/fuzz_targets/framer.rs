@@ -2,7 +2,7 @@
 //! bytes are split, and the consumed counts always add up.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use xmppdump::xml::{Framer, FrameKind, Status};
+use xmppdump::xml::{FrameKind, Framer, Status};
 
 fn frames(data: &[u8], step: usize) -> Vec<(FrameKind, usize)> {
     let mut framer = Framer::new(16);
@@ -10,7 +10,9 @@ fn frames(data: &[u8], step: usize) -> Vec<(FrameKind, usize)> {
     let mut out = Vec::new();
     for chunk in data.chunks(step.max(1)) {
         pending.extend_from_slice(chunk);
-        while let Status::Complete(frame) = framer.advance(&pending, |t| t.starts_with(b"<stream:stream")) {
+        while let Status::Complete(frame) =
+            framer.advance(&pending, |t| t.starts_with(b"<stream:stream"))
+        {
             assert!(frame.len <= pending.len());
             if frame.len == 0 {
                 break;
@@ -26,12 +28,16 @@ fn frames(data: &[u8], step: usize) -> Vec<(FrameKind, usize)> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&step, xml)) = data.split_first() else { return };
+    let Some((&step, xml)) = data.split_first() else {
+        return;
+    };
     let whole = frames(xml, xml.len());
     let split = frames(xml, usize::from(step % 32) + 1);
     // Whitespace and text frames may split differently; compare the rest.
     let keep = |v: Vec<(FrameKind, usize)>| -> Vec<(FrameKind, usize)> {
-        v.into_iter().filter(|(k, _)| !matches!(k, FrameKind::Whitespace | FrameKind::Text)).collect()
+        v.into_iter()
+            .filter(|(k, _)| !matches!(k, FrameKind::Whitespace | FrameKind::Text))
+            .collect()
     };
     assert_eq!(keep(whole), keep(split));
 });

@@ -6,9 +6,22 @@ use xmppdump::limits::Limits;
 use xmppdump::pipeline::{Config, Pipeline};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut reader) = xmppdump::capture::Reader::new(std::io::Cursor::new(data.to_vec())) else { return };
-    let limits = Limits { max_flows: 64, max_reassembly_bytes: 4096, max_segments: 16, max_stanza_bytes: 4096, max_depth: 16, max_attributes: 16, ..Limits::default() };
-    let config = Config { limits, ..Config::default() };
+    let Ok(mut reader) = xmppdump::capture::Reader::new(std::io::Cursor::new(data.to_vec())) else {
+        return;
+    };
+    let limits = Limits {
+        max_flows: 64,
+        max_reassembly_bytes: 4096,
+        max_segments: 16,
+        max_stanza_bytes: 4096,
+        max_depth: 16,
+        max_attributes: 16,
+        ..Limits::default()
+    };
+    let config = Config {
+        limits,
+        ..Config::default()
+    };
     let mut sink = Collector::new("fuzz");
     let _ = Pipeline::new(config).run(&mut reader, &mut sink);
     let _ = sink.into_stats();

@@ -10,8 +10,15 @@ use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth::{Conversation, Link};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mss, payload)) = data.split_first() else { return };
-    let mut c = Conversation::new("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:5222".parse().unwrap(), Link::Raw, Timestamp(0));
+    let Some((&mss, payload)) = data.split_first() else {
+        return;
+    };
+    let mut c = Conversation::new(
+        "10.0.0.1:4000".parse().unwrap(),
+        "10.0.0.2:5222".parse().unwrap(),
+        Link::Raw,
+        Timestamp(0),
+    );
     c.mss = usize::from(mss % 64) + 1;
     let mut packets = c.handshake();
     let (client, server) = payload.split_at(payload.len() / 2);
@@ -20,7 +27,13 @@ fuzz_target!(|data: &[u8]| {
     packets.extend(c.close());
     let mut pipeline = Pipeline::new(Config::default());
     for (i, p) in packets.iter().enumerate() {
-        pipeline.packet(&Packet { frame: FrameNo(i as u64 + 1), time: p.time, linktype: p.linktype, original_len: p.data.len() as u32, data: &p.data });
+        pipeline.packet(&Packet {
+            frame: FrameNo(i as u64 + 1),
+            time: p.time,
+            linktype: p.linktype,
+            original_len: p.data.len() as u32,
+            data: &p.data,
+        });
     }
     pipeline.finish();
     let mut sink = Text::new(std::io::sink());
