@@ -124,6 +124,20 @@ pub struct DumpArgs {
     #[arg(long)]
     pub stats: bool,
 
+    /// Write a pcapng copy of the capture to FILE (with --annotate).
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "FILE",
+        requires = "annotate"
+    )]
+    pub write: Option<PathBuf>,
+
+    /// With -w: packet comments in the copy name the XMPP events of each packet,
+    /// for Wireshark's frame.comment column and filter.
+    #[arg(long, requires = "write")]
+    pub annotate: bool,
+
     #[command(flatten)]
     pub common: Common,
 }

@@ -83,6 +83,27 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     let Some(path) = &args.read else {
         bail!("nothing to read: give -r FILE (or a subcommand, see --help)");
     };
+    if let Some(out) = &args.write {
+        if path.as_os_str() == "-" {
+            bail!("--annotate reads the capture twice: give a file, not standard input");
+        }
+        let file = std::fs::File::create(out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
+        let opener = || {
+            open(path, false).map_err(|e| {
+                xmppdump::capture::CaptureError::Io(io::Error::other(format!("{e:#}")))
+            })
+        };
+        return match xmppdump::pipeline::annotate(
+            opener,
+            args.common.config(),
+            BufWriter::new(file),
+        ) {
+            Ok(_) => Ok(()),
+            Err(RunError::Output(e)) => Err(anyhow!("cannot write {}: {e}", out.display())),
+            Err(RunError::Capture(e)) => Err(anyhow!("{}: {e}", path.display())),
+        };
+    }
     let stdout = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut printer: Box<dyn Sink> = if args.json {
         Box::new(Ndjson::new(stdout))

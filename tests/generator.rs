@@ -9,22 +9,44 @@ use xmppdump::synth::gen::{generate, GenConfig};
 #[test]
 fn analyzer_reports_exactly_what_the_generator_wrote() {
     for pcapng in [false, true] {
-        let config = GenConfig { seed: 7, target_bytes: 3 << 20, c2s_flows: 50, s2s_flows: 10, pcapng };
+        let config = GenConfig {
+            seed: 7,
+            target_bytes: 3 << 20,
+            c2s_flows: 50,
+            s2s_flows: 10,
+            pcapng,
+        };
         let mut bytes = Vec::new();
         let truth = generate(&config, &mut bytes).unwrap();
-        assert!(truth.retransmissions > 0 && truth.reordered > 0, "{truth:?}");
+        assert!(
+            truth.retransmissions > 0 && truth.reordered > 0,
+            "{truth:?}"
+        );
         let (events, summary) = run_bytes(bytes, Config::default());
         assert_eq!(summary.packets, truth.packets);
         assert_eq!(summary.xmpp_flows, truth.flows);
         assert_eq!(summary.streams, truth.stream_headers);
-        assert_eq!((summary.messages, summary.presences, summary.iqs), (truth.messages, truth.presences, truth.iqs));
-        assert_eq!(summary.anomalies, 0, "{:?}", events.iter().find(|e| matches!(e.kind, xmppdump::model::EventKind::Anomaly { .. })));
+        assert_eq!(
+            (summary.messages, summary.presences, summary.iqs),
+            (truth.messages, truth.presences, truth.iqs)
+        );
+        assert_eq!(
+            summary.anomalies,
+            0,
+            "{:?}",
+            events
+                .iter()
+                .find(|e| matches!(e.kind, xmppdump::model::EventKind::Anomaly { .. }))
+        );
     }
 }
 
 #[test]
 fn the_same_seed_gives_the_same_capture() {
-    let config = GenConfig { target_bytes: 1 << 20, ..GenConfig::default() };
+    let config = GenConfig {
+        target_bytes: 1 << 20,
+        ..GenConfig::default()
+    };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     generate(&config, &mut a).unwrap();
     generate(&config, &mut b).unwrap();

@@ -3,6 +3,7 @@
 //! Input: [`Event`]s in order and a final [`Summary`]; output: bytes on a writer.
 //! `text` is one tcpdump-style line per event, `ndjson` one JSON object per line.
 
+pub mod annotate;
 pub mod check;
 pub mod ndjson;
 pub mod stats;

@@ -100,7 +100,8 @@ fn kv(line: &mut String, key: &str, v: Option<&str>) {
     }
 }
 
-fn describe(kind: &EventKind, line: &mut String) {
+/// What happened, as the text printer shows it after the time, flow and frame.
+pub fn describe(kind: &EventKind, line: &mut String) {
     match kind {
         EventKind::FlowStart {
             client,

@@ -240,3 +240,22 @@ impl Pipeline {
         }
     }
 }
+
+/// Writes a pcapng copy of a capture whose packet comments name the XMPP events each
+/// packet carries (two passes: analyse, then copy). `open` opens the input afresh.
+pub fn annotate<W: io::Write>(
+    mut open: impl FnMut() -> Result<Reader, CaptureError>,
+    config: Config,
+    out: W,
+) -> Result<Summary, RunError> {
+    let mut notes = crate::output::annotate::Annotations::default();
+    let summary = Pipeline::new(config).run(&mut open()?, &mut notes)?;
+    let mut reader = open()?;
+    let mut writer = crate::capture::write::PcapngWriter::new(out)?;
+    while let Some(p) = reader.next_packet()? {
+        let comment = notes.by_frame.get(&p.frame.0).map(String::as_str);
+        writer.packet(p.linktype, p.time, p.data, p.original_len, comment)?;
+    }
+    writer.flush()?;
+    Ok(summary)
+}

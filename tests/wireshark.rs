@@ -1,0 +1,258 @@
+//! Wireshark integration, checked with the real tshark: the Lua plugin, annotated
+//! pcapng read back, and a frame-by-frame cross-check of which XMPP elements each
+//! frame carries, with every difference explained in wireshark/crosscheck-expected.txt.
+
+mod common;
+
+use common::{capture_path, xmppdump};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+const PLUGIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/wireshark/xmppdump.lua");
+const KINDS: &[&str] = &[
+    "stream",
+    "features",
+    "starttls",
+    "proceed",
+    "auth",
+    "challenge",
+    "response",
+    "success",
+    "failure",
+    "message",
+    "presence",
+    "iq",
+];
+
+fn tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("tshark is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn count_xmpp_frames(file: &str, plugin: bool) -> usize {
+    let lua = format!("lua_script:{PLUGIN}");
+    let mut args = vec!["-r", file, "-Y", "xmpp"];
+    if plugin {
+        args.extend(["-X", lua.as_str()]);
+    }
+    tshark(&args).lines().count()
+}
+
+#[test]
+fn plugin_dissects_s2s_on_5269_where_plain_tshark_does_not() {
+    let file = capture_path("zeek_xmpp-dialback-starttls.pcap");
+    assert_eq!(count_xmpp_frames(&file, false), 0);
+    assert_eq!(
+        count_xmpp_frames(&file, true),
+        4,
+        "stream headers, starttls, proceed"
+    );
+    // The heuristic finds component traffic on port 7400.
+    let file = capture_path("xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap");
+    let port7400 = |plugin: bool| {
+        let lua = format!("lua_script:{PLUGIN}");
+        let mut args = vec!["-r", file.as_str(), "-Y", "tcp.port == 7400 and xmpp"];
+        if plugin {
+            args.extend(["-X", lua.as_str()]);
+        }
+        tshark(&args).lines().count()
+    };
+    assert_eq!(port7400(false), 0);
+    assert!(port7400(true) > 100);
+}
+
+#[test]
+fn plugin_statistics_agree_with_xmppdump_on_top_level_stanzas() {
+    let file = capture_path("xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap");
+    let lua = format!("lua_script:{PLUGIN}");
+    let out = tshark(&["-q", "-r", &file, "-X", &lua, "-X", "lua_script1:stats"]);
+    let (_, ndjson, _) = xmppdump(&["-r", &file, "--json"]);
+    // Wireshark's XMPP dissector does not look inside router <route> wrappers, so
+    // compare the stanzas that are not wrapped.
+    for kind in ["message", "presence", "iq"] {
+        let ours = ndjson
+            .lines()
+            .filter(|l| l.contains(&format!("\"event\":\"{kind}\"")) && !l.contains("\"wrapper\""))
+            .count();
+        let line = out.lines().find(|l| l.starts_with(kind)).unwrap();
+        let theirs: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert_eq!(ours, theirs, "{kind}: {line}");
+    }
+    assert!(out.contains("presence share of stanza bytes:"));
+}
+
+#[test]
+fn annotated_pcapng_is_read_back_by_tshark() {
+    let file = capture_path("zeek_xmpp-starttls.pcap");
+    let out =
+        std::env::temp_dir().join(format!("xmppdump-annotated-{}.pcapng", std::process::id()));
+    let out = out.to_str().unwrap();
+    let (code, _, err) = xmppdump(&["-r", &file, "-w", out, "--annotate"]);
+    assert_eq!(code, 0, "{err}");
+    let comments = tshark(&[
+        "-r",
+        out,
+        "-Y",
+        "frame.comment",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "frame.comment",
+    ]);
+    let by_frame: BTreeMap<u32, String> = comments
+        .lines()
+        .map(|l| {
+            let (f, c) = l.split_once('\t').unwrap();
+            (f.parse().unwrap(), c.to_owned())
+        })
+        .collect();
+    assert_eq!(by_frame[&10], "xmppdump: #1 C>S starttls");
+    assert_eq!(by_frame[&11], "xmppdump: #1 S>C proceed (TLS starts)");
+    assert!(by_frame[&8].starts_with("xmppdump: #1 S>C features starttls=required"));
+    // Every packet is copied: the same count as the input.
+    assert_eq!(
+        tshark(&["-r", out]).lines().count(),
+        tshark(&["-r", &file]).lines().count()
+    );
+    std::fs::remove_file(out).unwrap();
+}
+
+/// (frame, kind) → count, according to xmppdump.
+fn ours(file: &str) -> BTreeMap<(u64, String), usize> {
+    let (_, ndjson, _) = xmppdump(&["-r", file, "--json"]);
+    let mut map = BTreeMap::new();
+    for line in ndjson.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let kind = match v["event"].as_str().unwrap_or_default() {
+            "stream_header" => "stream",
+            "features" => "features",
+            "start_tls" => "starttls",
+            "tls_proceed" => "proceed",
+            "sasl_auth" => "auth",
+            "sasl_challenge" => "challenge",
+            "sasl_response" => "response",
+            "sasl_success" => "success",
+            "sasl_failure" | "tls_failure" => "failure",
+            k @ ("message" | "presence" | "iq") if v.get("wrapper").is_none() => k,
+            _ => continue,
+        };
+        *map.entry((v["frame"].as_u64().unwrap(), kind.to_owned()))
+            .or_insert(0) += 1;
+    }
+    map
+}
+
+/// (frame, kind) → count, according to tshark with the plugin.
+fn theirs(file: &str) -> BTreeMap<(u64, String), usize> {
+    let lua = format!("lua_script:{PLUGIN}");
+    let mut args = vec![
+        "-r",
+        file,
+        "-X",
+        lua.as_str(),
+        "-Y",
+        "xmpp",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "separator=\t",
+    ];
+    let fields: Vec<String> = KINDS.iter().map(|k| format!("xmpp.{k}")).collect();
+    args.extend(["-e", "frame.number"]);
+    for f in &fields {
+        args.extend(["-e", f.as_str()]);
+    }
+    let mut map = BTreeMap::new();
+    for line in tshark(&args).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let frame: u64 = cols[0].parse().unwrap();
+        for (kind, value) in KINDS.iter().zip(&cols[1..]) {
+            let n = if value.is_empty() {
+                0
+            } else {
+                value.split(',').count()
+            };
+            if n > 0 {
+                map.insert((frame, (*kind).to_owned()), n);
+            }
+        }
+    }
+    map
+}
+
+#[test]
+fn crosscheck_with_tshark_frame_by_frame() {
+    let expected_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/wireshark/crosscheck-expected.txt"
+    ))
+    .unwrap();
+    let mut expected = BTreeSet::new();
+    for line in expected_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (entry, reason) = line
+            .split_once(" -- ")
+            .unwrap_or_else(|| panic!("no reason given: {line}"));
+        assert!(
+            !reason.trim().is_empty(),
+            "every entry has a reason: {line}"
+        );
+        expected.insert(entry.trim().to_owned());
+    }
+    let mut found = BTreeSet::new();
+    for name in [
+        "ndpi_jabber.pcap",
+        "godpi_jabber.pcap",
+        "zeek_xmpp-starttls.pcap",
+        "zeek_xmpp-dialback-starttls.pcap",
+        "xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap",
+    ] {
+        let file = capture_path(name);
+        let ours = ours(&file);
+        let theirs = theirs(&file);
+        let keys: BTreeSet<&(u64, String)> = ours.keys().chain(theirs.keys()).collect();
+        for key in keys {
+            let (a, b) = (
+                ours.get(key).copied().unwrap_or(0),
+                theirs.get(key).copied().unwrap_or(0),
+            );
+            if a != b {
+                found.insert(format!(
+                    "{name} frame {} {} xmppdump={a} tshark={b}",
+                    key.0, key.1
+                ));
+            }
+        }
+    }
+    let unexplained: Vec<&String> = found.difference(&expected).collect();
+    let stale: Vec<&String> = expected.difference(&found).collect();
+    assert!(
+        unexplained.is_empty() && stale.is_empty(),
+        "unexplained differences:\n{}\nexpected but gone:\n{}",
+        unexplained
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        stale
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
