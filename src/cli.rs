@@ -124,17 +124,51 @@ pub struct DumpArgs {
     #[arg(long)]
     pub stats: bool,
 
-    /// Write a pcapng copy of the capture to FILE (with --annotate).
+    /// Capture live on this interface (`any` for all; needs the `live` feature).
     #[arg(
-        short = 'w',
-        long = "write",
-        value_name = "FILE",
-        requires = "annotate"
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        conflicts_with = "read"
     )]
+    pub interface: Option<String>,
+
+    /// List the interfaces live capture can use.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+
+    /// Live capture filter (BPF); default: TCP on the XMPP ports.
+    #[arg(short = 'f', long = "filter", value_name = "BPF")]
+    pub filter: Option<String>,
+
+    /// Live capture: bytes kept of each packet.
+    #[arg(
+        short = 's',
+        long = "snaplen",
+        value_name = "BYTES",
+        default_value_t = 262_144
+    )]
+    pub snaplen: i32,
+
+    /// Live capture: do not put the interface in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+
+    /// Live capture: stop after N packets.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Live capture: stop after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// Write packets to a pcapng FILE: with -i, every captured packet (replay it later
+    /// with -r); with -r, an annotated copy (needs --annotate).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
-    /// With -w: packet comments in the copy name the XMPP events of each packet,
-    /// for Wireshark's frame.comment column and filter.
+    /// With -r and -w: packet comments in the copy name the XMPP events of each
+    /// packet, for Wireshark's frame.comment column and filter.
     #[arg(long, requires = "write")]
     pub annotate: bool,
 

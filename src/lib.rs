@@ -22,6 +22,8 @@ pub mod decode;
 pub mod flow;
 pub mod jid;
 pub mod limits;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod model;
 pub mod output;
 pub mod pipeline;

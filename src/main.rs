@@ -80,10 +80,16 @@ fn run(
 }
 
 fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
+    if args.list_interfaces || args.interface.is_some() {
+        return live(args);
+    }
     let Some(path) = &args.read else {
-        bail!("nothing to read: give -r FILE (or a subcommand, see --help)");
+        bail!("nothing to read: give -r FILE, -i IFACE, or a subcommand (see --help)");
     };
     if let Some(out) = &args.write {
+        if !args.annotate {
+            bail!("-w with -r writes an annotated copy: add --annotate");
+        }
         if path.as_os_str() == "-" {
             bail!("--annotate reads the capture twice: give a file, not standard input");
         }
@@ -186,6 +192,86 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
         },
     }
     out.flush()?;
+    Ok(())
+}
+
+#[cfg(not(feature = "live"))]
+fn live(_: &cli::DumpArgs) -> anyhow::Result<()> {
+    bail!("this xmppdump was built without live capture: rebuild with `cargo build --release --features live` (needs libpcap-dev)")
+}
+
+#[cfg(feature = "live")]
+fn live(args: &cli::DumpArgs) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use xmppdump::live;
+    if args.list_interfaces {
+        let mut out = io::stdout().lock();
+        for (i, (name, desc)) in live::interfaces()?.iter().enumerate() {
+            let desc = if desc.is_empty() {
+                String::new()
+            } else {
+                format!(" ({desc})")
+            };
+            writeln!(out, "{}.{name}{desc}", i + 1)?;
+        }
+        return Ok(());
+    }
+    let interface = args.interface.clone().unwrap_or_default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+        .context("cannot catch Ctrl-C")?;
+    let options = live::Options {
+        interface,
+        filter: args.filter.clone(),
+        snaplen: args.snaplen,
+        promiscuous: !args.no_promisc,
+        count: args.count,
+        duration: args.duration.map(std::time::Duration::from_secs_f64),
+    };
+    let mut copy = match &args.write {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let out: Box<dyn Write + Send> = Box::new(BufWriter::new(file));
+            Some(xmppdump::capture::write::PcapngWriter::new(out)?)
+        }
+        None => None,
+    };
+    // Line-buffered: each event is written as soon as its packet is analysed.
+    let stdout = io::LineWriter::new(io::stdout());
+    let mut printer: Box<dyn Sink> = if args.json {
+        Box::new(Ndjson::new(stdout))
+    } else {
+        Box::new(Text::new(stdout))
+    };
+    let mut collector = args.stats.then(|| Collector::new(&options.interface));
+    let counts = {
+        let mut tee = Tee {
+            first: printer.as_mut(),
+            second: collector.as_mut().map(|c| c as &mut dyn Sink),
+        };
+        let (_, counts) = live::run(
+            &options,
+            args.common.config(),
+            &mut tee,
+            copy.as_mut(),
+            &stop,
+        )?;
+        counts
+    };
+    drop(printer);
+    if let Some(collector) = collector {
+        let mut out = io::stdout().lock();
+        writeln!(out)?;
+        out.write_all(render::render_text(&tables::tables(&collector.into_stats())).as_bytes())?;
+        out.flush()?;
+    }
+    eprintln!(
+        "{} packets captured, {} received by filter, {} dropped by kernel, {} dropped by interface",
+        counts.captured, counts.received, counts.dropped, counts.interface_dropped
+    );
     Ok(())
 }
 

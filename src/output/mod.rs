@@ -34,6 +34,10 @@ pub struct Summary {
 pub trait Sink {
     fn event(&mut self, event: &Event) -> io::Result<()>;
     fn summary(&mut self, summary: &Summary) -> io::Result<()>;
+    /// Pushes out what is buffered (live capture prints events as they happen).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Sends every event to two sinks (a printer and a statistics collector).
@@ -57,5 +61,9 @@ impl Sink for Tee<'_> {
             s.summary(summary)?;
         }
         Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.first.flush()
     }
 }

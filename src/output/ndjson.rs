@@ -41,4 +41,8 @@ impl<W: Write> Sink for Ndjson<W> {
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }

@@ -53,6 +53,10 @@ impl<W: Write> Sink for Text<W> {
         )?;
         self.out.flush()
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// A value from the wire, quoted and escaped when it would break the line.

@@ -100,6 +100,14 @@ impl Pipeline {
         Ok(self.summary)
     }
 
+    /// Ends every flow, sends the remaining events and the summary to `sink`.
+    pub fn finish_into(&mut self, sink: &mut dyn Sink) -> io::Result<Summary> {
+        self.finish();
+        self.flush(sink)?;
+        sink.summary(&self.summary)?;
+        Ok(self.summary.clone())
+    }
+
     /// Sends the events produced so far (by [`Pipeline::packet`] and
     /// [`Pipeline::finish`]) to `sink`; for callers that feed packets themselves.
     pub fn drain_into(&mut self, sink: &mut dyn Sink) -> io::Result<()> {

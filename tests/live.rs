@@ -1,0 +1,208 @@
+//! Live capture with libpcap on loopback while a real server (prosody, from Debian's
+//! packages) and a real client library (slixmpp, from PyPI) talk. Needs root, the
+//! `live` feature, prosody and slixmpp: `.ci/run` installs them and runs
+//! `cargo test --features live --test live`.
+#![cfg(feature = "live")]
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PORT: u16 = 15222;
+
+struct Prosody {
+    child: Child,
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts prosody on 127.0.0.1:PORT only, with users juliet and romeo.
+fn prosody(dir: &Path) -> Prosody {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let config = dir.join("prosody.cfg.lua");
+    let d = dir.display();
+    std::fs::write(
+        &config,
+        format!(
+            "pidfile = \"{d}/prosody.pid\"\ndata_path = \"{d}/data\"\nrun_as_root = true\n\
+             interfaces = {{ \"127.0.0.1\" }}\nc2s_ports = {{ {PORT} }}\ns2s_ports = {{ }}\n\
+             http_ports = {{ }}\nhttps_ports = {{ }}\nc2s_require_encryption = false\n\
+             allow_unencrypted_plain_auth = true\nauthentication = \"internal_plain\"\n\
+             modules_enabled = {{ \"roster\", \"saslauth\", \"disco\", \"ping\", \"posix\" }}\n\
+             log = {{ info = \"{d}/prosody.log\" }}\nVirtualHost \"localhost\"\n"
+        ),
+    )
+    .unwrap();
+    for user in ["juliet", "romeo"] {
+        let status = Command::new("prosodyctl")
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "register",
+                user,
+                "localhost",
+                "secret",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("prosodyctl (Debian package prosody)");
+        assert!(status.success());
+    }
+    let child = Command::new("prosody")
+        .args(["--config", config.to_str().unwrap(), "-F"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prosody (Debian package prosody)");
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", PORT)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "prosody did not listen on {PORT}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Prosody { child }
+}
+
+fn xmppdump_live(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+        .args([
+            "-i",
+            "lo",
+            "-f",
+            &format!("tcp port {PORT}"),
+            "--port",
+            &PORT.to_string(),
+        ])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn interrupt(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn live_events_equal_the_replayed_capture_and_ctrl_c_ends_cleanly() {
+    let dir = std::env::temp_dir().join(format!("xmppdump-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _server = prosody(&dir);
+    let written = dir.join("live.pcapng");
+    let written = written.to_str().unwrap();
+    // Two captures at once: NDJSON with a copy of the packets, and text with --stats.
+    let json = xmppdump_live(&["--json", "-w", written]);
+    let text = xmppdump_live(&["--stats"]);
+    std::thread::sleep(Duration::from_millis(1500)); // both capturing
+    let client = Command::new("python3")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/live_client.py"),
+            &PORT.to_string(),
+        ])
+        .output()
+        .expect("python3 with slixmpp");
+    assert!(
+        client.status.success(),
+        "client: {}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(&json);
+    interrupt(&text);
+    let json = json.wait_with_output().unwrap();
+    let text = text.wait_with_output().unwrap();
+    assert_eq!(
+        json.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    assert_eq!(
+        text.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+
+    // What was seen live is what the written capture gives afterwards.
+    let live = String::from_utf8(json.stdout).unwrap();
+    let replay = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+        .args(["-r", written, "--json", "--port", &PORT.to_string()])
+        .output()
+        .unwrap();
+    assert!(replay.status.success());
+    assert_eq!(live, String::from_utf8(replay.stdout).unwrap());
+
+    // The login, roster and messages the client sent.
+    let has = |needle: &str| live.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(has("\"event\":\"sasl_auth\""), 1);
+    assert_eq!(has("\"username\":\"juliet\""), 1);
+    assert_eq!(has("\"event\":\"sasl_success\""), 1);
+    assert_eq!(has("\"bound_jid\":\"juliet@localhost/balcony\""), 1);
+    assert_eq!(
+        has("\"payload\":\"jabber:iq:roster\""),
+        2,
+        "roster get and result"
+    );
+    assert_eq!(has("\"event\":\"message\",\"type\":\"chat\""), 3);
+    assert!(has("\"event\":\"presence\"") >= 1);
+
+    // Ctrl-C: the statistics and the kernel's counts still come out.
+    let text_out = String::from_utf8(text.stdout).unwrap();
+    assert!(text_out.contains("summary:"), "{text_out}");
+    assert!(
+        text_out.contains("Presence overhead and redundancy"),
+        "{text_out}"
+    );
+    let text_err = String::from_utf8(text.stderr).unwrap();
+    assert!(
+        text_err.contains("packets captured") && text_err.contains("dropped by kernel"),
+        "{text_err}"
+    );
+    // The -w file is a valid capture (tshark reads it too).
+    let tshark = Command::new("tshark")
+        .args(["-r", written])
+        .output()
+        .unwrap();
+    assert!(tshark.status.success());
+    assert!(String::from_utf8_lossy(&tshark.stdout).lines().count() >= 20);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn live_errors_exit_2_with_one_line() {
+    for (args, message) in [
+        (
+            vec!["-i", "nosuchif0", "-c", "1"],
+            "cannot capture on nosuchif0",
+        ),
+        (
+            vec!["-i", "lo", "-f", "tcp port", "-c", "1"],
+            "bad capture filter \"tcp port\"",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
