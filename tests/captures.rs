@@ -1,30 +1,16 @@
 //! Every capture in `captures/`: snapshots of both printers, and facts checked by hand
 //! against the packets (see captures/README.md).
 
+mod common;
+
+use common::{Collect, CAPTURES};
 use std::fs::File;
 use xmppdump::capture::Reader;
 use xmppdump::model::{Direction, Event, EventKind, StreamKind};
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
-use xmppdump::output::{Sink, Summary};
+use xmppdump::output::Summary;
 use xmppdump::pipeline::{Config, Pipeline};
-
-#[derive(Default)]
-struct Collect {
-    events: Vec<Event>,
-    summary: Option<Summary>,
-}
-
-impl Sink for Collect {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        self.events.push(event.clone());
-        Ok(())
-    }
-    fn summary(&mut self, summary: &Summary) -> std::io::Result<()> {
-        self.summary = Some(summary.clone());
-        Ok(())
-    }
-}
 
 fn open(name: &str) -> Reader {
     let path = format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -56,14 +42,6 @@ fn printed(name: &str, json: bool) -> String {
     };
     String::from_utf8(out).unwrap()
 }
-
-const CAPTURES: &[&str] = &[
-    "ndpi_jabber.pcap",
-    "godpi_jabber.pcap",
-    "zeek_xmpp-starttls.pcap",
-    "zeek_xmpp-dialback-starttls.pcap",
-    "xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap",
-];
 
 #[test]
 fn snapshots_of_every_capture() {

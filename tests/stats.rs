@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::run_bytes;
+use common::{run_bytes, CAPTURES};
 use std::io::Cursor;
 use xmppdump::analysis::{tables, Class, Collector, Stats};
 use xmppdump::capture::Reader;
@@ -227,14 +227,6 @@ fn merged_per_file_stats_equal_one_run_over_both() {
     together.files = merged.files.clone();
     assert_eq!(merged, together);
 }
-
-const CAPTURES: &[&str] = &[
-    "ndpi_jabber.pcap",
-    "godpi_jabber.pcap",
-    "zeek_xmpp-starttls.pcap",
-    "zeek_xmpp-dialback-starttls.pcap",
-    "xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap",
-];
 
 #[test]
 fn snapshots_of_every_format_for_every_capture() {

@@ -7,7 +7,7 @@
 
 use super::Config;
 use crate::decode::Segment;
-use crate::flow::{Arrival, Delivery, Flow};
+use crate::flow::{Arrival, Delivery, Flow, Reassembler};
 use crate::model::{
     DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
@@ -91,13 +91,29 @@ pub(super) fn classify_new(
 }
 
 fn conn(flow: &mut Flow<App>, syn_seen: [bool; 2]) -> Conn<'_> {
-    Conn {
-        id: flow.id,
-        endpoints: flow.endpoints,
-        client: &mut flow.client,
-        app: &mut flow.app,
-        syn_seen,
-    }
+    split(flow, syn_seen).1
+}
+
+/// The reassemblers, and the rest of the flow as a [`Conn`], borrowed apart.
+fn split(flow: &mut Flow<App>, syn_seen: [bool; 2]) -> (&mut [Reassembler; 2], Conn<'_>) {
+    let Flow {
+        id,
+        endpoints,
+        client,
+        sent,
+        app,
+        ..
+    } = flow;
+    (
+        sent,
+        Conn {
+            id: *id,
+            endpoints: *endpoints,
+            client,
+            app,
+            syn_seen,
+        },
+    )
 }
 
 /// Feeds one segment to the sender's reassembler, the peer's ACK to the other's.
@@ -138,21 +154,7 @@ pub(super) fn segment(
         frame: at.frame,
         time: at.time,
     };
-    let Flow {
-        id,
-        endpoints,
-        client,
-        sent,
-        app,
-        ..
-    } = flow;
-    let mut conn = Conn {
-        id: *id,
-        endpoints: *endpoints,
-        client,
-        app,
-        syn_seen,
-    };
+    let (sent, mut conn) = split(flow, syn_seen);
     let [a, b] = sent;
     let (mine, theirs) = if sender == 0 { (a, b) } else { (b, a) };
     mine.feed(arrival, &config.limits, &mut |d| {
@@ -179,21 +181,7 @@ pub(super) fn end(
     events: &mut Vec<Event>,
 ) {
     let syn_seen = [flow.sent[0].saw_syn, flow.sent[1].saw_syn];
-    let Flow {
-        id,
-        endpoints,
-        client,
-        sent,
-        app,
-        ..
-    } = flow;
-    let mut conn = Conn {
-        id: *id,
-        endpoints: *endpoints,
-        client,
-        app,
-        syn_seen,
-    };
+    let (sent, mut conn) = split(flow, syn_seen);
     for (side, reassembler) in sent.iter_mut().enumerate() {
         reassembler.flush(at.frame, at.time, &mut |d| {
             conn.delivery(side, d, config, events)

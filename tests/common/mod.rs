@@ -8,6 +8,15 @@ use xmppdump::output::{Sink, Summary};
 use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth::{self, Packet};
 
+/// Every capture in `captures/` (a test checks the list is complete).
+pub const CAPTURES: &[&str] = &[
+    "ndpi_jabber.pcap",
+    "godpi_jabber.pcap",
+    "zeek_xmpp-starttls.pcap",
+    "zeek_xmpp-dialback-starttls.pcap",
+    "xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap",
+];
+
 #[derive(Default)]
 pub struct Collect {
     pub events: Vec<Event>,
