@@ -14,6 +14,9 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Kernel capture buffer.
+const BUFFER_BYTES: i32 = 64 << 20;
+
 /// How to capture.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -79,6 +82,8 @@ pub fn run(
         .promisc(options.promiscuous)
         .snaplen(options.snaplen)
         .immediate_mode(true)
+        // A large kernel buffer rides out bursts while events are printed.
+        .buffer_size(BUFFER_BYTES)
         .open()
         .map_err(open_error)?
         // Non-blocking: on Linux a blocking read can wait forever when no packet comes,
@@ -106,7 +111,7 @@ pub fn run(
         let packet = match capture.next_packet() {
             Ok(p) => p,
             Err(pcap::Error::TimeoutExpired) => {
-                std::thread::sleep(Duration::from_millis(5));
+                std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
             Err(e) => return Err(LiveError::Capture(e.to_string())),

@@ -239,8 +239,9 @@ fn live(args: &cli::DumpArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    // Line-buffered: each event is written as soon as its packet is analysed.
-    let stdout = io::LineWriter::new(io::stdout());
+    // Written as soon as each packet is analysed (the live loop flushes per packet),
+    // without a system call per line.
+    let stdout = BufWriter::with_capacity(1 << 16, io::stdout());
     let mut printer: Box<dyn Sink> = if args.json {
         Box::new(Ndjson::new(stdout))
     } else {
