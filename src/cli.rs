@@ -2,8 +2,10 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::sync::Arc;
 use xmppdump::limits::Limits;
 use xmppdump::pipeline::{Config, DEFAULT_PORTS, DIRECT_TLS_PORTS};
+use xmppdump::tls::KeyStore;
 
 /// Read XMPP (Jabber) traffic from a capture file and print what happened in every
 /// stream: headers, STARTTLS, SASL, stanzas, errors and anomalies.
@@ -222,6 +224,15 @@ pub struct Common {
     #[arg(long)]
     pub show_secrets: bool,
 
+    /// Decrypt TLS with the secrets in this NSS key log (SSLKEYLOGFILE format);
+    /// without it, the SSLKEYLOGFILE environment variable is used if set.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+
+    /// Largest TLS record accepted, in bytes (default 2^14 + 2048).
+    #[arg(long, value_name = "BYTES")]
+    pub max_tls_record: Option<usize>,
+
     /// Most TCP connections tracked at once.
     #[arg(long, value_name = "N")]
     pub max_flows: Option<usize>,
@@ -252,7 +263,8 @@ pub struct Common {
 }
 
 impl Common {
-    pub fn config(&self) -> Config {
+    /// The analysis configuration; fails if the key log cannot be read.
+    pub fn config(&self) -> anyhow::Result<Config> {
         let mut limits = Limits::default();
         let set = |slot: &mut usize, v: Option<usize>| {
             if let Some(v) = v {
@@ -264,6 +276,7 @@ impl Common {
         set(&mut limits.max_stanza_bytes, self.max_stanza_bytes);
         set(&mut limits.max_segments, self.max_segments);
         set(&mut limits.max_attributes, self.max_attributes);
+        set(&mut limits.max_tls_record, self.max_tls_record);
         if let Some(v) = self.max_depth {
             limits.max_depth = v;
         }
@@ -277,11 +290,23 @@ impl Common {
                 .copied()
                 .filter(|p| !DEFAULT_PORTS.contains(p)),
         );
-        Config {
+        let keylog = self.keylog.clone().or_else(|| {
+            std::env::var_os("SSLKEYLOGFILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+        let keys = match keylog {
+            Some(path) => Some(Arc::new(
+                KeyStore::open(&path).map_err(|e| anyhow::anyhow!("key log {e}"))?,
+            )),
+            None => None,
+        };
+        Ok(Config {
             ports,
             direct_tls_ports: DIRECT_TLS_PORTS.to_vec(),
             limits,
             show_secrets: self.show_secrets,
-        }
+            keys,
+        })
     }
 }

@@ -29,4 +29,5 @@ pub mod output;
 pub mod pipeline;
 pub mod session;
 pub mod synth;
+pub mod tls;
 pub mod xml;

@@ -19,6 +19,11 @@ pub struct Limits {
     pub max_depth: u32,
     /// Most attributes on one element.
     pub max_attributes: usize,
+    /// Largest TLS record accepted, header excluded: 2¹⁴ + 2048 (RFC 5246 §6.2.3;
+    /// TLS 1.3 allows 2¹⁴ + 256, RFC 8446 §5.2). Larger ends the TLS analysis.
+    pub max_tls_record: usize,
+    /// Largest TLS handshake message reassembled (certificate chains).
+    pub max_tls_handshake: usize,
     /// Bytes looked at to decide whether a flow on an unknown port is XMPP.
     pub max_detect_bytes: usize,
     /// Seconds of capture time without a packet after which a flow is expired.
@@ -34,6 +39,8 @@ impl Default for Limits {
             max_stanza_bytes: 1 << 20,
             max_depth: 64,
             max_attributes: 256,
+            max_tls_record: (1 << 14) + 2048,
+            max_tls_handshake: 1 << 18,
             max_detect_bytes: 1024,
             flow_idle_timeout_secs: 3600,
         }

@@ -102,7 +102,7 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
         };
         return match xmppdump::pipeline::annotate(
             opener,
-            args.common.config(),
+            args.common.config()?,
             BufWriter::new(file),
         ) {
             Ok(_) => Ok(()),
@@ -123,7 +123,7 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
             first: printer.as_mut(),
             second: collector.as_mut().map(|c| c as &mut dyn Sink),
         };
-        run(path, args.common.config(), &mut tee, false)?;
+        run(path, args.common.config()?, &mut tee, false)?;
     }
     drop(printer);
     if let Some(collector) = collector {
@@ -144,7 +144,7 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("{}: not a stats JSON document: {e}", path.display()))?
         } else {
             let mut collector = Collector::new(&label(path));
-            run(path, args.common.config(), &mut collector, true)?;
+            run(path, args.common.config()?, &mut collector, true)?;
             collector.into_stats()
         };
         match &mut total {
@@ -255,7 +255,7 @@ fn live(args: &cli::DumpArgs) -> anyhow::Result<()> {
         };
         let (_, counts) = live::run(
             &options,
-            args.common.config(),
+            args.common.config()?,
             &mut tee,
             copy.as_mut(),
             &stop,
@@ -317,7 +317,7 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<bool> {
             first: &mut collector,
             second: Some(&mut checker),
         };
-        run(path, args.common.config(), &mut tee, false)?;
+        run(path, args.common.config()?, &mut tee, false)?;
         let one = collector.into_stats();
         match &mut stats {
             Some(s) => s.merge(&one),

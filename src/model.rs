@@ -147,6 +147,8 @@ pub struct Position {
     pub frame: FrameNo,
     pub offset: StreamOffset,
     pub size: u64,
+    /// Inside a decrypted TLS stream: offset and size count decrypted bytes.
+    pub decrypted: bool,
 }
 
 /// How the client and server sides of a connection were told apart.
@@ -198,6 +200,31 @@ pub struct DirectionBytes {
     pub missing: u64,
     /// Bytes skipped as unparseable (after a gap or an error).
     pub skipped: u64,
+    /// TLS records seen (RFC 8446 §5.1).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tls_records: u64,
+    /// Application bytes recovered by decryption; their XML is counted in `xml`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decrypted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A certificate from a TLS Certificate message (RFC 5280 fields).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct CertificateInfo {
+    pub subject: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub issuer: String,
+    /// Subject alternative names as `DNS:…`, `xmppAddr:…`, `SRVName:…`, `IP:…`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub san: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub not_before: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub not_after: String,
 }
 
 /// A parsed JID field with its validity (RFC 7622).
@@ -247,6 +274,51 @@ pub enum EventKind {
     TlsProceed,
     /// `<failure/>` in the TLS namespace (RFC 6120 §5.4.2.2).
     TlsFailure,
+    /// A TLS ClientHello (RFC 8446 §4.1.2): what the client offers.
+    TlsClientHello {
+        /// server_name (RFC 6066 §3): the XMPP domain asked for.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sni: Option<String>,
+        /// ALPN protocols (RFC 7301); XEP-0368 uses `xmpp-client`/`xmpp-server`.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        alpn: Vec<String>,
+        /// supported_versions, GREASE left out (RFC 8446 §4.2.1).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        versions: Vec<String>,
+        cipher_suites: usize,
+        /// A session ID, ticket or pre-shared key offered for resumption.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        resumption: bool,
+    },
+    /// A TLS ServerHello (RFC 8446 §4.1.3): what was negotiated.
+    TlsServerHello {
+        version: String,
+        cipher_suite: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alpn: Option<String>,
+        /// An earlier session was resumed (session ID echoed, or PSK accepted).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        resumed: bool,
+        /// A HelloRetryRequest (RFC 8446 §4.1.4), not the final ServerHello.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        hello_retry: bool,
+    },
+    /// TLS 1.3 EncryptedExtensions (RFC 8446 §4.3.1), seen only when decrypted.
+    TlsEncryptedExtensions {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alpn: Option<String>,
+    },
+    /// The certificate chain a side sent (RFC 8446 §4.4.2, RFC 5246 §7.4.2).
+    TlsCertificate {
+        certificates: Vec<CertificateInfo>,
+    },
+    /// The Finished message: this side's handshake is complete (RFC 8446 §4.4.4).
+    TlsFinished,
+    /// A TLS alert (RFC 8446 §6).
+    TlsAlert {
+        level: String,
+        description: String,
+    },
     /// `<auth mechanism=…>` (RFC 6120 §6.4.2).
     SaslAuth {
         mechanism: String,
@@ -454,6 +526,16 @@ pub enum Anomaly {
     BadPacket,
     /// A direct-TLS flow whose bytes are not TLS records.
     NotTls,
+    /// A TLS record longer than the protocol allows (RFC 8446 §5.2) or the limit.
+    TlsRecordTooLarge,
+    /// A TLS handshake message that could not be parsed.
+    TlsMalformed,
+    /// A key log was given but holds no key for this connection's client random.
+    TlsNoKey,
+    /// The negotiated cipher suite is one xmppdump cannot decrypt.
+    TlsUnsupportedSuite,
+    /// A record failed authentication: wrong key, lost record or altered bytes.
+    TlsDecryptFailed,
 }
 
 impl fmt::Display for Anomaly {

@@ -544,9 +544,15 @@ fn classify(kind: &EventKind) -> Option<(Class, String)> {
         }
         EventKind::StreamClose => (Class::Close, String::new()),
         EventKind::Element { name, .. } => (Class::Other, name.clone()),
-        EventKind::FlowStart { .. } | EventKind::FlowEnd { .. } | EventKind::Anomaly { .. } => {
-            return None
-        }
+        EventKind::FlowStart { .. }
+        | EventKind::FlowEnd { .. }
+        | EventKind::Anomaly { .. }
+        | EventKind::TlsClientHello { .. }
+        | EventKind::TlsServerHello { .. }
+        | EventKind::TlsEncryptedExtensions { .. }
+        | EventKind::TlsCertificate { .. }
+        | EventKind::TlsFinished
+        | EventKind::TlsAlert { .. } => return None,
     })
 }
 

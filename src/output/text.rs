@@ -79,6 +79,18 @@ fn value(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Like [`value`], never elided: names a user must see whole (certificate fields).
+fn whole(s: &str) -> Cow<'_, str> {
+    let needs_quotes = s.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"');
+    if needs_quotes {
+        Cow::Owned(format!("{s:?}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// Free text of ours that may quote the wire: control characters escaped.
 fn one_line(s: &str) -> Cow<'_, str> {
     if s.chars().any(char::is_control) {
@@ -152,6 +164,75 @@ pub fn describe(kind: &EventKind, line: &mut String) {
         EventKind::StartTls => line.push_str("starttls"),
         EventKind::TlsProceed => line.push_str("proceed (TLS starts)"),
         EventKind::TlsFailure => line.push_str("starttls failure"),
+        EventKind::TlsClientHello {
+            sni,
+            alpn,
+            versions,
+            cipher_suites,
+            resumption,
+        } => {
+            line.push_str("tls client_hello");
+            kv(line, "sni", sni.as_deref());
+            if !alpn.is_empty() {
+                let _ = write!(line, " alpn={}", value(&alpn.join(",")));
+            }
+            if !versions.is_empty() {
+                let _ = write!(line, " versions={}", value(&versions.join(",")));
+            }
+            let _ = write!(line, " suites={cipher_suites}");
+            if *resumption {
+                line.push_str(" resumption");
+            }
+        }
+        EventKind::TlsServerHello {
+            version,
+            cipher_suite,
+            alpn,
+            resumed,
+            hello_retry,
+        } => {
+            line.push_str(if *hello_retry {
+                "tls hello_retry_request"
+            } else {
+                "tls server_hello"
+            });
+            let _ = write!(
+                line,
+                " version={} suite={}",
+                value(version),
+                value(cipher_suite)
+            );
+            kv(line, "alpn", alpn.as_deref());
+            if *resumed {
+                line.push_str(" resumed");
+            }
+        }
+        EventKind::TlsEncryptedExtensions { alpn } => {
+            line.push_str("tls encrypted_extensions");
+            kv(line, "alpn", alpn.as_deref());
+        }
+        EventKind::TlsCertificate { certificates } => {
+            line.push_str("tls certificate");
+            if let Some(leaf) = certificates.first() {
+                let _ = write!(line, " subject={}", whole(&leaf.subject));
+                if !leaf.issuer.is_empty() {
+                    let _ = write!(line, " issuer={}", whole(&leaf.issuer));
+                }
+                if !leaf.san.is_empty() {
+                    let _ = write!(line, " san={}", whole(&leaf.san.join(",")));
+                }
+                kv(
+                    line,
+                    "not_after",
+                    Some(leaf.not_after.as_str()).filter(|t| !t.is_empty()),
+                );
+            }
+            let _ = write!(line, " chain={}", certificates.len());
+        }
+        EventKind::TlsFinished => line.push_str("tls finished"),
+        EventKind::TlsAlert { level, description } => {
+            let _ = write!(line, "tls alert {} {}", value(level), value(description));
+        }
         EventKind::SaslAuth {
             mechanism,
             username,
@@ -233,6 +314,12 @@ pub fn describe(kind: &EventKind, line: &mut String) {
                     " {arrow} {}B xml={} ws={} tls={}",
                     b.payload, b.xml, b.whitespace, b.tls
                 );
+                if b.tls_records > 0 {
+                    let _ = write!(line, " tls_records={}", b.tls_records);
+                }
+                if b.decrypted > 0 {
+                    let _ = write!(line, " decrypted={}", b.decrypted);
+                }
                 if b.missing > 0 {
                     let _ = write!(line, " missing={}", b.missing);
                 }

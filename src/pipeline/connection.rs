@@ -46,6 +46,7 @@ fn to_event(flow: FlowId, direction: Direction, (pos, kind): Report) -> Event {
         frame,
         offset,
         size,
+        decrypted,
     } = pos;
     Event {
         time,
@@ -54,7 +55,7 @@ fn to_event(flow: FlowId, direction: Direction, (pos, kind): Report) -> Event {
         frame,
         offset,
         size,
-        decrypted: false,
+        decrypted,
         kind,
     }
 }
@@ -232,7 +233,13 @@ impl Conn<'_> {
             _ => crate::xml::ns::CLIENT,
         };
         let direct_tls = by == DetectedBy::Port && config.direct_tls_ports.contains(&server.port());
-        let session = Session::new(&config.limits, config.show_secrets, direct_tls, assumed_ns);
+        let session = Session::new(
+            &config.limits,
+            config.show_secrets,
+            direct_tls,
+            assumed_ns,
+            config.keys.clone(),
+        );
         *self.app = App::Xmpp(Box::new(session));
         let kind = EventKind::FlowStart {
             client: side_of(&self.endpoints, client).to_string(),

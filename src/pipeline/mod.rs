@@ -11,7 +11,9 @@ use crate::limits::Limits;
 use crate::model::{Anomaly, Direction, EndReason, Event, EventKind, FlowId, FrameNo, Timestamp};
 use crate::output::{Sink, Summary};
 use crate::session::At;
+use crate::tls::KeyStore;
 use std::io;
+use std::sync::Arc;
 
 mod connection;
 
@@ -31,6 +33,8 @@ pub struct Config {
     pub direct_tls_ports: Vec<u16>,
     pub limits: Limits,
     pub show_secrets: bool,
+    /// TLS secrets from an NSS key log (`--keylog`, `SSLKEYLOGFILE`).
+    pub keys: Option<Arc<KeyStore>>,
 }
 
 impl Default for Config {
@@ -40,6 +44,7 @@ impl Default for Config {
             direct_tls_ports: DIRECT_TLS_PORTS.to_vec(),
             limits: Limits::default(),
             show_secrets: false,
+            keys: None,
         }
     }
 }

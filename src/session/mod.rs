@@ -5,6 +5,10 @@
 //! `<starttls/>` and the server's `<proceed/>` switch both directions to TLS
 //! (RFC 6120 §5.4.3.3; like Zeek's analyzer, a `<proceed/>` without a request is
 //! flagged). Stream restarts (RFC 6120 §4.3.3, §6.4.6) are found by the framer itself.
+//!
+//! Once a direction is TLS its bytes go to the connection's [`tls::Connection`]; what
+//! it decrypts is fed to a second, fresh XMPP stream per direction (the stream
+//! restart after TLS, RFC 6120 §5.4.3.3), whose events are marked decrypted.
 
 pub mod classify;
 pub mod detect;
@@ -13,12 +17,18 @@ pub mod stream;
 
 use crate::limits::Limits;
 use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position};
+use crate::tls::{self, KeyStore};
+use std::sync::Arc;
 pub use stream::{At, Report, Stream};
 
 /// Both directions of one XMPP connection.
 #[derive(Debug)]
 pub struct Session {
     streams: [Stream; 2],
+    /// The XMPP streams inside TLS, from decrypted bytes.
+    inner: [Option<Stream>; 2],
+    tls: Option<Box<tls::Connection>>,
+    keys: Option<Arc<KeyStore>>,
     /// Content namespace assumed when the stream header was not captured.
     assumed_ns: &'static str,
     starttls_requested: bool,
@@ -31,6 +41,7 @@ impl Session {
         show_secrets: bool,
         direct_tls: bool,
         assumed_ns: &'static str,
+        keys: Option<Arc<KeyStore>>,
     ) -> Session {
         let mut streams = [Stream::new(limits), Stream::new(limits)];
         if direct_tls {
@@ -40,6 +51,9 @@ impl Session {
         }
         Session {
             streams,
+            inner: [None, None],
+            tls: None,
+            keys,
             assumed_ns,
             starttls_requested: false,
             show_secrets,
@@ -68,11 +82,48 @@ impl Session {
         limits: &Limits,
         out: &mut Vec<(Direction, Report)>,
     ) {
+        if self.stream(dir).is_tls() {
+            self.stream(dir).bytes.payload += bytes.len() as u64;
+            self.tls_data(dir, offset, bytes, at, limits, out);
+            return;
+        }
         let mut reports = Vec::new();
         let show = self.show_secrets;
         self.stream(dir)
             .feed(offset, bytes, at, limits, show, &mut reports);
         self.route(dir, reports, out);
+        if let Some((tail_offset, tail)) = self.stream(dir).take_tls_tail() {
+            // Direct TLS found by content: the other side answers in TLS too.
+            let other = self.stream(dir.reverse());
+            if !other.started() {
+                other.start_tls();
+            }
+            self.tls_data(dir, tail_offset, &tail, at, limits, out);
+        }
+    }
+
+    /// TLS bytes of one direction: to the TLS layer, plaintext to the inner stream.
+    fn tls_data(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        bytes: &[u8],
+        at: At,
+        limits: &Limits,
+        out: &mut Vec<(Direction, Report)>,
+    ) {
+        self.stream(dir).bytes.tls += bytes.len() as u64;
+        let keys = self.keys.clone();
+        let tls = self
+            .tls
+            .get_or_insert_with(|| Box::new(tls::Connection::new(keys)));
+        let mut inner = Inner {
+            streams: &mut self.inner,
+            limits,
+            show_secrets: self.show_secrets,
+            out,
+        };
+        tls.feed(dir, offset, bytes, at, limits, &mut inner);
     }
 
     pub fn gap(
@@ -85,6 +136,11 @@ impl Session {
     ) {
         let mut reports = Vec::new();
         self.stream(dir).gap(offset, len, at, &mut reports);
+        if self.stream(dir).is_tls() {
+            if let Some(tls) = &mut self.tls {
+                tls.gap(dir);
+            }
+        }
         self.route(dir, reports, out);
     }
 
@@ -105,8 +161,74 @@ impl Session {
         }
     }
 
+    /// Byte counters per direction: the TCP stream's, plus what TLS carried.
     pub fn bytes(&self) -> (DirectionBytes, DirectionBytes) {
-        (self.streams[0].bytes, self.streams[1].bytes)
+        let [outer_c, outer_s] = &self.streams;
+        let [inner_c, inner_s] = &self.inner;
+        (
+            self.merged(Direction::ToServer, outer_c, inner_c.as_ref()),
+            self.merged(Direction::ToClient, outer_s, inner_s.as_ref()),
+        )
+    }
+
+    fn merged(&self, dir: Direction, outer: &Stream, inner: Option<&Stream>) -> DirectionBytes {
+        let mut b = outer.bytes;
+        if let Some(tls) = &self.tls {
+            let counts = tls.counts(dir);
+            b.tls_records = counts.records;
+            b.decrypted = counts.plaintext;
+        }
+        if let Some(inner) = inner {
+            b.xml += inner.bytes.xml;
+            b.whitespace += inner.bytes.whitespace;
+            b.skipped += inner.bytes.skipped;
+        }
+        b
+    }
+}
+
+/// Receives the TLS layer's output: events as they are, plaintext into the inner
+/// stream of its direction.
+struct Inner<'a> {
+    streams: &'a mut [Option<Stream>; 2],
+    limits: &'a Limits,
+    show_secrets: bool,
+    out: &'a mut Vec<(Direction, Report)>,
+}
+
+impl tls::Receiver for Inner<'_> {
+    fn event(&mut self, dir: Direction, pos: Position, kind: EventKind) {
+        self.out.push((dir, (pos, kind)));
+    }
+
+    fn plaintext(&mut self, dir: Direction, bytes: &[u8], at: At) {
+        let [c, s] = &mut *self.streams;
+        let slot = if dir == Direction::ToServer { c } else { s };
+        let stream = slot.get_or_insert_with(|| Stream::new(self.limits));
+        let offset = stream.bytes.payload;
+        let mut reports = Vec::new();
+        stream.feed(
+            offset,
+            bytes,
+            at,
+            self.limits,
+            self.show_secrets,
+            &mut reports,
+        );
+        // A `<starttls/>` inside TLS is not followed: the inner stream never hands off.
+        let _ = stream.take_tls_tail();
+        self.out.extend(reports.into_iter().map(|(pos, kind)| {
+            (
+                dir,
+                (
+                    Position {
+                        decrypted: true,
+                        ..pos
+                    },
+                    kind,
+                ),
+            )
+        }));
     }
 }
 

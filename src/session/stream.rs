@@ -20,10 +20,8 @@ pub enum Mode {
     Xml,
     /// After `<starttls/>`: TLS if the next byte starts a TLS record.
     TlsPending,
-    /// Everything from here on is TLS (RFC 6120 §5.4.3.3).
-    Tls {
-        checked: bool,
-    },
+    /// Everything from here on is TLS (RFC 6120 §5.4.3.3), for the TLS layer.
+    Tls,
     /// Restricted XML or data after close: nothing more is parsed.
     Broken,
 }
@@ -49,6 +47,8 @@ pub struct Stream {
     resync: bool,
     closed: bool,
     started: bool,
+    /// Bytes after the switch to TLS, with their offset, for the TLS layer.
+    tls_tail: Option<(u64, Vec<u8>)>,
     pub bytes: DirectionBytes,
 }
 
@@ -67,22 +67,37 @@ impl Stream {
             resync: false,
             closed: false,
             started: false,
+            tls_tail: None,
             bytes: DirectionBytes::default(),
         }
     }
 
     /// Direct TLS (XEP-0368): TLS from the first byte.
     pub fn start_tls(&mut self) {
-        if !matches!(self.mode, Mode::Tls { .. }) {
-            self.mode = Mode::Tls { checked: false };
+        if !matches!(self.mode, Mode::Tls) {
+            self.mode = Mode::Tls;
             self.bytes.skipped += self.pending.len() as u64;
             self.pending.clear();
             self.framer.reset_frame();
         }
     }
 
+    /// Bytes that followed the switch to TLS inside the last feed.
+    pub fn take_tls_tail(&mut self) -> Option<(u64, Vec<u8>)> {
+        self.tls_tail.take()
+    }
+
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// Nothing of this direction has been parsed or skipped yet.
+    fn untouched(&self) -> bool {
+        self.headers == 0 && self.bytes.xml == 0 && self.bytes.skipped == 0 && !self.resync
+    }
+
     pub fn is_tls(&self) -> bool {
-        matches!(self.mode, Mode::Tls { .. })
+        matches!(self.mode, Mode::Tls)
     }
 
     /// The capture began inside this direction: assume an open stream and look for
@@ -112,6 +127,7 @@ impl Stream {
                 frame: at.frame,
                 offset: StreamOffset(offset),
                 size: len,
+                decrypted: false,
             },
             EventKind::Anomaly {
                 anomaly: Anomaly::Gap,
@@ -181,23 +197,9 @@ impl Stream {
         let mut pos = 0;
         while let Some(rest) = buf.get(pos..).filter(|r| !r.is_empty()) {
             match self.mode {
-                Mode::Tls { checked } => {
-                    if !checked {
-                        self.mode = Mode::Tls { checked: true };
-                        if rest.first() != Some(&TLS_HANDSHAKE) {
-                            out.push((
-                                self.here(at, 0),
-                                EventKind::Anomaly {
-                                    anomaly: Anomaly::NotTls,
-                                    detail: format!(
-                                        "expected a TLS handshake record, got byte 0x{:02x}",
-                                        rest.first().copied().unwrap_or(0)
-                                    ),
-                                },
-                            ));
-                        }
-                    }
-                    self.bytes.tls += rest.len() as u64;
+                Mode::Tls => {
+                    // The TLS layer takes it from here (RFC 6120 §5.4.3.3).
+                    self.tls_tail = Some((self.frame_offset, rest.to_vec()));
                     self.frame_offset += rest.len() as u64;
                     return buf.len();
                 }
@@ -207,7 +209,13 @@ impl Stream {
                     return buf.len();
                 }
                 Mode::TlsPending if rest.first() == Some(&TLS_HANDSHAKE) => {
-                    self.mode = Mode::Tls { checked: true };
+                    self.mode = Mode::Tls;
+                    continue;
+                }
+                // XEP-0368 on any port: a direction that opens with a TLS handshake
+                // record is direct TLS.
+                Mode::Xml if self.untouched() && rest.first() == Some(&TLS_HANDSHAKE) => {
+                    self.mode = Mode::Tls;
                     continue;
                 }
                 Mode::TlsPending | Mode::Xml => {}
@@ -245,6 +253,7 @@ impl Stream {
             frame: at.frame,
             offset: StreamOffset(self.frame_offset),
             size,
+            decrypted: false,
         }
     }
 
@@ -389,7 +398,7 @@ impl Stream {
                 classify::element(&tree, show_secrets, &mut kinds);
                 for kind in kinds {
                     match kind {
-                        EventKind::TlsProceed => self.mode = Mode::Tls { checked: false },
+                        EventKind::TlsProceed => self.mode = Mode::Tls,
                         EventKind::StartTls => self.mode = Mode::TlsPending,
                         _ => {}
                     }
