@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Collect, CAPTURES};
+use common::{config_for, Collect, CAPTURES};
 use std::fs::File;
 use xmppdump::capture::Reader;
 use xmppdump::model::{Direction, Event, EventKind, StreamKind};
@@ -29,13 +29,13 @@ fn printed(name: &str, json: bool) -> String {
     let mut reader = open(name);
     let out = if json {
         let mut sink = Ndjson::new(Vec::new());
-        Pipeline::new(Config::default())
+        Pipeline::new(config_for(name))
             .run(&mut reader, &mut sink)
             .unwrap();
         sink.into_inner()
     } else {
         let mut sink = Text::new(Vec::new());
-        Pipeline::new(Config::default())
+        Pipeline::new(config_for(name))
             .run(&mut reader, &mut sink)
             .unwrap();
         sink.into_inner()

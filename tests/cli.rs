@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
         .args(args)
+        .env_remove("SSLKEYLOGFILE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -228,4 +229,47 @@ fn csv_table_and_listing_with_stats() {
     let summary = out.find("summary:").unwrap();
     let table = out.find("Presence overhead and redundancy").unwrap();
     assert!(summary < table, "tables follow the event listing");
+}
+
+#[test]
+fn keylog_from_the_flag_or_sslkeylogfile_decrypts_and_a_bad_one_exits_2() {
+    let pcap = capture("prosody_starttls.pcap");
+    let keylog = capture("prosody_starttls.keylog");
+    let (code, flag_out, _) = run(&["-r", &pcap, "--keylog", &keylog], b"");
+    assert_eq!(code, 0);
+    for expected in [
+        "sasl auth mechanism=SCRAM-SHA-1 user=juliet",
+        "payload=REDACTED [decrypted]",
+        "sasl success [decrypted]",
+        "payload=jabber:iq:roster:query",
+        "message chat",
+        "tls server_hello version=\"TLS 1.3\" suite=TLS_AES_256_GCM_SHA384",
+    ] {
+        assert!(
+            flag_out.contains(expected),
+            "missing {expected}:\n{flag_out}"
+        );
+    }
+    assert_eq!(flag_out.matches("message chat").count(), 3);
+    // Key material is never printed.
+    let secrets = std::fs::read_to_string(&keylog).unwrap();
+    for line in secrets.lines().filter(|l| !l.starts_with('#')) {
+        let secret = line.split(' ').nth(2).unwrap();
+        assert!(!flag_out.contains(secret));
+    }
+    // SSLKEYLOGFILE is used when no flag is given.
+    let env_out = std::process::Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+        .args(["-r", &pcap])
+        .env("SSLKEYLOGFILE", &keylog)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&env_out.stdout), flag_out);
+    // A missing file, or a file that is not a key log: one line, exit 2.
+    for bad in ["/nonexistent/keys.log", pcap.as_str()] {
+        let (code, out, err) = run(&["-r", &pcap, "--keylog", bad], b"");
+        assert_eq!(code, 2, "{bad}");
+        assert!(out.is_empty());
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("key log"), "{err}");
+    }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run_bytes, CAPTURES};
+use common::{config_for, run_bytes, CAPTURES};
 use std::io::Cursor;
 use xmppdump::analysis::{tables, Class, Collector, Stats};
 use xmppdump::capture::Reader;
@@ -234,7 +234,7 @@ fn snapshots_of_every_format_for_every_capture() {
         let path = format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"));
         let mut collector = Collector::new(name);
         let mut reader = Reader::new(std::fs::File::open(path).unwrap()).unwrap();
-        Pipeline::new(Config::default())
+        Pipeline::new(config_for(name))
             .run(&mut reader, &mut collector)
             .unwrap();
         let stats = collector.into_stats();

@@ -129,7 +129,13 @@ fn annotated_pcapng_is_read_back_by_tshark() {
 
 /// (frame, kind) → count, according to xmppdump.
 fn ours(file: &str) -> BTreeMap<(u64, String), usize> {
-    let (_, ndjson, _) = xmppdump(&["-r", file, "--json"]);
+    ours_with(file, &[])
+}
+
+fn ours_with(file: &str, extra: &[&str]) -> BTreeMap<(u64, String), usize> {
+    let mut args = vec!["-r", file, "--json"];
+    args.extend_from_slice(extra);
+    let (_, ndjson, _) = xmppdump(&args);
     let mut map = BTreeMap::new();
     for line in ndjson.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -255,4 +261,55 @@ fn crosscheck_with_tshark_frame_by_frame() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// tshark decrypts the prosody captures with the same key logs: the stanzas it finds
+/// inside TLS are ours, frame by frame.
+#[test]
+fn tshark_decrypts_the_same_stanzas_in_the_same_frames() {
+    for stem in ["prosody_starttls", "prosody_starttls_tls12"] {
+        let file = capture_path(&format!("{stem}.pcap"));
+        let keylog = capture_path(&format!("{stem}.keylog"));
+        let stanzas = |m: BTreeMap<(u64, String), usize>| {
+            m.into_iter()
+                .filter(|((_, k), _)| ["message", "presence", "iq"].contains(&k.as_str()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let ours = stanzas(ours_with(&file, &["--keylog", &keylog]));
+        let option = format!("tls.keylog_file:{keylog}");
+        let mut theirs = BTreeMap::new();
+        let out = tshark(&[
+            "-r",
+            &file,
+            "-o",
+            &option,
+            "-Y",
+            "xmpp",
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=a",
+            "-e",
+            "frame.number",
+            "-e",
+            "xmpp.message",
+            "-e",
+            "xmpp.presence",
+            "-e",
+            "xmpp.iq",
+        ]);
+        for line in out.lines() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let frame: u64 = cols[0].parse().unwrap();
+            for (kind, value) in ["message", "presence", "iq"].iter().zip(&cols[1..]) {
+                if !value.is_empty() {
+                    theirs.insert((frame, kind.to_string()), value.split(',').count());
+                }
+            }
+        }
+        assert!(ours.values().sum::<usize>() >= 9, "{stem}: {ours:?}");
+        assert_eq!(ours, theirs, "{stem}");
+        // Without the key log neither sees a stanza.
+        assert!(stanzas(ours_with(&file, &[])).is_empty());
+    }
 }

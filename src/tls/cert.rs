@@ -5,8 +5,7 @@
 //! Input: DER bytes from a Certificate message; output: [`CertificateInfo`].
 //! Parsing is `x509-parser`'s; a certificate it rejects is reported as unparsed.
 
-use crate::model::{CertificateInfo, Timestamp};
-use crate::output::time::rfc3339;
+use crate::model::CertificateInfo;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -22,7 +21,16 @@ pub fn describe(der: &[u8]) -> CertificateInfo {
         };
     };
     let time = |t: x509_parser::time::ASN1Time| {
-        rfc3339(Timestamp(t.timestamp().saturating_mul(1_000_000_000)))
+        let d = t.to_datetime();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        )
     };
     let mut san = Vec::new();
     if let Ok(Some(ext)) = cert.subject_alternative_name() {

@@ -402,7 +402,11 @@ impl Connection {
                         alpn: hello.alpn,
                         versions,
                         cipher_suites: hello.cipher_suites.len(),
-                        resumption: hello.offers_resumption || !hello.session_id.is_empty(),
+                        // A TLS 1.3 client sends a random legacy session ID (RFC 8446 §D.4):
+                        // only a TLS 1.2-only client's session ID asks for resumption.
+                        resumption: hello.offers_resumption
+                            || (!hello.session_id.is_empty()
+                                && !hello.versions.contains(&wire::TLS13)),
                     };
                     rx.event(dir, here.pos, kind);
                 }

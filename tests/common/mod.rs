@@ -15,6 +15,8 @@ pub const CAPTURES: &[&str] = &[
     "zeek_xmpp-starttls.pcap",
     "zeek_xmpp-dialback-starttls.pcap",
     "xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap",
+    "prosody_starttls.pcap",
+    "prosody_starttls_tls12.pcap",
 ];
 
 #[derive(Default)]
@@ -97,6 +99,7 @@ pub fn temp_capture(name: &str, packets: &[Packet]) -> String {
 pub fn xmppdump(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xmppdump"))
         .args(args)
+        .env_remove("SSLKEYLOGFILE")
         .output()
         .unwrap();
     (
@@ -108,4 +111,16 @@ pub fn xmppdump(args: &[&str]) -> (i32, String, String) {
 
 pub fn capture_path(name: &str) -> String {
     format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The configuration a user would pass: the capture's key log when it has one.
+pub fn config_for(name: &str) -> Config {
+    let stem = name.trim_end_matches(".pcap").trim_end_matches(".pcapng");
+    let keylog = std::path::PathBuf::from(capture_path(&format!("{stem}.keylog")));
+    Config {
+        keys: keylog
+            .exists()
+            .then(|| std::sync::Arc::new(xmppdump::tls::KeyStore::open(&keylog).unwrap())),
+        ..Config::default()
+    }
 }

@@ -1,22 +1,34 @@
 #!/usr/bin/env python3
 """A real XMPP client (slixmpp) for the live-capture test: logs in as juliet without
 TLS (so the capture shows everything), sends presence, fetches the roster, sends
-three chat messages to romeo, and disconnects.  Usage: live_client.py PORT"""
+three chat messages to romeo, and disconnects.
+
+Usage: live_client.py PORT [CAFILE]. With CAFILE the client requires STARTTLS and trusts
+that certificate (TLS_MAX_VERSION=1.2 caps the version); Python's ssl module writes the session keys to $SSLKEYLOGFILE."""
 import asyncio
+import os
+import ssl
 import sys
 
 import slixmpp
 
 
 class Client(slixmpp.ClientXMPP):
-    def __init__(self):
+    def __init__(self, cafile=None):
         super().__init__("juliet@localhost/balcony", "secret")
-        self.enable_starttls = False
         self.enable_direct_tls = False
-        self.enable_plaintext = True
-        mechanisms = self.plugin["feature_mechanisms"]
-        mechanisms.unencrypted_plain = True
-        mechanisms.unencrypted_scram = True
+        if cafile:
+            self.enable_starttls = True
+            self.enable_plaintext = False
+            self.ssl_context.load_verify_locations(cafile)
+            if os.environ.get("TLS_MAX_VERSION") == "1.2":
+                self.ssl_context.maximum_version = ssl.TLSVersion.TLSv1_2
+        else:
+            self.enable_starttls = False
+            self.enable_plaintext = True
+            mechanisms = self.plugin["feature_mechanisms"]
+            mechanisms.unencrypted_plain = True
+            mechanisms.unencrypted_scram = True
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("failed_auth", lambda _: self.disconnect())
 
@@ -29,10 +41,10 @@ class Client(slixmpp.ClientXMPP):
         self.disconnect()
 
 
-async def main(port):
-    client = Client()
+async def main(port, cafile):
+    client = Client(cafile)
     client.connect("127.0.0.1", port)
     await asyncio.wait_for(client.disconnected, timeout=20)
 
 
-asyncio.run(main(int(sys.argv[1])))
+asyncio.run(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))

@@ -1,0 +1,523 @@
+//! TLS sessions made by a real TLS stack (rustls, client and server in memory, with
+//! its key log hook), written to pcap and decrypted by xmppdump: the XMPP events
+//! inside TLS must equal those of the same conversation in the clear.
+
+mod common;
+
+use common::{kinds, run_bytes};
+use rustls::crypto::ring as provider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use xmppdump::model::{Anomaly, Event, EventKind, Timestamp};
+use xmppdump::pipeline::Config;
+use xmppdump::synth::{self, client_header, Conversation, Link, Packet};
+use xmppdump::tls::{KeyLog, KeyStore};
+
+/// rustls's key log hook, writing the NSS format.
+#[derive(Debug, Default)]
+struct Lines(Mutex<String>);
+
+impl rustls::KeyLog for Lines {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
+        self.0.lock().unwrap().push_str(&line);
+    }
+}
+
+struct Pki {
+    ca: CertificateDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+/// A CA and a leaf for example.org with an XMPP address in its SAN (RFC 6120 §13.7.1.4).
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "xmppdump test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["example.org".to_string()]).unwrap();
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, "example.org");
+    leaf.subject_alt_names.push(SanType::OtherName((
+        vec![1, 3, 6, 1, 5, 5, 7, 8, 5],
+        "example.org".into(),
+    )));
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    Pki {
+        ca: ca_cert.der().clone(),
+        chain: vec![leaf_cert.der().clone(), ca_cert.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    }
+}
+
+/// The XMPP dialogue that runs inside TLS (and, for comparison, in the clear).
+fn inner_dialogue() -> Vec<(bool, String)> {
+    let mut lines = vec![
+        (true, client_header("example.org")),
+        (
+            false,
+            "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s2' from='example.org' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>".to_string(),
+        ),
+        (
+            true,
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABzZWNyZXQ=</auth>".to_string(),
+        ),
+        (false, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>".to_string()),
+        (true, client_header("example.org")),
+        (
+            false,
+            "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s3' from='example.org' version='1.0'><stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>".to_string(),
+        ),
+        (
+            true,
+            "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource></bind></iq>".to_string(),
+        ),
+        (
+            false,
+            "<iq type='result' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.org/balcony</jid></bind></iq>".to_string(),
+        ),
+        (true, "<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>".to_string()),
+        (
+            false,
+            "<iq type='result' id='r1' to='juliet@example.org/balcony'><query xmlns='jabber:iq:roster'><item jid='romeo@example.net' subscription='both'/></query></iq>".to_string(),
+        ),
+        (true, "<presence><show>chat</show></presence>".to_string()),
+    ];
+    // A message longer than one TLS record (2^14 bytes) so records span segments.
+    let long_body = "wherefore art thou ".repeat(1200);
+    lines.push((
+        true,
+        format!("<message to='romeo@example.net' type='chat' id='m1'><body>{long_body}</body></message>"),
+    ));
+    for i in 0..20 {
+        lines.push((
+            i % 2 == 0,
+            format!("<message to='romeo@example.net' type='chat' id='n{i}'><body>line {i}</body></message>"),
+        ));
+    }
+    lines.push((true, "<presence type='unavailable'/>".to_string()));
+    lines.push((true, "</stream:stream>".to_string()));
+    lines.push((false, "</stream:stream>".to_string()));
+    lines
+}
+
+const SERVER_OPEN: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='example.org' version='1.0'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>";
+
+/// How the test session is built.
+struct Setup {
+    suite: rustls::SupportedCipherSuite,
+    version: &'static rustls::SupportedProtocolVersion,
+    mss: usize,
+}
+
+/// A STARTTLS session on port 5222 through rustls, and the key log it wrote.
+fn starttls_session(setup: &Setup) -> (Vec<Packet>, String) {
+    let pki = pki();
+    let mut provider = provider::default_provider();
+    provider.cipher_suites = vec![setup.suite];
+    let provider = Arc::new(provider);
+    let log = Arc::new(Lines::default());
+    let mut server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[setup.version])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(pki.chain.clone(), pki.key.clone_key())
+        .unwrap();
+    server_config.alpn_protocols = vec![b"xmpp-client".to_vec()];
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.ca.clone()).unwrap();
+    let mut client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[setup.version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client_config.key_log = log.clone();
+    client_config.alpn_protocols = vec![b"xmpp-client".to_vec()];
+    let mut client =
+        rustls::ClientConnection::new(Arc::new(client_config), "example.org".try_into().unwrap())
+            .unwrap();
+    let mut server = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+
+    let mut conv = Conversation::new(
+        "192.0.2.1:40000".parse().unwrap(),
+        "192.0.2.2:5222".parse().unwrap(),
+        Link::Ethernet,
+        Timestamp(1_700_000_000_000_000_000),
+    );
+    conv.mss = setup.mss;
+    let mut packets = conv.handshake();
+    packets.extend(conv.send(true, client_header("example.org").as_bytes()));
+    packets.extend(conv.send(false, SERVER_OPEN.as_bytes()));
+    packets.extend(conv.send(true, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+    packets.extend(conv.send(false, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+
+    let flush = |conv: &mut Conversation,
+                 client: &mut rustls::ClientConnection,
+                 server: &mut rustls::ServerConnection,
+                 packets: &mut Vec<Packet>| loop {
+        let mut moved = false;
+        let mut wire = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut wire).unwrap();
+        }
+        if !wire.is_empty() {
+            moved = true;
+            packets.extend(conv.send(true, &wire));
+            let mut rest = wire.as_slice();
+            while !rest.is_empty() {
+                server.read_tls(&mut rest).unwrap();
+                server.process_new_packets().unwrap();
+            }
+        }
+        let mut wire = Vec::new();
+        while server.wants_write() {
+            server.write_tls(&mut wire).unwrap();
+        }
+        if !wire.is_empty() {
+            moved = true;
+            packets.extend(conv.send(false, &wire));
+            let mut rest = wire.as_slice();
+            while !rest.is_empty() {
+                client.read_tls(&mut rest).unwrap();
+                client.process_new_packets().unwrap();
+            }
+        }
+        if !moved {
+            break;
+        }
+    };
+    flush(&mut conv, &mut client, &mut server, &mut packets);
+    assert!(!client.is_handshaking() && !server.is_handshaking());
+    for (from_client, xml) in inner_dialogue() {
+        if from_client {
+            client.writer().write_all(xml.as_bytes()).unwrap();
+        } else {
+            server.writer().write_all(xml.as_bytes()).unwrap();
+        }
+        flush(&mut conv, &mut client, &mut server, &mut packets);
+        // Check the peer got it, so the capture holds what a real peer would read.
+        let mut got = Vec::new();
+        // read_to_end ends with WouldBlock once the plaintext is drained.
+        let _ = if from_client {
+            server.reader().read_to_end(&mut got)
+        } else {
+            client.reader().read_to_end(&mut got)
+        };
+        assert_eq!(got, xml.as_bytes());
+    }
+    client.send_close_notify();
+    server.send_close_notify();
+    flush(&mut conv, &mut client, &mut server, &mut packets);
+    packets.extend(conv.close());
+    let keylog = log.0.lock().unwrap().clone();
+    (packets, keylog)
+}
+
+/// The same inner dialogue in the clear.
+fn clear_session() -> Vec<Packet> {
+    let mut conv = Conversation::new(
+        "192.0.2.1:40001".parse().unwrap(),
+        "192.0.2.2:5222".parse().unwrap(),
+        Link::Ethernet,
+        Timestamp(1_700_000_000_000_000_000),
+    );
+    let mut packets = conv.handshake();
+    for (from_client, xml) in inner_dialogue() {
+        packets.extend(conv.send(from_client, xml.as_bytes()));
+    }
+    packets.extend(conv.close());
+    packets
+}
+
+fn analyse(packets: &[Packet], keylog: Option<&str>) -> Vec<Event> {
+    let keys =
+        keylog.map(|text| Arc::new(KeyStore::from_log(KeyLog::parse(text.as_bytes()).unwrap())));
+    let pcap = synth::write_pcap(Vec::new(), packets, false, false).unwrap();
+    let config = Config {
+        keys,
+        ..Config::default()
+    };
+    run_bytes(pcap, config).0
+}
+
+/// XMPP events only: what the stream parser reported, with direction.
+fn xmpp_events(events: &[Event], decrypted: bool) -> Vec<(xmppdump::model::Direction, EventKind)> {
+    events
+        .iter()
+        .filter(|e| e.decrypted == decrypted)
+        .filter(|e| {
+            !matches!(
+                e.kind,
+                EventKind::FlowStart { .. }
+                    | EventKind::FlowEnd { .. }
+                    | EventKind::TlsClientHello { .. }
+                    | EventKind::TlsServerHello { .. }
+                    | EventKind::TlsEncryptedExtensions { .. }
+                    | EventKind::TlsCertificate { .. }
+                    | EventKind::TlsFinished
+                    | EventKind::TlsAlert { .. }
+            )
+        })
+        .map(|e| (e.direction, e.kind.clone()))
+        .collect()
+}
+
+fn check_suite(setup: Setup, suite_name: &str, version: &str) {
+    let (packets, keylog) = starttls_session(&setup);
+    // XMPPDUMP_TLS_SAMPLES=DIR keeps each session and its key log (fuzz seeds, demos).
+    if let Some(dir) = std::env::var_os("XMPPDUMP_TLS_SAMPLES") {
+        let dir = std::path::Path::new(&dir);
+        let pcap = synth::write_pcap(Vec::new(), &packets, false, false).unwrap();
+        std::fs::write(dir.join(format!("{suite_name}.pcap")), pcap).unwrap();
+        std::fs::write(dir.join(format!("{suite_name}.keylog")), &keylog).unwrap();
+    }
+    let events = analyse(&packets, Some(&keylog));
+    let anomalies: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Anomaly { .. }))
+        .collect();
+    assert!(anomalies.is_empty(), "{anomalies:#?}");
+    // The decrypted XMPP equals the clear conversation, event for event.
+    let clear = analyse(&clear_session(), None);
+    let inside = xmpp_events(&events, true);
+    assert_eq!(inside, xmpp_events(&clear, false));
+    assert!(inside.len() > 30, "{}", inside.len());
+    // The handshake metadata is what rustls negotiated.
+    let server_hello = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::TlsServerHello {
+                version: v,
+                cipher_suite,
+                ..
+            } => Some((v.clone(), cipher_suite.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(server_hello, (version.to_string(), suite_name.to_string()));
+    let hello = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::TlsClientHello { .. }))
+        .unwrap();
+    let EventKind::TlsClientHello { sni, alpn, .. } = &hello.kind else {
+        unreachable!()
+    };
+    assert_eq!(sni.as_deref(), Some("example.org"));
+    assert_eq!(alpn, &["xmpp-client".to_string()]);
+    // Both sides finished; the server's certificate chain was read (decrypted in 1.3).
+    assert_eq!(
+        kinds(&events)
+            .iter()
+            .filter(|k| **k == EventKind::TlsFinished)
+            .count(),
+        2
+    );
+    let certs = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::TlsCertificate { certificates } => Some(certificates.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(certs.len(), 2);
+    assert_eq!(certs[0].subject, "CN=example.org");
+    assert_eq!(certs[0].issuer, "CN=xmppdump test CA");
+    assert_eq!(certs[0].san, ["DNS:example.org", "xmppAddr:example.org"]);
+    // The close_notify alerts were decrypted.
+    let alerts = events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::TlsAlert { description, .. } if description == "close_notify"))
+        .count();
+    assert_eq!(alerts, 2);
+    // Counters at the flow's end.
+    let Some(EventKind::FlowEnd {
+        to_server,
+        to_client,
+        ..
+    }) = events.last().map(|e| &e.kind)
+    else {
+        panic!("no flow end")
+    };
+    let sent: usize = inner_dialogue()
+        .iter()
+        .filter(|(c, _)| *c)
+        .map(|(_, x)| x.len())
+        .sum();
+    assert_eq!(to_server.decrypted, sent as u64);
+    assert!(to_server.tls_records > 3 && to_client.tls_records > 3);
+    assert!(to_client.decrypted > 0);
+
+    // Without keys: the same handshake metadata, nothing decrypted, no anomaly.
+    let opaque = analyse(&packets, None);
+    assert!(opaque.iter().all(|e| !e.decrypted));
+    assert!(xmpp_events(&opaque, false)
+        .iter()
+        .all(|(_, k)| !matches!(k, EventKind::Message(_) | EventKind::Anomaly { .. })));
+    assert!(opaque
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::TlsServerHello { .. })));
+}
+
+fn setup(suite: rustls::SupportedCipherSuite, tls13: bool, mss: usize) -> Setup {
+    Setup {
+        suite,
+        version: if tls13 {
+            &rustls::version::TLS13
+        } else {
+            &rustls::version::TLS12
+        },
+        mss,
+    }
+}
+
+use provider::cipher_suite as cs;
+
+#[test]
+fn tls13_aes_128_gcm_sha256() {
+    check_suite(
+        setup(cs::TLS13_AES_128_GCM_SHA256, true, 1400),
+        "TLS_AES_128_GCM_SHA256",
+        "TLS 1.3",
+    );
+}
+
+#[test]
+fn tls13_aes_256_gcm_sha384() {
+    check_suite(
+        setup(cs::TLS13_AES_256_GCM_SHA384, true, 1400),
+        "TLS_AES_256_GCM_SHA384",
+        "TLS 1.3",
+    );
+}
+
+#[test]
+fn tls13_chacha20_poly1305_sha256_in_tiny_segments() {
+    // 7-byte segments: every record header and handshake message is split.
+    check_suite(
+        setup(cs::TLS13_CHACHA20_POLY1305_SHA256, true, 7),
+        "TLS_CHACHA20_POLY1305_SHA256",
+        "TLS 1.3",
+    );
+}
+
+#[test]
+fn tls12_ecdhe_ecdsa_aes_128_gcm_sha256() {
+    check_suite(
+        setup(cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false, 1400),
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS 1.2",
+    );
+}
+
+#[test]
+fn tls12_ecdhe_ecdsa_aes_256_gcm_sha384_in_big_segments() {
+    // 64 KiB segments: several records per segment.
+    check_suite(
+        setup(cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, false, 65_000),
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS 1.2",
+    );
+}
+
+#[test]
+fn tls12_ecdhe_ecdsa_chacha20_poly1305_sha256() {
+    check_suite(
+        setup(
+            cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            false,
+            1400,
+        ),
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS 1.2",
+    );
+}
+
+/// Anomalies of one kind.
+fn anomalies(events: &[Event], kind: Anomaly) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Anomaly { anomaly, .. } if *anomaly == kind))
+        .count()
+}
+
+#[test]
+fn a_key_log_for_other_sessions_is_a_missing_key() {
+    let (packets, _) = starttls_session(&setup(cs::TLS13_AES_128_GCM_SHA256, true, 1400));
+    let (_, other_log) = starttls_session(&setup(cs::TLS13_AES_128_GCM_SHA256, true, 1400));
+    let events = analyse(&packets, Some(&other_log));
+    assert_eq!(anomalies(&events, Anomaly::TlsNoKey), 1);
+    assert!(events.iter().all(|e| !e.decrypted));
+}
+
+#[test]
+fn wrong_secrets_for_the_right_session_fail_authentication() {
+    let setup = setup(cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false, 1400);
+    let (packets, keylog) = starttls_session(&setup);
+    // Same client random, another master secret.
+    let wrong: String = keylog
+        .lines()
+        .map(|l| {
+            let mut f = l.split(' ');
+            let (label, random) = (f.next().unwrap(), f.next().unwrap());
+            format!("{label} {random} {}\n", "11".repeat(48))
+        })
+        .collect();
+    let events = analyse(&packets, Some(&wrong));
+    // One failure per direction, then each stays opaque.
+    assert_eq!(anomalies(&events, Anomaly::TlsDecryptFailed), 2);
+    assert!(events.iter().all(|e| !e.decrypted));
+}
+
+#[test]
+fn a_flipped_ciphertext_byte_fails_that_direction_only() {
+    let setup = setup(cs::TLS13_AES_256_GCM_SHA384, true, 1400);
+    let (mut packets, keylog) = starttls_session(&setup);
+    // Flip a byte in the last data segment the server sent (its close_notify or a message).
+    let index = packets
+        .iter()
+        .rposition(|p| p.data.len() > 80 && p.data[34..36] == 5222u16.to_be_bytes())
+        .unwrap();
+    let last = packets[index].data.len() - 3;
+    packets[index].data[last] ^= 0x40;
+    let events = analyse(&packets, Some(&keylog));
+    assert_eq!(anomalies(&events, Anomaly::TlsDecryptFailed), 1);
+    // Everything the client sent is still decrypted.
+    let clear = analyse(&clear_session(), None);
+    let client_side = |e: &[(xmppdump::model::Direction, EventKind)]| {
+        e.iter()
+            .filter(|(d, _)| *d == xmppdump::model::Direction::ToServer)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        client_side(&xmpp_events(&events, true)),
+        client_side(&xmpp_events(&clear, false))
+    );
+}
+
+#[test]
+fn a_capture_cut_inside_a_record_ends_quietly() {
+    let setup = setup(cs::TLS13_AES_128_GCM_SHA256, true, 300);
+    let (packets, keylog) = starttls_session(&setup);
+    for cut in [packets.len() / 3, packets.len() / 2, packets.len() - 5] {
+        let events = analyse(&packets[..cut], Some(&keylog));
+        assert_eq!(
+            anomalies(&events, Anomaly::TlsDecryptFailed),
+            0,
+            "cut at {cut}"
+        );
+        assert!(matches!(
+            events.last().unwrap().kind,
+            EventKind::FlowEnd { .. }
+        ));
+    }
+}
