@@ -117,16 +117,27 @@ struct Setup {
     suite: rustls::SupportedCipherSuite,
     version: &'static rustls::SupportedProtocolVersion,
     mss: usize,
+    /// Key exchange groups of the server, when not the default (forces a HelloRetryRequest).
+    server_groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
 }
 
-/// A STARTTLS session on port 5222 through rustls, and the key log it wrote.
-fn starttls_session(setup: &Setup) -> (Vec<Packet>, String) {
+/// A client and a server configuration sharing one key log.
+struct Peers {
+    client: Arc<rustls::ClientConfig>,
+    server: Arc<rustls::ServerConfig>,
+    log: Arc<Lines>,
+}
+
+fn peers(setup: &Setup) -> Peers {
     let pki = pki();
     let mut provider = provider::default_provider();
     provider.cipher_suites = vec![setup.suite];
-    let provider = Arc::new(provider);
+    let mut server_provider = provider.clone();
+    if !setup.server_groups.is_empty() {
+        server_provider.kx_groups = setup.server_groups.clone();
+    }
     let log = Arc::new(Lines::default());
-    let mut server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+    let mut server_config = rustls::ServerConfig::builder_with_provider(Arc::new(server_provider))
         .with_protocol_versions(&[setup.version])
         .unwrap()
         .with_no_client_auth()
@@ -135,30 +146,60 @@ fn starttls_session(setup: &Setup) -> (Vec<Packet>, String) {
     server_config.alpn_protocols = vec![b"xmpp-client".to_vec()];
     let mut roots = rustls::RootCertStore::empty();
     roots.add(pki.ca.clone()).unwrap();
-    let mut client_config = rustls::ClientConfig::builder_with_provider(provider)
+    let mut client_config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&[setup.version])
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
     client_config.key_log = log.clone();
     client_config.alpn_protocols = vec![b"xmpp-client".to_vec()];
+    Peers {
+        client: Arc::new(client_config),
+        server: Arc::new(server_config),
+        log,
+    }
+}
+
+/// A STARTTLS session on port 5222 through rustls, and the key log it wrote.
+fn starttls_session(setup: &Setup) -> (Vec<Packet>, String) {
+    let peers = peers(setup);
+    let packets = session(&peers, true, 5222, setup.mss);
+    let keylog = peers.log.0.lock().unwrap().clone();
+    (packets, keylog)
+}
+
+/// One TLS session: STARTTLS first, or TLS from the first byte (XEP-0368).
+fn session(peers: &Peers, starttls: bool, port: u16, mss: usize) -> Vec<Packet> {
+    session_with(peers, starttls, port, mss, false)
+}
+
+/// With `key_update`, both sides send a KeyUpdate (RFC 8446 §4.6.3) halfway through.
+fn session_with(
+    peers: &Peers,
+    starttls: bool,
+    port: u16,
+    mss: usize,
+    key_update: bool,
+) -> Vec<Packet> {
     let mut client =
-        rustls::ClientConnection::new(Arc::new(client_config), "example.org".try_into().unwrap())
+        rustls::ClientConnection::new(peers.client.clone(), "example.org".try_into().unwrap())
             .unwrap();
-    let mut server = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+    let mut server = rustls::ServerConnection::new(peers.server.clone()).unwrap();
 
     let mut conv = Conversation::new(
         "192.0.2.1:40000".parse().unwrap(),
-        "192.0.2.2:5222".parse().unwrap(),
+        std::net::SocketAddr::from(([192, 0, 2, 2], port)),
         Link::Ethernet,
         Timestamp(1_700_000_000_000_000_000),
     );
-    conv.mss = setup.mss;
+    conv.mss = mss;
     let mut packets = conv.handshake();
-    packets.extend(conv.send(true, client_header("example.org").as_bytes()));
-    packets.extend(conv.send(false, SERVER_OPEN.as_bytes()));
-    packets.extend(conv.send(true, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
-    packets.extend(conv.send(false, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+    if starttls {
+        packets.extend(conv.send(true, client_header("example.org").as_bytes()));
+        packets.extend(conv.send(false, SERVER_OPEN.as_bytes()));
+        packets.extend(conv.send(true, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+        packets.extend(conv.send(false, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+    }
 
     let flush = |conv: &mut Conversation,
                  client: &mut rustls::ClientConnection,
@@ -197,7 +238,11 @@ fn starttls_session(setup: &Setup) -> (Vec<Packet>, String) {
     };
     flush(&mut conv, &mut client, &mut server, &mut packets);
     assert!(!client.is_handshaking() && !server.is_handshaking());
-    for (from_client, xml) in inner_dialogue() {
+    for (i, (from_client, xml)) in inner_dialogue().into_iter().enumerate() {
+        if key_update && i == 12 {
+            client.refresh_traffic_keys().unwrap();
+            server.refresh_traffic_keys().unwrap();
+        }
         if from_client {
             client.writer().write_all(xml.as_bytes()).unwrap();
         } else {
@@ -218,8 +263,7 @@ fn starttls_session(setup: &Setup) -> (Vec<Packet>, String) {
     server.send_close_notify();
     flush(&mut conv, &mut client, &mut server, &mut packets);
     packets.extend(conv.close());
-    let keylog = log.0.lock().unwrap().clone();
-    (packets, keylog)
+    packets
 }
 
 /// The same inner dialogue in the clear.
@@ -376,6 +420,7 @@ fn setup(suite: rustls::SupportedCipherSuite, tls13: bool, mss: usize) -> Setup 
             &rustls::version::TLS12
         },
         mss,
+        server_groups: Vec::new(),
     }
 }
 
@@ -520,4 +565,93 @@ fn a_capture_cut_inside_a_record_ends_quietly() {
             EventKind::FlowEnd { .. }
         ));
     }
+}
+
+fn decrypted_messages(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| e.decrypted && matches!(e.kind, EventKind::Message(_)))
+        .count()
+}
+
+#[test]
+fn direct_tls_on_5223_and_by_client_hello_on_5222() {
+    let setup = setup(cs::TLS13_AES_128_GCM_SHA256, true, 1400);
+    let peers = peers(&setup);
+    let clear = analyse(&clear_session(), None);
+    for port in [5223, 5222] {
+        let packets = session(&peers, false, port, 1400);
+        let keylog = peers.log.0.lock().unwrap().clone();
+        let events = analyse(&packets, Some(&keylog));
+        assert_eq!(
+            xmpp_events(&events, true),
+            xmpp_events(&clear, false),
+            "port {port}"
+        );
+        assert!(xmpp_events(&events, false).is_empty(), "port {port}");
+    }
+}
+
+#[test]
+fn hello_retry_request_is_shown_and_decryption_follows_the_second_hello() {
+    let mut setup = setup(cs::TLS13_AES_256_GCM_SHA384, true, 1400);
+    // The client's first key share is X25519; a server that only takes P-256 retries.
+    setup.server_groups = vec![provider::kx_group::SECP256R1];
+    let (packets, keylog) = starttls_session(&setup);
+    let events = analyse(&packets, Some(&keylog));
+    let hellos: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::TlsServerHello { hello_retry, .. } => Some(hello_retry),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hellos, [true, false]);
+    assert_eq!(
+        count_kind(&events, |k| matches!(k, EventKind::TlsClientHello { .. })),
+        2
+    );
+    assert_eq!(decrypted_messages(&events), 21);
+}
+
+fn count_kind(events: &[Event], pred: impl Fn(&EventKind) -> bool) -> usize {
+    events.iter().filter(|e| pred(&e.kind)).count()
+}
+
+#[test]
+fn resumed_sessions_are_marked_and_decrypted() {
+    for tls13 in [true, false] {
+        let suite = if tls13 {
+            cs::TLS13_AES_128_GCM_SHA256
+        } else {
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        };
+        let peers = peers(&setup(suite, tls13, 1400));
+        let _first = session(&peers, true, 5222, 1400);
+        let second = session(&peers, true, 5222, 1400);
+        let keylog = peers.log.0.lock().unwrap().clone();
+        let events = analyse(&second, Some(&keylog));
+        let resumed = events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::TlsServerHello { resumed: true, .. }));
+        assert!(resumed, "tls13={tls13}");
+        // No certificate in an abbreviated handshake, yet everything decrypts.
+        assert_eq!(
+            count_kind(&events, |k| matches!(k, EventKind::TlsCertificate { .. })),
+            0
+        );
+        assert_eq!(decrypted_messages(&events), 21, "tls13={tls13}");
+        assert_eq!(anomalies(&events, Anomaly::TlsDecryptFailed), 0);
+    }
+}
+
+#[test]
+fn key_updates_move_both_directions_to_the_next_secret() {
+    let peers = peers(&setup(cs::TLS13_CHACHA20_POLY1305_SHA256, true, 1400));
+    let packets = session_with(&peers, true, 5222, 1400, true);
+    let keylog = peers.log.0.lock().unwrap().clone();
+    let events = analyse(&packets, Some(&keylog));
+    let clear = analyse(&clear_session(), None);
+    assert_eq!(xmpp_events(&events, true), xmpp_events(&clear, false));
+    assert_eq!(anomalies(&events, Anomaly::TlsDecryptFailed), 0);
 }

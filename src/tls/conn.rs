@@ -464,15 +464,17 @@ impl Connection {
             hello_retry: hello.hello_retry,
         };
         rx.event(here.dir, here.pos, kind);
-        if hello.hello_retry {
-            return; // a second ClientHello and ServerHello follow (RFC 8446 §4.1.4)
-        }
-        self.server_random = Some(hello.random);
+        // A HelloRetryRequest already fixes TLS 1.3 (so ChangeCipherSpec is ignored);
+        // a second ClientHello and the real ServerHello follow (RFC 8446 §4.1.4).
         self.negotiated = Some(Negotiated {
             version: hello.version,
             suite_id: hello.cipher_suite,
             suite: suite(hello.cipher_suite),
         });
+        if hello.hello_retry {
+            return;
+        }
+        self.server_random = Some(hello.random);
         if tls13 {
             for half in &mut self.halves {
                 half.protection = Protection::Pending(Epoch::Handshake13);
