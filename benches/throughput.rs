@@ -1,13 +1,19 @@
-//! Throughput benchmarks: the XML framer on in-memory XML, and the whole pipeline on
-//! a generated capture. Run `cargo bench`; CI runs them once as a smoke test
+//! Throughput benchmarks: the XML framer on in-memory XML, the whole pipeline on a
+//! generated capture, and the pipeline decrypting a TLS 1.3 and a TLS 1.2 session made
+//! by rustls (with and without the key log). Run `cargo bench`; CI runs them once as a smoke test
 //! (`cargo bench --bench throughput -- --test`). Results: docs/performance.md.
+
+#[path = "../tests/tls_harness/mod.rs"]
+mod tls_harness;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Cursor;
+use std::sync::Arc;
 use xmppdump::capture::Reader;
 use xmppdump::output::text::Text;
 use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth::gen::{generate, GenConfig};
+use xmppdump::tls::{KeyLog, KeyStore};
 use xmppdump::xml::{Framer, Status};
 
 fn stream_bytes() -> Vec<u8> {
@@ -64,5 +70,70 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, framer, pipeline);
+/// One c2s session with 8 MiB of chat messages inside TLS.
+fn tls_capture(tls13: bool) -> (Vec<u8>, String) {
+    use rustls::crypto::ring::cipher_suite as cs;
+    let suite = if tls13 {
+        cs::TLS13_AES_128_GCM_SHA256
+    } else {
+        cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    };
+    let peers = tls_harness::peers(&tls_harness::setup(suite, tls13, 1448));
+    let mut dialogue = vec![(true, xmppdump::synth::client_header("example.org"))];
+    dialogue.push((
+        false,
+        tls_harness::SERVER_OPEN.replace(
+            "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>",
+            "",
+        ),
+    ));
+    let body = "x".repeat(200);
+    let mut size = 0;
+    let mut i = 0;
+    while size < 8 << 20 {
+        let m = format!(
+            "<message to='romeo@example.net' type='chat' id='m{i}'><body>{body}</body></message>"
+        );
+        size += m.len();
+        dialogue.push((i % 2 == 0, m));
+        i += 1;
+    }
+    let packets = tls_harness::session_with(&peers, &dialogue, true, 5222, 1448, false);
+    let pcap = xmppdump::synth::write_pcap(Vec::new(), &packets, false, false).unwrap();
+    (pcap, peers.keylog())
+}
+
+fn tls(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tls");
+    group.sample_size(10);
+    for tls13 in [true, false] {
+        let (capture, keylog) = tls_capture(tls13);
+        let keys = Arc::new(KeyStore::from_log(
+            KeyLog::parse(keylog.as_bytes()).unwrap(),
+        ));
+        group.throughput(Throughput::Bytes(capture.len() as u64));
+        let name = if tls13 {
+            "tls13_aes128gcm"
+        } else {
+            "tls12_aes128gcm"
+        };
+        for decrypt in [true, false] {
+            let id = format!("{name}_{}", if decrypt { "decrypt" } else { "opaque" });
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let mut reader = Reader::new(Cursor::new(capture.clone())).unwrap();
+                    let mut sink = Text::new(std::io::sink());
+                    let config = Config {
+                        keys: decrypt.then(|| keys.clone()),
+                        ..Config::default()
+                    };
+                    Pipeline::new(config).run(&mut reader, &mut sink).unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, framer, pipeline, tls);
 criterion_main!(benches);

@@ -153,3 +153,33 @@ fn retransmission_with_different_content() {
     assert_eq!(anomalies.get("overlap_mismatch"), Some(&1), "{anomalies:?}");
     assert_eq!(count_events(&text, "message"), 1, "the first copy counts");
 }
+
+#[test]
+fn a_tls_record_claiming_more_than_2_pow_14_bytes() {
+    let (_, anomalies, text) = run_limited(&[], packets(adversarial::oversized_tls_record()));
+    assert_eq!(
+        anomalies.get("tls_record_too_large"),
+        Some(&1),
+        "{anomalies:?}"
+    );
+    assert_eq!(
+        count_events(&text, "message"),
+        0,
+        "bytes after it are not parsed"
+    );
+    assert_eq!(count_events(&text, "flow_end"), 1);
+    // A lower limit from the command line applies too.
+    let small = adversarial::oversized_tls_record();
+    let (_, anomalies, _) = run_limited(&["--max-tls-record", "100"], packets(small));
+    assert_eq!(anomalies.get("tls_record_too_large"), Some(&1));
+}
+
+#[test]
+fn a_tls_handshake_message_that_never_ends() {
+    // 64,000 records of 16 KiB: 1 GiB of handshake bytes for one 16 MiB message.
+    let (_, anomalies, text) = run_limited(&[], |w| {
+        let _ = adversarial::endless_tls_handshake(64_000, w);
+    });
+    assert_eq!(anomalies.get("tls_malformed"), Some(&1), "{anomalies:?}");
+    assert!(text.contains("exceeds the 262144-byte limit"));
+}

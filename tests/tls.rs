@@ -3,60 +3,20 @@
 //! inside TLS must equal those of the same conversation in the clear.
 
 mod common;
+mod tls_harness;
 
 use common::{kinds, run_bytes};
 use rustls::crypto::ring as provider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use tls_harness::{peers, session_with, setup, Peers, Setup};
 use xmppdump::model::{Anomaly, Event, EventKind, Timestamp};
 use xmppdump::pipeline::Config;
 use xmppdump::synth::{self, client_header, Conversation, Link, Packet};
 use xmppdump::tls::{KeyLog, KeyStore};
 
-/// rustls's key log hook, writing the NSS format.
-#[derive(Debug, Default)]
-struct Lines(Mutex<String>);
-
-impl rustls::KeyLog for Lines {
-    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-        let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
-        self.0.lock().unwrap().push_str(&line);
-    }
-}
-
-struct Pki {
-    ca: CertificateDer<'static>,
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-}
-
-/// A CA and a leaf for example.org with an XMPP address in its SAN (RFC 6120 §13.7.1.4).
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "xmppdump test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["example.org".to_string()]).unwrap();
-    leaf.distinguished_name
-        .push(rcgen::DnType::CommonName, "example.org");
-    leaf.subject_alt_names.push(SanType::OtherName((
-        vec![1, 3, 6, 1, 5, 5, 7, 8, 5],
-        "example.org".into(),
-    )));
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    Pki {
-        ca: ca_cert.der().clone(),
-        chain: vec![leaf_cert.der().clone(), ca_cert.der().clone()],
-        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-    }
+/// One session carrying [`inner_dialogue`].
+fn session(peers: &Peers, starttls: bool, port: u16, mss: usize) -> Vec<Packet> {
+    session_with(peers, &inner_dialogue(), starttls, port, mss, false)
 }
 
 /// The XMPP dialogue that runs inside TLS (and, for comparison, in the clear).
@@ -110,160 +70,12 @@ fn inner_dialogue() -> Vec<(bool, String)> {
     lines
 }
 
-const SERVER_OPEN: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='example.org' version='1.0'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>";
-
-/// How the test session is built.
-struct Setup {
-    suite: rustls::SupportedCipherSuite,
-    version: &'static rustls::SupportedProtocolVersion,
-    mss: usize,
-    /// Key exchange groups of the server, when not the default (forces a HelloRetryRequest).
-    server_groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
-}
-
-/// A client and a server configuration sharing one key log.
-struct Peers {
-    client: Arc<rustls::ClientConfig>,
-    server: Arc<rustls::ServerConfig>,
-    log: Arc<Lines>,
-}
-
-fn peers(setup: &Setup) -> Peers {
-    let pki = pki();
-    let mut provider = provider::default_provider();
-    provider.cipher_suites = vec![setup.suite];
-    let mut server_provider = provider.clone();
-    if !setup.server_groups.is_empty() {
-        server_provider.kx_groups = setup.server_groups.clone();
-    }
-    let log = Arc::new(Lines::default());
-    let mut server_config = rustls::ServerConfig::builder_with_provider(Arc::new(server_provider))
-        .with_protocol_versions(&[setup.version])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(pki.chain.clone(), pki.key.clone_key())
-        .unwrap();
-    server_config.alpn_protocols = vec![b"xmpp-client".to_vec()];
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pki.ca.clone()).unwrap();
-    let mut client_config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(&[setup.version])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    client_config.key_log = log.clone();
-    client_config.alpn_protocols = vec![b"xmpp-client".to_vec()];
-    Peers {
-        client: Arc::new(client_config),
-        server: Arc::new(server_config),
-        log,
-    }
-}
-
 /// A STARTTLS session on port 5222 through rustls, and the key log it wrote.
 fn starttls_session(setup: &Setup) -> (Vec<Packet>, String) {
     let peers = peers(setup);
     let packets = session(&peers, true, 5222, setup.mss);
     let keylog = peers.log.0.lock().unwrap().clone();
     (packets, keylog)
-}
-
-/// One TLS session: STARTTLS first, or TLS from the first byte (XEP-0368).
-fn session(peers: &Peers, starttls: bool, port: u16, mss: usize) -> Vec<Packet> {
-    session_with(peers, starttls, port, mss, false)
-}
-
-/// With `key_update`, both sides send a KeyUpdate (RFC 8446 §4.6.3) halfway through.
-fn session_with(
-    peers: &Peers,
-    starttls: bool,
-    port: u16,
-    mss: usize,
-    key_update: bool,
-) -> Vec<Packet> {
-    let mut client =
-        rustls::ClientConnection::new(peers.client.clone(), "example.org".try_into().unwrap())
-            .unwrap();
-    let mut server = rustls::ServerConnection::new(peers.server.clone()).unwrap();
-
-    let mut conv = Conversation::new(
-        "192.0.2.1:40000".parse().unwrap(),
-        std::net::SocketAddr::from(([192, 0, 2, 2], port)),
-        Link::Ethernet,
-        Timestamp(1_700_000_000_000_000_000),
-    );
-    conv.mss = mss;
-    let mut packets = conv.handshake();
-    if starttls {
-        packets.extend(conv.send(true, client_header("example.org").as_bytes()));
-        packets.extend(conv.send(false, SERVER_OPEN.as_bytes()));
-        packets.extend(conv.send(true, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
-        packets.extend(conv.send(false, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
-    }
-
-    let flush = |conv: &mut Conversation,
-                 client: &mut rustls::ClientConnection,
-                 server: &mut rustls::ServerConnection,
-                 packets: &mut Vec<Packet>| loop {
-        let mut moved = false;
-        let mut wire = Vec::new();
-        while client.wants_write() {
-            client.write_tls(&mut wire).unwrap();
-        }
-        if !wire.is_empty() {
-            moved = true;
-            packets.extend(conv.send(true, &wire));
-            let mut rest = wire.as_slice();
-            while !rest.is_empty() {
-                server.read_tls(&mut rest).unwrap();
-                server.process_new_packets().unwrap();
-            }
-        }
-        let mut wire = Vec::new();
-        while server.wants_write() {
-            server.write_tls(&mut wire).unwrap();
-        }
-        if !wire.is_empty() {
-            moved = true;
-            packets.extend(conv.send(false, &wire));
-            let mut rest = wire.as_slice();
-            while !rest.is_empty() {
-                client.read_tls(&mut rest).unwrap();
-                client.process_new_packets().unwrap();
-            }
-        }
-        if !moved {
-            break;
-        }
-    };
-    flush(&mut conv, &mut client, &mut server, &mut packets);
-    assert!(!client.is_handshaking() && !server.is_handshaking());
-    for (i, (from_client, xml)) in inner_dialogue().into_iter().enumerate() {
-        if key_update && i == 12 {
-            client.refresh_traffic_keys().unwrap();
-            server.refresh_traffic_keys().unwrap();
-        }
-        if from_client {
-            client.writer().write_all(xml.as_bytes()).unwrap();
-        } else {
-            server.writer().write_all(xml.as_bytes()).unwrap();
-        }
-        flush(&mut conv, &mut client, &mut server, &mut packets);
-        // Check the peer got it, so the capture holds what a real peer would read.
-        let mut got = Vec::new();
-        // read_to_end ends with WouldBlock once the plaintext is drained.
-        let _ = if from_client {
-            server.reader().read_to_end(&mut got)
-        } else {
-            client.reader().read_to_end(&mut got)
-        };
-        assert_eq!(got, xml.as_bytes());
-    }
-    client.send_close_notify();
-    server.send_close_notify();
-    flush(&mut conv, &mut client, &mut server, &mut packets);
-    packets.extend(conv.close());
-    packets
 }
 
 /// The same inner dialogue in the clear.
@@ -409,19 +221,6 @@ fn check_suite(setup: Setup, suite_name: &str, version: &str) {
     assert!(opaque
         .iter()
         .any(|e| matches!(e.kind, EventKind::TlsServerHello { .. })));
-}
-
-fn setup(suite: rustls::SupportedCipherSuite, tls13: bool, mss: usize) -> Setup {
-    Setup {
-        suite,
-        version: if tls13 {
-            &rustls::version::TLS13
-        } else {
-            &rustls::version::TLS12
-        },
-        mss,
-        server_groups: Vec::new(),
-    }
 }
 
 use provider::cipher_suite as cs;
@@ -648,7 +447,7 @@ fn resumed_sessions_are_marked_and_decrypted() {
 #[test]
 fn key_updates_move_both_directions_to_the_next_secret() {
     let peers = peers(&setup(cs::TLS13_CHACHA20_POLY1305_SHA256, true, 1400));
-    let packets = session_with(&peers, true, 5222, 1400, true);
+    let packets = session_with(&peers, &inner_dialogue(), true, 5222, 1400, true);
     let keylog = peers.log.0.lock().unwrap().clone();
     let events = analyse(&packets, Some(&keylog));
     let clear = analyse(&clear_session(), None);

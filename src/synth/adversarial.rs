@@ -174,3 +174,43 @@ pub fn conflicting_retransmission() -> Vec<Packet> {
     packets.extend(c.send(true, b"<presence/>"));
     packets
 }
+
+/// A STARTTLS connection up to `<proceed/>`; TLS bytes follow.
+fn after_proceed() -> (Conversation, Vec<Packet>) {
+    let (mut c, mut packets) = opened();
+    packets.extend(c.send(true, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+    packets.extend(c.send(false, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+    (c, packets)
+}
+
+/// A TLS record header claiming 65,535 bytes (over 2¹⁴ + 2048, RFC 8446 §5.2),
+/// followed by that many bytes, then XMPP-looking text that must not be parsed.
+pub fn oversized_tls_record() -> Vec<Packet> {
+    let (mut c, mut packets) = after_proceed();
+    let mut record = vec![0x16, 0x03, 0x01, 0xff, 0xff];
+    record.extend(std::iter::repeat_n(0x41, 0xffff));
+    packets.extend(c.send(true, &record));
+    packets.extend(c.send(true, b"<message><body>not TLS</body></message>"));
+    packets
+}
+
+/// A ClientHello claiming 16 MiB, sent as `records` full-size handshake records (each
+/// valid on its own): the handshake buffer must stay bounded.
+pub fn endless_tls_handshake<W: Write>(records: u32, out: W) -> io::Result<W> {
+    let (mut c, opening) = after_proceed();
+    let mut w = PcapWriter::new(out, Link::Raw.linktype(), false, false)?;
+    for p in &opening {
+        w.packet(p.time, &p.data, p.data.len() as u32)?;
+    }
+    let mut first = vec![0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0xff, 0xff, 0xff];
+    first.resize(5 + 0x4000, 0x42);
+    let mut rest = vec![0x16, 0x03, 0x03, 0x40, 0x00];
+    rest.resize(5 + 0x4000, 0x43);
+    for i in 0..records {
+        let record = if i == 0 { &first } else { &rest };
+        for p in c.send(true, record) {
+            w.packet(p.time, &p.data, p.data.len() as u32)?;
+        }
+    }
+    Ok(w.into_inner())
+}

@@ -279,9 +279,7 @@ impl Connection {
                     },
                     ..here
                 };
-                let plain: &mut [u8] = plain;
-                let plain = plain.to_vec();
-                self.content(inner_type, &plain, here, limits, rx);
+                self.content(inner_type, plain, here, limits, rx);
             }
             Err(e) => {
                 self.half(here.dir).protection = Protection::Opaque;
