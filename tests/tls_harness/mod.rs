@@ -104,9 +104,9 @@ pub fn peers(setup: &Setup) -> Peers {
     }
 }
 
-/// One TLS session: STARTTLS first, or TLS from the first byte (XEP-0368).
-
-/// With `key_update`, both sides send a KeyUpdate (RFC 8446 §4.6.3) halfway through.
+/// One TLS session carrying `dialogue`: STARTTLS first, or TLS from the first byte
+/// (XEP-0368). With `key_update`, both sides send a KeyUpdate (RFC 8446 §4.6.3) before
+/// the thirteenth line.
 pub fn session_with(
     peers: &Peers,
     dialogue: &[(bool, String)],
