@@ -162,6 +162,46 @@ fn zeek_starttls_c2s() {
         count(&events, |k| matches!(k, EventKind::Anomaly { .. })),
         0
     );
+    // The TLS handshake after <proceed/>: TLS 1.2, the server's certificate in the clear.
+    let (hello, certs) = tls_after(&events, proceed);
+    assert_eq!(hello, ("TLS 1.2".into(), "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".into()));
+    assert_eq!(certs.len(), 1, "only the server sends a certificate in c2s");
+    let (dir, chain) = &certs[0];
+    assert_eq!(*dir, Direction::ToClient);
+    assert_eq!(chain.len(), 2);
+    assert!(chain[0].subject.ends_with("CN=jabber.ccc.de"), "{}", chain[0].subject);
+    assert!(chain[0].san.contains(&"DNS:conference.jabber.ccc.de".to_string()));
+    assert!(chain[0].issuer.contains("CA Cert Signing Authority"), "{}", chain[0].issuer);
+    assert!(to_server.tls_records > 0 && to_client.tls_records > 0);
+}
+
+type Chain = Vec<xmppdump::model::CertificateInfo>;
+
+/// The ServerHello (version, suite) and the certificate chains after event `from`.
+fn tls_after(events: &[Event], from: usize) -> ((String, String), Vec<(Direction, Chain)>) {
+    let after = &events[from..];
+    let hello = after
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::TlsServerHello {
+                version,
+                cipher_suite,
+                ..
+            } => Some((version.clone(), cipher_suite.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert!(after
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::TlsClientHello { .. })));
+    let certs = after
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TlsCertificate { certificates } => Some((e.direction, certificates.clone())),
+            _ => None,
+        })
+        .collect();
+    (hello, certs)
 }
 
 #[test]
@@ -188,6 +228,24 @@ fn zeek_dialback_s2s_with_client_port_1193() {
     );
     assert_eq!(count(&events, |k| matches!(k, EventKind::StartTls)), 1);
     assert_eq!(count(&events, |k| matches!(k, EventKind::TlsProceed)), 1);
+    // s2s TLS: both servers show a certificate (the initiator authenticates too).
+    let proceed = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::TlsProceed))
+        .unwrap();
+    let (hello, certs) = tls_after(&events, proceed);
+    assert_eq!(hello.0, "TLS 1.2");
+    let subjects: Vec<(Direction, &str)> = certs
+        .iter()
+        .map(|(d, chain)| (*d, chain[0].subject.as_str()))
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            (Direction::ToClient, "OU=Domain Control Validated, OU=Free SSL, CN=www.0xxon.net"),
+            (Direction::ToServer, "OU=Domain Control Validated, CN=*.hosted.im"),
+        ]
+    );
     // Only one connection: packets after the FINs do not open a second flow.
     assert_eq!(
         count(&events, |k| matches!(k, EventKind::FlowStart { .. })),

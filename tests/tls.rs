@@ -454,3 +454,31 @@ fn key_updates_move_both_directions_to_the_next_secret() {
     assert_eq!(xmpp_events(&events, true), xmpp_events(&clear, false));
     assert_eq!(anomalies(&events, Anomaly::TlsDecryptFailed), 0);
 }
+
+#[test]
+fn proceed_without_starttls_is_flagged_and_tls_still_followed() {
+    let peers = peers(&setup(cs::TLS13_AES_128_GCM_SHA256, true, 1400));
+    let mut client =
+        rustls::ClientConnection::new(peers.client.clone(), "example.org".try_into().unwrap())
+            .unwrap();
+    let mut hello = Vec::new();
+    client.write_tls(&mut hello).unwrap();
+    let mut conv = Conversation::new(
+        "192.0.2.1:40000".parse().unwrap(),
+        "192.0.2.2:5222".parse().unwrap(),
+        Link::Ethernet,
+        Timestamp(1_700_000_000_000_000_000),
+    );
+    let mut packets = conv.handshake();
+    packets.extend(conv.send(true, client_header("example.org").as_bytes()));
+    packets.extend(conv.send(false, tls_harness::SERVER_OPEN.as_bytes()));
+    packets.extend(conv.send(false, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+    packets.extend(conv.send(true, &hello));
+    packets.extend(conv.close());
+    let events = analyse(&packets, None);
+    assert_eq!(anomalies(&events, Anomaly::UnexpectedProceed), 1);
+    assert_eq!(
+        count_kind(&events, |k| matches!(k, EventKind::TlsClientHello { sni: Some(s), .. } if s == "example.org")),
+        1
+    );
+}
