@@ -164,14 +164,30 @@ fn zeek_starttls_c2s() {
     );
     // The TLS handshake after <proceed/>: TLS 1.2, the server's certificate in the clear.
     let (hello, certs) = tls_after(&events, proceed);
-    assert_eq!(hello, ("TLS 1.2".into(), "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".into()));
+    assert_eq!(
+        hello,
+        (
+            "TLS 1.2".into(),
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".into()
+        )
+    );
     assert_eq!(certs.len(), 1, "only the server sends a certificate in c2s");
     let (dir, chain) = &certs[0];
     assert_eq!(*dir, Direction::ToClient);
     assert_eq!(chain.len(), 2);
-    assert!(chain[0].subject.ends_with("CN=jabber.ccc.de"), "{}", chain[0].subject);
-    assert!(chain[0].san.contains(&"DNS:conference.jabber.ccc.de".to_string()));
-    assert!(chain[0].issuer.contains("CA Cert Signing Authority"), "{}", chain[0].issuer);
+    assert!(
+        chain[0].subject.ends_with("CN=jabber.ccc.de"),
+        "{}",
+        chain[0].subject
+    );
+    assert!(chain[0]
+        .san
+        .contains(&"DNS:conference.jabber.ccc.de".to_string()));
+    assert!(
+        chain[0].issuer.contains("CA Cert Signing Authority"),
+        "{}",
+        chain[0].issuer
+    );
     assert!(to_server.tls_records > 0 && to_client.tls_records > 0);
 }
 
@@ -242,8 +258,14 @@ fn zeek_dialback_s2s_with_client_port_1193() {
     assert_eq!(
         subjects,
         [
-            (Direction::ToClient, "OU=Domain Control Validated, OU=Free SSL, CN=www.0xxon.net"),
-            (Direction::ToServer, "OU=Domain Control Validated, CN=*.hosted.im"),
+            (
+                Direction::ToClient,
+                "OU=Domain Control Validated, OU=Free SSL, CN=www.0xxon.net"
+            ),
+            (
+                Direction::ToServer,
+                "OU=Domain Control Validated, CN=*.hosted.im"
+            ),
         ]
     );
     // Only one connection: packets after the FINs do not open a second flow.

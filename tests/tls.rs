@@ -478,7 +478,60 @@ fn proceed_without_starttls_is_flagged_and_tls_still_followed() {
     let events = analyse(&packets, None);
     assert_eq!(anomalies(&events, Anomaly::UnexpectedProceed), 1);
     assert_eq!(
-        count_kind(&events, |k| matches!(k, EventKind::TlsClientHello { sni: Some(s), .. } if s == "example.org")),
+        count_kind(
+            &events,
+            |k| matches!(k, EventKind::TlsClientHello { sni: Some(s), .. } if s == "example.org")
+        ),
         1
+    );
+}
+
+/// A hand-built TLS 1.2 handshake record: `msg_type`, then `body`.
+fn handshake_record(msg_type: u8, body: &[u8]) -> Vec<u8> {
+    let mut msg = vec![msg_type, 0, (body.len() >> 8) as u8, body.len() as u8];
+    msg.extend_from_slice(body);
+    let mut record = vec![0x16, 3, 3, (msg.len() >> 8) as u8, msg.len() as u8];
+    record.extend(msg);
+    record
+}
+
+#[test]
+fn a_cbc_suite_is_named_as_unsupported_once() {
+    let mut client_hello = vec![3, 3];
+    client_hello.extend([0x11; 32]);
+    client_hello.extend([0, 0, 2, 0xC0, 0x13, 1, 0]);
+    let mut server_hello = vec![3, 3];
+    server_hello.extend([0x22; 32]);
+    server_hello.extend([0, 0xC0, 0x13, 0]);
+    let mut conv = Conversation::new(
+        "192.0.2.1:40000".parse().unwrap(),
+        "192.0.2.2:5223".parse().unwrap(),
+        Link::Ethernet,
+        Timestamp(1_700_000_000_000_000_000),
+    );
+    let mut packets = conv.handshake();
+    packets.extend(conv.send(true, &handshake_record(1, &client_hello)));
+    let mut flight = handshake_record(2, &server_hello);
+    flight.extend([0x14, 3, 3, 0, 1, 1]); // ChangeCipherSpec
+    flight.extend([0x16, 3, 3, 0, 40]); // encrypted Finished
+    flight.extend([0x5a; 40]);
+    flight.extend([0x17, 3, 3, 0, 40]); // application data
+    flight.extend([0x5b; 40]);
+    packets.extend(conv.send(false, &flight));
+    packets.extend(conv.close());
+    let keylog = format!("CLIENT_RANDOM {} {}\n", "11".repeat(32), "33".repeat(48));
+    let events = analyse(&packets, Some(&keylog));
+    assert!(events.iter().any(|e| matches!(&e.kind,
+        EventKind::TlsServerHello { cipher_suite, .. } if cipher_suite == "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")));
+    assert_eq!(anomalies(&events, Anomaly::TlsUnsupportedSuite), 1);
+    assert_eq!(anomalies(&events, Anomaly::TlsDecryptFailed), 0);
+    let Some(EventKind::FlowEnd { to_client, .. }) = events.last().map(|e| &e.kind) else {
+        panic!("no flow end")
+    };
+    assert_eq!(to_client.tls_records, 4);
+    // Without a key log the same capture is quiet.
+    assert_eq!(
+        anomalies(&analyse(&packets, None), Anomaly::TlsUnsupportedSuite),
+        0
     );
 }
