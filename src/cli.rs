@@ -35,6 +35,72 @@ pub enum Command {
     /// Generate a synthetic capture (deterministic for a seed) for benchmarks and
     /// tests; prints what it contains as JSON.
     Gen(GenArgs),
+    /// Each XMPP connection as a dialogue (C:/S:), every element pretty-printed, in
+    /// phases (stream open, STARTTLS, TLS, SASL, restart, binding, stanzas, close).
+    Show(ShowArgs),
+    /// Sequence diagram of the connections: Mermaid, PlantUML or SVG.
+    Diagram(DiagramArgs),
+}
+
+/// Which connections a view shows.
+#[derive(Debug, Args)]
+pub struct Select {
+    /// Only flow N (the `#N` of the event lines); repeatable.
+    #[arg(long = "flow", value_name = "N")]
+    pub flows: Vec<u32>,
+
+    /// Only connections where this JID appears (bare: any resource).
+    #[arg(long, value_name = "JID")]
+    pub jid: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Capture file (pcap or pcapng); `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub select: Select,
+
+    /// One plain-language sentence per element, citing the RFC or XEP section.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Long text and base64 payloads in full instead of elided with their size.
+    #[arg(long)]
+    pub full: bool,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagramFormat {
+    Mermaid,
+    Plantuml,
+    Svg,
+}
+
+#[derive(Debug, Args)]
+pub struct DiagramArgs {
+    /// Capture file (pcap or pcapng); `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub select: Select,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "mermaid")]
+    pub format: DiagramFormat,
+
+    /// Write to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: Common,
 }
 
 #[derive(Debug, Args)]
@@ -307,6 +373,7 @@ impl Common {
             limits,
             show_secrets: self.show_secrets,
             keys,
+            keep_xml: false,
         })
     }
 }

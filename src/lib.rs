@@ -28,6 +28,7 @@ pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod session;
+pub mod story;
 pub mod synth;
 pub mod tls;
 pub mod xml;

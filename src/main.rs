@@ -30,6 +30,8 @@ fn main() -> ExitCode {
         Some(cli::Command::Stats(args)) => stats(args).map(|()| true),
         Some(cli::Command::Check(args)) => check(args),
         Some(cli::Command::Gen(args)) => gen(args).map(|()| true),
+        Some(cli::Command::Show(args)) => show(args).map(|()| true),
+        Some(cli::Command::Diagram(args)) => diagram(args).map(|()| true),
         None => dump(&cli.dump).map(|()| true),
     };
     match result {
@@ -344,6 +346,67 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<bool> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(report.passed)
+}
+
+/// The dialogues of a capture, with the elements' bytes, filtered as asked.
+fn dialogues(
+    file: &Path,
+    common: &cli::Common,
+    select: &cli::Select,
+) -> anyhow::Result<Vec<xmppdump::story::Dialogue>> {
+    let mut config = common.config()?;
+    config.keep_xml = true;
+    let mut recorder = xmppdump::story::Recorder::new();
+    run(file, config, &mut recorder, true)?;
+    let mut dialogues = recorder.into_dialogues();
+    if !select.flows.is_empty() {
+        dialogues.retain(|d| select.flows.contains(&d.flow.0));
+    }
+    if let Some(jid) = &select.jid {
+        dialogues.retain(|d| d.mentions(jid));
+    }
+    if dialogues.is_empty() && (!select.flows.is_empty() || select.jid.is_some()) {
+        bail!(
+            "no XMPP connection in {} matches the selection",
+            file.display()
+        );
+    }
+    Ok(dialogues)
+}
+
+fn show(args: &cli::ShowArgs) -> anyhow::Result<()> {
+    use xmppdump::story::{pretty::Show, transcript};
+    let dialogues = dialogues(&args.file, &args.common, &args.select)?;
+    let stdout = io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let style = transcript::Style {
+        explain: args.explain,
+        color,
+        show: Show {
+            full: args.full,
+            secrets: args.common.show_secrets,
+        },
+    };
+    let mut out = BufWriter::new(stdout.lock());
+    transcript::write_all(&mut out, &dialogues, style)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn diagram(args: &cli::DiagramArgs) -> anyhow::Result<()> {
+    let dialogues = dialogues(&args.file, &args.common, &args.select)?;
+    let diagram = xmppdump::story::diagram::Diagram::build(&dialogues);
+    let text = match args.format {
+        cli::DiagramFormat::Mermaid => diagram.mermaid(),
+        cli::DiagramFormat::Plantuml => diagram.plantuml(),
+        cli::DiagramFormat::Svg => diagram.svg(),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
 }
 
 fn gen(args: &cli::GenArgs) -> anyhow::Result<()> {

@@ -391,6 +391,11 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         namespace: Option<String>,
     },
+    /// The bytes of the element the events after it describe (same position), as
+    /// received; only when a transcript asks for them (`show`, `diagram`).
+    Xml {
+        xml: String,
+    },
     /// Traffic that breaks the protocol or a limit; analysis goes on.
     Anomaly {
         anomaly: Anomaly,

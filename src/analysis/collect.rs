@@ -552,7 +552,8 @@ fn classify(kind: &EventKind) -> Option<(Class, String)> {
         | EventKind::TlsEncryptedExtensions { .. }
         | EventKind::TlsCertificate { .. }
         | EventKind::TlsFinished
-        | EventKind::TlsAlert { .. } => return None,
+        | EventKind::TlsAlert { .. }
+        | EventKind::Xml { .. } => return None,
     })
 }
 

@@ -299,6 +299,9 @@ pub fn describe(kind: &EventKind, line: &mut String) {
             let _ = write!(line, "element {}", value(name));
             kv(line, "xmlns", namespace.as_deref());
         }
+        EventKind::Xml { xml } => {
+            let _ = write!(line, "xml {}", value(xml));
+        }
         EventKind::Anomaly { anomaly, detail } => {
             let _ = write!(line, "ANOMALY {anomaly}: {}", one_line(detail));
         }

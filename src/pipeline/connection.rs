@@ -233,13 +233,12 @@ impl Conn<'_> {
             _ => crate::xml::ns::CLIENT,
         };
         let direct_tls = by == DetectedBy::Port && config.direct_tls_ports.contains(&server.port());
-        let session = Session::new(
-            &config.limits,
-            config.show_secrets,
-            direct_tls,
-            assumed_ns,
-            config.keys.clone(),
-        );
+        let options = crate::session::Options {
+            show_secrets: config.show_secrets,
+            keep_xml: config.keep_xml,
+            keys: config.keys.clone(),
+        };
+        let session = Session::new(&config.limits, &options, direct_tls, assumed_ns);
         *self.app = App::Xmpp(Box::new(session));
         let kind = EventKind::FlowStart {
             client: side_of(&self.endpoints, client).to_string(),

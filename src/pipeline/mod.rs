@@ -35,6 +35,8 @@ pub struct Config {
     pub show_secrets: bool,
     /// TLS secrets from an NSS key log (`--keylog`, `SSLKEYLOGFILE`).
     pub keys: Option<Arc<KeyStore>>,
+    /// Report each element's bytes as an `xml` event (transcripts, diagrams).
+    pub keep_xml: bool,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             limits: Limits::default(),
             show_secrets: false,
             keys: None,
+            keep_xml: false,
         }
     }
 }

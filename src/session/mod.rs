@@ -21,6 +21,15 @@ use crate::tls::{self, KeyStore};
 use std::sync::Arc;
 pub use stream::{At, Report, Stream};
 
+/// How a session reports what it sees.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub show_secrets: bool,
+    /// Also report each element's bytes ([`EventKind::Xml`]) for transcripts.
+    pub keep_xml: bool,
+    pub keys: Option<Arc<KeyStore>>,
+}
+
 /// Both directions of one XMPP connection.
 #[derive(Debug)]
 pub struct Session {
@@ -33,17 +42,18 @@ pub struct Session {
     assumed_ns: &'static str,
     starttls_requested: bool,
     show_secrets: bool,
+    keep_xml: bool,
 }
 
 impl Session {
     pub fn new(
         limits: &Limits,
-        show_secrets: bool,
+        options: &Options,
         direct_tls: bool,
         assumed_ns: &'static str,
-        keys: Option<Arc<KeyStore>>,
     ) -> Session {
-        let mut streams = [Stream::new(limits), Stream::new(limits)];
+        let keep_xml = options.keep_xml;
+        let mut streams = [Stream::new(limits, keep_xml), Stream::new(limits, keep_xml)];
         if direct_tls {
             for s in &mut streams {
                 s.start_tls();
@@ -53,10 +63,11 @@ impl Session {
             streams,
             inner: [None, None],
             tls: None,
-            keys,
+            keys: options.keys.clone(),
             assumed_ns,
             starttls_requested: false,
-            show_secrets,
+            show_secrets: options.show_secrets,
+            keep_xml,
         }
     }
 
@@ -121,6 +132,7 @@ impl Session {
             streams: &mut self.inner,
             limits,
             show_secrets: self.show_secrets,
+            keep_xml: self.keep_xml,
             out,
         };
         tls.feed(dir, offset, bytes, at, limits, &mut inner);
@@ -193,6 +205,7 @@ struct Inner<'a> {
     streams: &'a mut [Option<Stream>; 2],
     limits: &'a Limits,
     show_secrets: bool,
+    keep_xml: bool,
     out: &'a mut Vec<(Direction, Report)>,
 }
 
@@ -204,7 +217,8 @@ impl tls::Receiver for Inner<'_> {
     fn plaintext(&mut self, dir: Direction, bytes: &[u8], at: At) {
         let [c, s] = &mut *self.streams;
         let slot = if dir == Direction::ToServer { c } else { s };
-        let stream = slot.get_or_insert_with(|| Stream::new(self.limits));
+        let keep_xml = self.keep_xml;
+        let stream = slot.get_or_insert_with(|| Stream::new(self.limits, keep_xml));
         let offset = stream.bytes.payload;
         let mut reports = Vec::new();
         stream.feed(

@@ -49,6 +49,8 @@ pub struct Stream {
     started: bool,
     /// Bytes after the switch to TLS, with their offset, for the TLS layer.
     tls_tail: Option<(u64, Vec<u8>)>,
+    /// Report each element's bytes too (transcripts).
+    keep_xml: bool,
     pub bytes: DirectionBytes,
 }
 
@@ -56,8 +58,9 @@ pub struct Stream {
 pub type Report = (Position, EventKind);
 
 impl Stream {
-    pub fn new(limits: &Limits) -> Stream {
+    pub fn new(limits: &Limits, keep_xml: bool) -> Stream {
         Stream {
+            keep_xml,
             framer: Framer::new(limits.max_depth),
             pending: Vec::new(),
             frame_offset: 0,
@@ -280,6 +283,16 @@ impl Stream {
             self.mode = Mode::Broken;
             self.bytes.skipped += size;
             return;
+        }
+        if self.keep_xml
+            && frame.dropped == 0
+            && matches!(
+                frame.kind,
+                FrameKind::StreamOpen | FrameKind::StreamClose | FrameKind::Element
+            )
+        {
+            let xml = String::from_utf8_lossy(bytes).into_owned();
+            out.push((pos, EventKind::Xml { xml }));
         }
         match frame.kind {
             FrameKind::Whitespace => self.bytes.whitespace += size,

@@ -1,0 +1,219 @@
+//! The student view: transcripts and sequence diagrams of the bundled captures and of
+//! the classic course session (open, authenticate, bind, presence, roster, message,
+//! unavailable, close), as snapshots, plus the properties each format must have.
+
+mod common;
+
+use common::{config_for, CAPTURES};
+use std::io::Cursor;
+use xmppdump::capture::Reader;
+use xmppdump::model::Timestamp;
+use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::story::diagram::Diagram;
+use xmppdump::story::pretty::Show;
+use xmppdump::story::transcript::{render, Style};
+use xmppdump::story::{Dialogue, Recorder};
+use xmppdump::synth::{self, client_header, server_header, Conversation, Link};
+
+fn dialogues_of(bytes: Vec<u8>, mut config: Config) -> Vec<Dialogue> {
+    config.keep_xml = true;
+    let mut reader = Reader::new(Cursor::new(bytes)).unwrap();
+    let mut recorder = Recorder::new();
+    Pipeline::new(config)
+        .run(&mut reader, &mut recorder)
+        .unwrap();
+    recorder.into_dialogues()
+}
+
+/// The session a protocol course draws: juliet logs in, binds, announces presence,
+/// fetches her roster, chats with romeo, goes offline and closes.
+fn course_session() -> Vec<u8> {
+    let mut c = Conversation::new(
+        "192.0.2.10:50000".parse().unwrap(),
+        "192.0.2.1:5222".parse().unwrap(),
+        Link::Ethernet,
+        Timestamp(1_700_000_000_000_000_000),
+    );
+    let sasl = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>";
+    let bind = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>";
+    let lines: Vec<(bool, String)> = vec![
+        (true, client_header("example.org")),
+        (false, server_header("example.org", "s1", sasl)),
+        (true, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldAByMG0zMA==</auth>".into()),
+        (false, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>".into()),
+        (true, client_header("example.org")),
+        (false, server_header("example.org", "s2", bind)),
+        (true, "<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource></bind></iq>".into()),
+        (false, "<iq type='result' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.org/balcony</jid></bind></iq>".into()),
+        (true, "<presence/>".into()),
+        (true, "<iq type='get' id='roster_1'><query xmlns='jabber:iq:roster'/></iq>".into()),
+        (false, "<iq type='result' id='roster_1' to='juliet@example.org/balcony'><query xmlns='jabber:iq:roster'><item jid='romeo@example.net' name='Romeo' subscription='both'><group>Friends</group></item></query></iq>".into()),
+        (false, "<presence from='romeo@example.net/orchard' to='juliet@example.org/balcony'><show>away</show><status>In the orchard</status></presence>".into()),
+        (true, "<message to='romeo@example.net' type='chat' id='m1'><body>Art thou not Romeo, and a Montague?</body></message>".into()),
+        (false, "<message from='romeo@example.net/orchard' to='juliet@example.org/balcony' type='chat' id='m2'><body>Neither, fair saint, if either thee dislike.</body></message>".into()),
+        (true, "<presence type='unavailable'/>".into()),
+        (true, "</stream:stream>".into()),
+        (false, "</stream:stream>".into()),
+    ];
+    let mut packets = c.handshake();
+    for (from_client, xml) in &lines {
+        packets.extend(c.send(*from_client, xml.as_bytes()));
+    }
+    packets.extend(c.close());
+    synth::write_pcapng(Vec::new(), &packets).unwrap()
+}
+
+fn capture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(common::capture_path(name)).unwrap()
+}
+
+/// Checks an SVG is well-formed XML with one arrow per diagram arrow.
+fn check_svg(svg: &str, arrows: usize) {
+    let mut reader = quick_xml::Reader::from_str(svg);
+    reader.config_mut().check_end_names = true;
+    let mut lines = 0;
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Empty(e) | quick_xml::events::Event::Start(e)
+                if e.name().as_ref() == "line"
+                    && e.try_get_attribute("class")
+                        .unwrap()
+                        .is_some_and(|a| a.value.as_ref() == "arrow") =>
+            {
+                lines += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(lines, arrows);
+}
+
+fn all_views(name: &str, dialogues: &[Dialogue]) {
+    let plain = Style::default();
+    let explained = Style {
+        explain: true,
+        ..Style::default()
+    };
+    let text: String = dialogues.iter().map(|d| render(d, plain) + "\n").collect();
+    insta::assert_snapshot!(format!("{name}.transcript"), text);
+    let text: String = dialogues
+        .iter()
+        .map(|d| render(d, explained) + "\n")
+        .collect();
+    insta::assert_snapshot!(format!("{name}.transcript.explain"), text);
+    let diagram = Diagram::build(dialogues);
+    insta::assert_snapshot!(format!("{name}.mermaid"), diagram.mermaid());
+    insta::assert_snapshot!(format!("{name}.plantuml"), diagram.plantuml());
+    let svg = diagram.svg();
+    check_svg(&svg, diagram.arrows.len());
+    insta::assert_snapshot!(format!("{name}.svg"), svg);
+}
+
+#[test]
+fn snapshots_of_every_capture() {
+    for name in CAPTURES {
+        let dialogues = dialogues_of(capture_bytes(name), config_for(name));
+        all_views(name, &dialogues);
+    }
+}
+
+#[test]
+fn the_course_session_reads_like_the_textbook() {
+    let dialogues = dialogues_of(course_session(), Config::default());
+    assert_eq!(dialogues.len(), 1);
+    let d = &dialogues[0];
+    assert_eq!(
+        d.parties(),
+        (
+            "juliet@example.org/balcony".to_string(),
+            "example.org".to_string()
+        )
+    );
+    let text = render(
+        d,
+        Style {
+            explain: true,
+            ..Style::default()
+        },
+    );
+    // Phases in the order of RFC 6120 §9.
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("── ")).collect();
+    assert_eq!(
+        headings,
+        [
+            "── stream open (RFC 6120 §4.7) ──",
+            "── SASL PLAIN, success (RFC 6120 §6) ──",
+            "── stream restart (RFC 6120 §4.3.3) ──",
+            "── resource binding (RFC 6120 §7) ──",
+            "── stanzas (RFC 6120 §8, RFC 6121) ──",
+            "── stream close (RFC 6120 §4.4) ──",
+        ]
+    );
+    // The password never shows; the message text does, indented under its element.
+    assert!(!text.contains("AGp1bGlldAByMG0zMA=="));
+    assert!(text.contains("[redacted, 20 bytes]"));
+    assert!(text.contains("  <body>Art thou not Romeo, and a Montague?</body>"));
+    assert!(text.contains("The client fetches its roster — RFC 6121 §2.2."));
+    assert!(text.contains("The sender goes offline — RFC 6121 §4.5."));
+    assert!(!text.contains('\x1b'), "no colour unless asked");
+    let secrets = render(
+        d,
+        Style {
+            show: Show {
+                secrets: true,
+                full: true,
+            },
+            ..Style::default()
+        },
+    );
+    assert!(secrets.contains("AGp1bGlldAByMG0zMA=="));
+    let diagram = Diagram::build(&dialogues);
+    let labels: Vec<&str> = diagram.arrows.iter().map(|a| a.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "<stream:stream>",
+            "<stream:stream>",
+            "features: SASL PLAIN",
+            "auth PLAIN",
+            "success",
+            "<stream:stream> (restart)",
+            "<stream:stream> (restart)",
+            "features: bind",
+            "iq set bind",
+            "iq result bind",
+            "presence",
+            "iq get roster",
+            "iq result roster",
+            "presence away",
+            "message chat",
+            "message chat",
+            "presence unavailable",
+            "</stream:stream>",
+            "</stream:stream>",
+        ]
+    );
+    all_views("course", &dialogues);
+}
+
+#[test]
+fn several_flows_share_lifelines_in_time_order() {
+    // xmpptrace: components and servers talking over several connections.
+    let name = "xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap";
+    let dialogues = dialogues_of(capture_bytes(name), config_for(name));
+    assert!(dialogues.len() > 1);
+    let diagram = Diagram::build(&dialogues);
+    assert!(diagram.arrows.windows(2).all(|w| w[0].time <= w[1].time));
+    let names: std::collections::BTreeSet<&String> = diagram.participants.iter().collect();
+    assert_eq!(
+        names.len(),
+        diagram.participants.len(),
+        "each party drawn once"
+    );
+    assert!(
+        diagram.participants.len() < 2 * dialogues.len(),
+        "{:?}",
+        diagram.participants
+    );
+}
