@@ -217,3 +217,50 @@ fn several_flows_share_lifelines_in_time_order() {
         diagram.participants
     );
 }
+
+/// Installs the browser tools (Mermaid, playwright-core) from the lock file if needed.
+fn browser_tools() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/browser");
+    if !dir.join("node_modules/mermaid").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js) installs the browser tools; .ci/setup installs it");
+        assert!(status.success(), "npm ci in {}", dir.display());
+    }
+    dir
+}
+
+#[test]
+fn mermaid_parses_and_renders_every_diagram_in_headless_chromium() {
+    let tools = browser_tools();
+    let dir = std::env::temp_dir().join(format!("xmppdump-mermaid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut expected = Vec::new();
+    let mut inputs: Vec<(String, Vec<Dialogue>)> = CAPTURES
+        .iter()
+        .map(|name| (name.to_string(), dialogues_of(capture_bytes(name), config_for(name))))
+        .collect();
+    inputs.push(("course".into(), dialogues_of(course_session(), Config::default())));
+    for (name, dialogues) in &inputs {
+        let diagram = Diagram::build(dialogues);
+        let path = dir.join(format!("{name}.mmd"));
+        std::fs::write(&path, diagram.mermaid()).unwrap();
+        expected.push(format!("ok {} messages={}", path.display(), diagram.arrows.len()));
+    }
+    let mut args = vec![tools.join("mermaid_check.mjs").display().to_string()];
+    args.extend(inputs.iter().map(|(n, _)| dir.join(format!("{n}.mmd")).display().to_string()));
+    let out = std::process::Command::new("node")
+        .args(&args)
+        .output()
+        .expect("node runs the Mermaid check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
