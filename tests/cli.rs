@@ -273,3 +273,69 @@ fn keylog_from_the_flag_or_sslkeylogfile_decrypts_and_a_bad_one_exits_2() {
         assert!(err.contains("key log"), "{err}");
     }
 }
+
+#[test]
+fn show_and_diagram_select_flows_and_write_files() {
+    let ndpi = capture("ndpi_jabber.pcap");
+    let (code, all, _) = run(&["show", &ndpi], b"");
+    assert_eq!(code, 0);
+    assert!(all.matches("\nFlow #").count() + 1 >= 7, "{all}");
+    let (code, one, _) = run(&["show", &ndpi, "--flow", "2"], b"");
+    assert_eq!(code, 0);
+    assert!(one.starts_with("Flow #2 "), "{one}");
+    assert_eq!(one.matches("Flow #").count(), 1);
+    assert!(!one.contains('\x1b'), "no colour in a pipe");
+    let (code, by_jid, _) = run(&["show", &ndpi, "--jid", "tom@cs-xmpp.lan"], b"");
+    assert_eq!(code, 0);
+    assert!(by_jid.contains("tom@cs-xmpp.lan"));
+    let (code, _, err) = run(&["show", &ndpi, "--flow", "999"], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("no XMPP connection"), "{err}");
+    let out = std::env::temp_dir().join(format!("xmppdump-diagram-{}.puml", std::process::id()));
+    let (code, printed, _) = run(
+        &[
+            "diagram",
+            &ndpi,
+            "--flow",
+            "2",
+            "--format",
+            "plantuml",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(code, 0);
+    assert!(printed.is_empty());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("@startuml\n") && text.ends_with("@enduml\n"));
+    std::fs::remove_file(&out).unwrap();
+    let (code, _, err) = run(&["diagram", "/nonexistent.pcap"], b"");
+    assert_eq!(code, 2);
+    assert_eq!(err.trim().lines().count(), 1);
+}
+
+#[test]
+fn show_colours_a_terminal_unless_no_color() {
+    // `script` (util-linux) gives the program a terminal.
+    let ndpi = capture("ndpi_jabber.pcap");
+    let command = format!("{} show {ndpi} --flow 2", env!("CARGO_BIN_EXE_xmppdump"));
+    let on_tty = |no_color: Option<&str>| {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"]);
+        match no_color {
+            Some(v) => cmd.env("NO_COLOR", v),
+            None => cmd.env_remove("NO_COLOR"),
+        };
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let coloured = on_tty(None);
+    assert!(coloured.contains("\x1b[1mFlow #2"));
+    assert!(coloured.contains("\x1b[36m"), "client lines in cyan");
+    // (The progress bar on stderr moves the cursor; only colours are checked.)
+    let plain = on_tty(Some("1"));
+    assert!(plain.contains("Flow #2"));
+    for code in ["\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[33m", "\x1b[36m"] {
+        assert!(!plain.contains(code), "{code:?} with NO_COLOR");
+    }
+}

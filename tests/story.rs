@@ -240,17 +240,33 @@ fn mermaid_parses_and_renders_every_diagram_in_headless_chromium() {
     let mut expected = Vec::new();
     let mut inputs: Vec<(String, Vec<Dialogue>)> = CAPTURES
         .iter()
-        .map(|name| (name.to_string(), dialogues_of(capture_bytes(name), config_for(name))))
+        .map(|name| {
+            (
+                name.to_string(),
+                dialogues_of(capture_bytes(name), config_for(name)),
+            )
+        })
         .collect();
-    inputs.push(("course".into(), dialogues_of(course_session(), Config::default())));
+    inputs.push((
+        "course".into(),
+        dialogues_of(course_session(), Config::default()),
+    ));
     for (name, dialogues) in &inputs {
         let diagram = Diagram::build(dialogues);
         let path = dir.join(format!("{name}.mmd"));
         std::fs::write(&path, diagram.mermaid()).unwrap();
-        expected.push(format!("ok {} messages={}", path.display(), diagram.arrows.len()));
+        expected.push(format!(
+            "ok {} messages={}",
+            path.display(),
+            diagram.arrows.len()
+        ));
     }
     let mut args = vec![tools.join("mermaid_check.mjs").display().to_string()];
-    args.extend(inputs.iter().map(|(n, _)| dir.join(format!("{n}.mmd")).display().to_string()));
+    args.extend(
+        inputs
+            .iter()
+            .map(|(n, _)| dir.join(format!("{n}.mmd")).display().to_string()),
+    );
     let out = std::process::Command::new("node")
         .args(&args)
         .output()
@@ -263,4 +279,20 @@ fn mermaid_parses_and_renders_every_diagram_in_headless_chromium() {
     );
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_diagram_in_the_readme_is_current() {
+    let name = "prosody_starttls.pcap";
+    let diagram = Diagram::build(&dialogues_of(capture_bytes(name), config_for(name)));
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/prosody-session.svg"
+    ))
+    .unwrap();
+    assert_eq!(
+        committed,
+        diagram.svg(),
+        "regenerate docs/prosody-session.svg"
+    );
 }

@@ -213,7 +213,7 @@ impl Diagram {
             let gh = GROUP_HEAD + g.arrows.len() * ROW + 4;
             let _ = writeln!(
                 s,
-                "<rect class=\"phase\" x=\"{gx}\" y=\"{y}\" width=\"{gw}\" height=\"{gh}\" fill=\"#f4f4f4\" stroke=\"#bbb\"/>"
+                "<rect class=\"phase\" x=\"{gx}\" y=\"{y}\" width=\"{gw}\" height=\"{gh}\" fill=\"#f0f0f0\" fill-opacity=\"0.6\" stroke=\"#bbb\"/>"
             );
             let _ = writeln!(
                 s,
