@@ -40,6 +40,30 @@ pub enum Command {
     Show(ShowArgs),
     /// Sequence diagram of the connections: Mermaid, PlantUML or SVG.
     Diagram(DiagramArgs),
+    /// One self-contained HTML report: summary, sessions, statistics with charts, and
+    /// each session's diagram and transcript.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Capture file (pcap or pcapng); `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The HTML file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+    pub output: PathBuf,
+
+    /// Also write each chart as an SVG file into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub charts: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub select: Select,
+
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Which connections a view shows.

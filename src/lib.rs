@@ -27,6 +27,7 @@ pub mod live;
 pub mod model;
 pub mod output;
 pub mod pipeline;
+pub mod report;
 pub mod session;
 pub mod story;
 pub mod synth;

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Gen(args)) => gen(args).map(|()| true),
         Some(cli::Command::Show(args)) => show(args).map(|()| true),
         Some(cli::Command::Diagram(args)) => diagram(args).map(|()| true),
+        Some(cli::Command::Report(args)) => report(args).map(|()| true),
         None => dump(&cli.dump).map(|()| true),
     };
     match result {
@@ -354,11 +355,18 @@ fn dialogues(
     common: &cli::Common,
     select: &cli::Select,
 ) -> anyhow::Result<Vec<xmppdump::story::Dialogue>> {
+    let mut recorder = xmppdump::story::Recorder::new();
     let mut config = common.config()?;
     config.keep_xml = true;
-    let mut recorder = xmppdump::story::Recorder::new();
     run(file, config, &mut recorder, true)?;
-    let mut dialogues = recorder.into_dialogues();
+    select_dialogues(recorder.into_dialogues(), file, select)
+}
+
+fn select_dialogues(
+    mut dialogues: Vec<xmppdump::story::Dialogue>,
+    file: &Path,
+    select: &cli::Select,
+) -> anyhow::Result<Vec<xmppdump::story::Dialogue>> {
     if !select.flows.is_empty() {
         dialogues.retain(|d| select.flows.contains(&d.flow.0));
     }
@@ -390,6 +398,35 @@ fn show(args: &cli::ShowArgs) -> anyhow::Result<()> {
     let mut out = BufWriter::new(stdout.lock());
     transcript::write_all(&mut out, &dialogues, style)?;
     out.flush()?;
+    Ok(())
+}
+
+fn report(args: &cli::ReportArgs) -> anyhow::Result<()> {
+    let mut config = args.common.config()?;
+    config.keep_xml = true;
+    let label = label(&args.file);
+    let mut collector = Collector::new(&label);
+    let mut recorder = xmppdump::story::Recorder::new();
+    let summary = {
+        let mut tee = Tee {
+            first: &mut recorder,
+            second: Some(&mut collector),
+        };
+        run(&args.file, config, &mut tee, true)?
+    };
+    let dialogues = select_dialogues(recorder.into_dialogues(), &args.file, &args.select)?;
+    let stats = collector.into_stats();
+    let html = xmppdump::report::html(&label, &summary, &stats, &dialogues);
+    std::fs::write(&args.output, html)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    if let Some(dir) = &args.charts {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for chart in xmppdump::report::charts(&stats) {
+            let path = dir.join(chart.file);
+            std::fs::write(&path, chart.svg)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
     Ok(())
 }
 

@@ -63,6 +63,21 @@ impl Histogram {
         }
     }
 
+    /// Samples at or above each of `edges` (ascending, in µs) and below the next:
+    /// `counts[i]` covers `[edges[i], edges[i+1])`, the last one is open-ended; samples
+    /// below `edges[0]` go to the first. Exact up to the bucket resolution (1/64).
+    pub fn binned(&self, edges: &[u64]) -> Vec<u64> {
+        let mut counts = vec![0; edges.len()];
+        for (b, n) in &self.buckets {
+            let floor = bucket_floor(*b);
+            let i = edges.iter().rposition(|e| floor >= *e).unwrap_or(0);
+            if let Some(c) = counts.get_mut(i) {
+                *c += n;
+            }
+        }
+        counts
+    }
+
     /// The value at quantile `q` (0..=1): the floor of the bucket holding the
     /// ⌈q·count⌉-th smallest sample, clamped to [min, max].
     pub fn quantile(&self, q: f64) -> Option<u64> {

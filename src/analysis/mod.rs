@@ -11,7 +11,7 @@ pub mod histogram;
 pub mod tables;
 
 use crate::model::{Direction, StreamKind};
-use histogram::Histogram;
+pub use histogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

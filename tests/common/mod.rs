@@ -124,3 +124,43 @@ pub fn config_for(name: &str) -> Config {
         ..Config::default()
     }
 }
+
+/// The session a protocol course draws: juliet logs in, binds, announces presence,
+/// fetches her roster, chats with romeo, goes offline and closes.
+pub fn course_session() -> Vec<u8> {
+    use xmppdump::model::Timestamp;
+    use xmppdump::synth::{client_header, server_header, Conversation, Link};
+    let mut c = Conversation::new(
+        "192.0.2.10:50000".parse().unwrap(),
+        "192.0.2.1:5222".parse().unwrap(),
+        Link::Ethernet,
+        Timestamp(1_700_000_000_000_000_000),
+    );
+    let sasl = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>";
+    let bind = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>";
+    let lines: Vec<(bool, String)> = vec![
+        (true, client_header("example.org")),
+        (false, server_header("example.org", "s1", sasl)),
+        (true, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldAByMG0zMA==</auth>".into()),
+        (false, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>".into()),
+        (true, client_header("example.org")),
+        (false, server_header("example.org", "s2", bind)),
+        (true, "<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource></bind></iq>".into()),
+        (false, "<iq type='result' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.org/balcony</jid></bind></iq>".into()),
+        (true, "<presence/>".into()),
+        (true, "<iq type='get' id='roster_1'><query xmlns='jabber:iq:roster'/></iq>".into()),
+        (false, "<iq type='result' id='roster_1' to='juliet@example.org/balcony'><query xmlns='jabber:iq:roster'><item jid='romeo@example.net' name='Romeo' subscription='both'><group>Friends</group></item></query></iq>".into()),
+        (false, "<presence from='romeo@example.net/orchard' to='juliet@example.org/balcony'><show>away</show><status>In the orchard</status></presence>".into()),
+        (true, "<message to='romeo@example.net' type='chat' id='m1'><body>Art thou not Romeo, and a Montague?</body></message>".into()),
+        (false, "<message from='romeo@example.net/orchard' to='juliet@example.org/balcony' type='chat' id='m2'><body>Neither, fair saint, if either thee dislike.</body></message>".into()),
+        (true, "<presence type='unavailable'/>".into()),
+        (true, "</stream:stream>".into()),
+        (false, "</stream:stream>".into()),
+    ];
+    let mut packets = c.handshake();
+    for (from_client, xml) in &lines {
+        packets.extend(c.send(*from_client, xml.as_bytes()));
+    }
+    packets.extend(c.close());
+    synth::write_pcapng(Vec::new(), &packets).unwrap()
+}
