@@ -319,6 +319,11 @@ pub struct Common {
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
 
+    /// Analyse on N threads, connections shared out by address; the output is the
+    /// same as with one (files only).
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
+
     /// Largest TLS record accepted, in bytes (default 2^14 + 2048).
     #[arg(long, value_name = "BYTES")]
     pub max_tls_record: Option<usize>,
@@ -398,6 +403,7 @@ impl Common {
             show_secrets: self.show_secrets,
             keys,
             keep_xml: false,
+            jobs: self.jobs.max(1),
         })
     }
 }

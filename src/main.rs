@@ -15,7 +15,7 @@ use xmppdump::output::check as report_format;
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
 use xmppdump::output::{stats as render, Sink, Summary, Tee};
-use xmppdump::pipeline::{Config, Pipeline, RunError};
+use xmppdump::pipeline::{Config, RunError};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -75,7 +75,8 @@ fn run(
     progress: bool,
 ) -> anyhow::Result<Summary> {
     let mut reader = open(path, progress)?;
-    match Pipeline::new(config).run(&mut reader, sink) {
+    let jobs = config.jobs;
+    match xmppdump::pipeline::parallel::run(config, &mut reader, sink, jobs) {
         Ok(summary) => Ok(summary),
         Err(RunError::Output(e)) => Err(e.into()),
         Err(RunError::Capture(e)) => Err(anyhow!("{}: {e}", path.display())),

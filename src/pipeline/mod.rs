@@ -16,6 +16,7 @@ use std::io;
 use std::sync::Arc;
 
 mod connection;
+pub mod parallel;
 
 use connection::{classify_new, end, flow_level, App};
 
@@ -37,6 +38,8 @@ pub struct Config {
     pub keys: Option<Arc<KeyStore>>,
     /// Report each element's bytes as an `xml` event (transcripts, diagrams).
     pub keep_xml: bool,
+    /// Threads for [`parallel::run`] (`-j`); 1 runs everything on the caller's.
+    pub jobs: usize,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             show_secrets: false,
             keys: None,
             keep_xml: false,
+            jobs: 1,
         }
     }
 }
@@ -70,6 +74,10 @@ pub struct Pipeline {
     flow_limit_reported: bool,
     last: At,
     next_sweep: i64,
+    /// One shard of a parallel run: idle sweeps come from the dispatcher, and new
+    /// flows are recorded so flow numbers can be made global.
+    shard: bool,
+    created: Vec<FlowId>,
 }
 
 impl Pipeline {
@@ -85,6 +93,8 @@ impl Pipeline {
                 time: Timestamp(0),
             },
             next_sweep: i64::MIN,
+            shard: false,
+            created: Vec::new(),
         }
     }
 
@@ -147,7 +157,9 @@ impl Pipeline {
             time: packet.time,
         };
         self.last = at;
-        self.sweep_idle(at);
+        if !self.shard {
+            self.sweep_idle(at);
+        }
         let segment = match decode(packet.linktype, packet.data) {
             Ok(Some(segment)) => segment,
             Ok(None) => return,
@@ -186,6 +198,9 @@ impl Pipeline {
             Lookup::Existing(flow) => flow,
             Lookup::Created(flow) => {
                 self.summary.tcp_flows += 1;
+                if self.shard {
+                    self.created.push(flow.id);
+                }
                 classify_new(flow, &segment, config, at, &mut self.events);
                 flow
             }
@@ -221,12 +236,26 @@ impl Pipeline {
         }
     }
 
-    fn sweep_idle(&mut self, at: At) {
+    /// Whether an idle sweep is due at `at` (every minute of capture time); moves the
+    /// next one on.
+    fn sweep_due(&mut self, at: At) -> bool {
         let now = at.time.secs();
         if now < self.next_sweep {
-            return;
+            return false;
         }
         self.next_sweep = now.saturating_add(SWEEP_INTERVAL_SECS);
+        true
+    }
+
+    fn sweep_idle(&mut self, at: At) {
+        if self.sweep_due(at) {
+            self.sweep_expired(at);
+        }
+    }
+
+    /// Ends the flows idle for longer than the timeout.
+    fn sweep_expired(&mut self, at: At) {
+        let now = at.time.secs();
         let timeout = i64::try_from(self.config.limits.flow_idle_timeout_secs).unwrap_or(i64::MAX);
         let expired = self
             .table

@@ -1,0 +1,108 @@
+//! `-j N` gives exactly the output of one thread: same events in the same order, same
+//! connection numbers, same summary, on every capture, a generated one, and one where
+//! idle connections are swept while others go on.
+
+mod common;
+
+use common::{capture_path, config_for, Collect, CAPTURES};
+use std::io::Cursor;
+use xmppdump::capture::Reader;
+use xmppdump::model::Timestamp;
+use xmppdump::pipeline::{parallel, Config};
+use xmppdump::synth::{self, client_header, server_header, Conversation, Link, Packet};
+
+fn run(bytes: &[u8], config: Config, jobs: usize) -> Collect {
+    let mut reader = Reader::new(Cursor::new(bytes.to_vec())).unwrap();
+    let mut sink = Collect::default();
+    parallel::run(config, &mut reader, &mut sink, jobs).unwrap();
+    sink
+}
+
+fn same_for_all_jobs(name: &str, bytes: &[u8], config: Config) {
+    let one = run(bytes, config.clone(), 1);
+    assert!(!one.events.is_empty(), "{name}");
+    for jobs in [2, 3, 5] {
+        let many = run(bytes, config.clone(), jobs);
+        assert_eq!(many.summary, one.summary, "{name} -j {jobs}");
+        assert_eq!(many.events.len(), one.events.len(), "{name} -j {jobs}");
+        for (i, (a, b)) in one.events.iter().zip(&many.events).enumerate() {
+            assert_eq!(a, b, "{name} -j {jobs}: event {i}");
+        }
+    }
+}
+
+#[test]
+fn every_capture() {
+    for name in CAPTURES {
+        let bytes = std::fs::read(capture_path(name)).unwrap();
+        same_for_all_jobs(name, &bytes, config_for(name));
+    }
+}
+
+#[test]
+fn a_generated_capture_with_hundreds_of_connections() {
+    let config = xmppdump::synth::gen::GenConfig {
+        target_bytes: 6 << 20,
+        ..Default::default()
+    };
+    let mut bytes = Vec::new();
+    xmppdump::synth::gen::generate(&config, &mut bytes).unwrap();
+    same_for_all_jobs("generated", &bytes, Config::default());
+}
+
+/// An open c2s connection from `client` starting at `start` seconds, with one presence
+/// every `every` seconds until `until`.
+fn chatty(client: &str, start: i64, every: i64, until: i64) -> Vec<Packet> {
+    let mut c = Conversation::new(
+        client.parse().unwrap(),
+        "10.0.0.1:5222".parse().unwrap(),
+        Link::Ethernet,
+        Timestamp(start * 1_000_000_000),
+    );
+    let mut packets = c.handshake();
+    packets.extend(c.send(true, client_header("example.org").as_bytes()));
+    packets.extend(c.send(false, server_header("example.org", "s", "").as_bytes()));
+    let mut t = start;
+    while t + every <= until {
+        t += every;
+        let mut p = c.send(true, b"<presence/>");
+        for packet in &mut p {
+            packet.time = Timestamp(t * 1_000_000_000);
+        }
+        packets.extend(p);
+    }
+    packets
+}
+
+#[test]
+fn idle_sweeps_end_the_same_connections_at_the_same_place() {
+    // Five connections; three go quiet for longer than the idle timeout (600 s) and are
+    // swept — and, when they speak again, picked up mid-stream and swept again — while
+    // two keep talking for three hours.
+    let mut packets: Vec<Packet> = Vec::new();
+    packets.extend(chatty("10.0.0.11:40001", 0, 30, 10_800));
+    packets.extend(chatty("10.0.0.12:40002", 5, 900, 2_000));
+    packets.extend(chatty("10.0.0.13:40003", 7, 4_000, 4_100));
+    packets.extend(chatty("10.0.0.14:40004", 9, 45, 10_800));
+    packets.extend(chatty("10.0.0.15:40005", 11, 1_000, 1_500));
+    packets.sort_by_key(|p| p.time);
+    let bytes = synth::write_pcapng(Vec::new(), &packets).unwrap();
+    let mut config = Config::default();
+    config.limits.flow_idle_timeout_secs = 600;
+    let one = run(&bytes, config.clone(), 1);
+    let idle = one
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                xmppdump::model::EventKind::FlowEnd {
+                    reason: xmppdump::model::EndReason::Idle,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(idle >= 3, "{idle}");
+    same_for_all_jobs("idle", &bytes, config);
+}
