@@ -339,3 +339,17 @@ fn show_colours_a_terminal_unless_no_color() {
         assert!(!plain.contains(code), "{code:?} with NO_COLOR");
     }
 }
+
+#[test]
+fn jobs_flag_gives_the_same_output() {
+    let file = capture("xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap");
+    for args in [vec!["-r", file.as_str()], vec!["stats", file.as_str()]] {
+        let (code, one, _) = run(&args, b"");
+        assert_eq!(code, 0);
+        let mut with_jobs = args.clone();
+        with_jobs.extend(["-j", "2"]);
+        let (code, two, _) = run(&with_jobs, b"");
+        assert_eq!(code, 0);
+        assert_eq!(one, two, "{args:?}");
+    }
+}
