@@ -26,7 +26,10 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 
 /// Packets per batch sent to the shards.
 const BATCH_PACKETS: usize = 2048;
-/// Batches in flight per channel (bounds memory: about 2 × N × BATCH × packet size).
+/// Packet bytes per batch (all shards together): with the batches in flight this
+/// bounds the memory `-j` adds to about 4 × 4 MiB.
+const BATCH_BYTES: usize = 4 << 20;
+/// Batches in flight per channel.
 const IN_FLIGHT: usize = 2;
 
 /// What a shard does next.
@@ -134,6 +137,7 @@ fn dispatch(
     let mut batches: Vec<Batch> = (0..n).map(|_| new_batch(0)).collect();
     let mut batch_id = 0u64;
     let mut in_batch = 0usize;
+    let mut batch_bytes = 0usize;
     let mut packets = 0u64;
     let mut undecoded = 0u64;
     let mut next_sweep = i64::MIN;
@@ -194,8 +198,10 @@ fn dispatch(
             });
         }
         in_batch += 1;
-        if in_batch >= BATCH_PACKETS {
+        batch_bytes += packet.data.len();
+        if in_batch >= BATCH_PACKETS || batch_bytes >= BATCH_BYTES {
             in_batch = 0;
+            batch_bytes = 0;
             batch_id += 1;
             if !send_all(&mut batches, batch_id) {
                 return (packets, undecoded, Ok(()));
