@@ -328,6 +328,10 @@ pub struct Common {
     #[arg(long, value_name = "BYTES")]
     pub max_tls_record: Option<usize>,
 
+    /// Largest TLS handshake message reassembled, in bytes (default 256 KiB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_tls_handshake: Option<usize>,
+
     /// Most TCP connections tracked at once.
     #[arg(long, value_name = "N")]
     pub max_flows: Option<usize>,
@@ -372,6 +376,7 @@ impl Common {
         set(&mut limits.max_segments, self.max_segments);
         set(&mut limits.max_attributes, self.max_attributes);
         set(&mut limits.max_tls_record, self.max_tls_record);
+        set(&mut limits.max_tls_handshake, self.max_tls_handshake);
         if let Some(v) = self.max_depth {
             limits.max_depth = v;
         }

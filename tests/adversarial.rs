@@ -182,4 +182,10 @@ fn a_tls_handshake_message_that_never_ends() {
     });
     assert_eq!(anomalies.get("tls_malformed"), Some(&1), "{anomalies:?}");
     assert!(text.contains("exceeds the 262144-byte limit"));
+    // The limit comes from the command line too.
+    let (_, anomalies, text) = run_limited(&["--max-tls-handshake", "1000"], |w| {
+        let _ = adversarial::endless_tls_handshake(4, w);
+    });
+    assert_eq!(anomalies.get("tls_malformed"), Some(&1), "{anomalies:?}");
+    assert!(text.contains("exceeds the 1000-byte limit"));
 }
