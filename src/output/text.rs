@@ -16,11 +16,16 @@ const MAX_TEXT_CHARS: usize = 60;
 
 pub struct Text<W: Write> {
     out: W,
+    /// The line being built, reused so printing does not allocate per event.
+    line: String,
 }
 
 impl<W: Write> Text<W> {
     pub fn new(out: W) -> Self {
-        Text { out }
+        Text {
+            out,
+            line: String::with_capacity(256),
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -30,14 +35,17 @@ impl<W: Write> Text<W> {
 
 impl<W: Write> Sink for Text<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        let mut line = format!(
+        let line = &mut self.line;
+        line.clear();
+        let _ = write!(
+            line,
             "{} #{} {} f{} ",
             time_of_day(event.time),
             event.flow.0,
             event.direction.arrow(),
             event.frame.0
         );
-        describe(&event.kind, &mut line);
+        describe(&event.kind, line);
         if event.decrypted {
             line.push_str(" [decrypted]");
         }
@@ -64,7 +72,8 @@ fn value(s: &str) -> Cow<'_, str> {
     let needs_quotes = s.is_empty()
         || s.chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '"');
-    let shown: Cow<'_, str> = if s.chars().count() > MAX_TEXT_CHARS {
+    // Byte length bounds the character count: only long values are counted.
+    let shown: Cow<'_, str> = if s.len() > MAX_TEXT_CHARS && s.chars().count() > MAX_TEXT_CHARS {
         Cow::Owned(format!(
             "{}…",
             s.chars().take(MAX_TEXT_CHARS).collect::<String>()
