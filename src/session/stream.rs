@@ -160,6 +160,29 @@ impl Stream {
             self.frame_offset = offset;
         }
         self.bytes.payload += data.len() as u64;
+        // An unfinished frame gets the new bytes one tag at a time (up to each `>`),
+        // so only the bytes that complete it are copied; the rest is framed in place.
+        // Feeding in pieces gives the same frames as feeding at once.
+        let mut rest = data;
+        while !self.pending.is_empty() && !rest.is_empty() {
+            let cut = memchr::memchr(b'>', rest).map_or(rest.len(), |i| i + 1);
+            let (head, tail) = rest.split_at(cut);
+            self.feed_piece(head, at, limits, show_secrets, out);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            self.feed_piece(rest, at, limits, show_secrets, out);
+        }
+    }
+
+    fn feed_piece(
+        &mut self,
+        data: &[u8],
+        at: At,
+        limits: &Limits,
+        show_secrets: bool,
+        out: &mut Vec<Report>,
+    ) {
         if self.pending.is_empty() {
             let used = self.run(data, at, limits, show_secrets, out);
             self.stash(data.get(used..).unwrap_or_default(), limits);
@@ -202,7 +225,10 @@ impl Stream {
             match self.mode {
                 Mode::Tls => {
                     // The TLS layer takes it from here (RFC 6120 §5.4.3.3).
-                    self.tls_tail = Some((self.frame_offset, rest.to_vec()));
+                    match &mut self.tls_tail {
+                        Some((_, tail)) => tail.extend_from_slice(rest),
+                        None => self.tls_tail = Some((self.frame_offset, rest.to_vec())),
+                    }
                     self.frame_offset += rest.len() as u64;
                     return buf.len();
                 }
