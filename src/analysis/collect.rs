@@ -197,6 +197,7 @@ impl Collector {
             }
         }
         let row = &mut flow.row;
+        row.decrypted |= e.decrypted;
         match &e.kind {
             EventKind::FlowStart { client, server, .. } => {
                 row.client.clone_from(client);
@@ -219,6 +220,18 @@ impl Collector {
                 }
             }
             EventKind::TlsProceed => row.tls_taken = true,
+            EventKind::TlsClientHello { sni, .. } => {
+                row.tls_taken = true;
+                if row.sni.is_none() {
+                    row.sni.clone_from(sni);
+                }
+            }
+            EventKind::TlsServerHello {
+                version,
+                cipher_suite,
+                hello_retry: false,
+                ..
+            } => row.tls = Some(format!("{version} {cipher_suite}")),
             EventKind::SaslAuth { mechanism, .. } => row.mechanism = Some(mechanism.clone()),
             EventKind::SaslSuccess { .. } => row.sasl_outcome = Some("success".into()),
             EventKind::SaslFailure { condition, .. } => {

@@ -172,7 +172,17 @@ pub struct SessionRow {
     pub duration_ms: u64,
     /// `offered`, `required`, or absent.
     pub starttls: Option<String>,
+    /// TLS was used: STARTTLS taken, or direct TLS.
     pub tls_taken: bool,
+    /// The negotiated TLS version and cipher suite (ServerHello).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    /// The server name the client asked for (ClientHello SNI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// The XMPP inside TLS was decrypted with a key log.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
     pub mechanisms_offered: Vec<String>,
     pub mechanism: Option<String>,
     /// `success`, `failure:<condition>`, `abort`, or absent.

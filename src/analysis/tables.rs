@@ -329,6 +329,11 @@ fn sessions(s: &Stats) -> Table {
                 r.stanzas.to_string(),
                 pct(ratio(r.presence_bytes, r.stanza_bytes)),
                 r.ended.clone(),
+                match (&r.tls, r.decrypted) {
+                    (Some(t), true) => format!("{t}, decrypted"),
+                    (Some(t), false) => t.clone(),
+                    (None, _) => "-".into(),
+                },
             ]
         })
         .collect();
@@ -346,6 +351,7 @@ fn sessions(s: &Stats) -> Table {
             "stanzas",
             "presence",
             "ended",
+            "tls",
         ],
         rows,
     );

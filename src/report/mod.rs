@@ -205,13 +205,14 @@ fn summary_section(s: &mut String, summary: &Summary, stats: &Stats) {
 fn sessions_section(s: &mut String, stats: &Stats) {
     s.push_str("<section id=\"sessions\">\n<h2>Sessions</h2>\n<table>\n<tr><th>flow</th><th>kind</th><th>client</th><th>server</th><th>JID</th><th>TLS</th><th>SASL</th><th>stanzas</th><th>ended</th></tr>\n");
     for row in &stats.sessions {
-        let tls = if row.tls_taken {
-            "yes"
-        } else if row.starttls.is_some() {
-            "offered, not taken"
-        } else {
-            "no"
+        let tls = match (&row.tls, row.decrypted, row.tls_taken) {
+            (Some(t), true, _) => format!("{t}, decrypted"),
+            (Some(t), false, _) => t.clone(),
+            (None, _, true) => "yes".to_string(),
+            (None, _, false) if row.starttls.is_some() => "offered, not taken".to_string(),
+            _ => "no".to_string(),
         };
+        let tls = escape(&tls);
         let sasl = match (&row.mechanism, &row.sasl_outcome) {
             (Some(m), Some(o)) => format!("{m}: {o}"),
             (Some(m), None) => m.clone(),
