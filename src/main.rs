@@ -209,6 +209,9 @@ fn live(args: &cli::DumpArgs) -> anyhow::Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use xmppdump::live;
+    if args.common.jobs > 1 {
+        bail!("-j works on capture files; live capture runs on one thread");
+    }
     if args.list_interfaces {
         let mut out = io::stdout().lock();
         for (i, (name, desc)) in live::interfaces()?.iter().enumerate() {

@@ -195,6 +195,10 @@ fn live_errors_exit_2_with_one_line() {
             vec!["-i", "lo", "-f", "tcp port", "-c", "1"],
             "bad capture filter \"tcp port\"",
         ),
+        (
+            vec!["-i", "lo", "-j", "2", "-c", "1"],
+            "-j works on capture files",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
             .args(&args)
