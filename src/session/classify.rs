@@ -83,14 +83,14 @@ pub fn element(tree: &Tree, show_secrets: bool, out: &mut Vec<EventKind>) {
                 Some(inner) => stanza_event(tree, inner, Some("route"), out),
                 None => out.push(EventKind::Element {
                     name: root.name.clone(),
-                    namespace: root.ns.clone(),
+                    namespace: root.ns.as_deref().map(str::to_owned),
                 }),
             }
             return;
         }
         _ => EventKind::Element {
             name: root.name.clone(),
-            namespace: root.ns.clone(),
+            namespace: root.ns.as_deref().map(str::to_owned),
         },
     };
     out.push(kind);
@@ -231,7 +231,7 @@ fn stanza(tree: &Tree, root: &Element, stanza_ns: &str) -> Stanza {
             continue;
         }
         if root.name == "iq" && s.payload.is_none() {
-            s.payload = child.ns.clone();
+            s.payload = child.ns.as_deref().map(str::to_owned);
             s.payload_name = Some(child.name.clone());
             if child.is(ns::BIND, "bind") {
                 s.bind_resource = tree
@@ -242,9 +242,9 @@ fn stanza(tree: &Tree, root: &Element, stanza_ns: &str) -> Stanza {
                     .map(|t| t.trim().to_owned());
             }
         }
-        if let Some(ext) = &child.ns {
-            if !s.extensions.contains(ext) {
-                s.extensions.push(ext.clone());
+        if let Some(ext) = child.ns.as_deref() {
+            if !s.extensions.iter().any(|e| e == ext) {
+                s.extensions.push(ext.to_owned());
             }
         }
     }

@@ -11,6 +11,7 @@
 use super::ns;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use std::borrow::Cow;
 
 /// Prefix → namespace bindings in scope, innermost last. The empty prefix is the
 /// default namespace.
@@ -45,20 +46,33 @@ impl NsScope {
     pub fn declares(&self, uri: &str) -> bool {
         self.bindings.iter().any(|(_, u)| u == uri)
     }
+}
 
-    fn len(&self) -> usize {
-        self.bindings.len()
+/// The stream header's bindings (borrowed, never copied per stanza) with the
+/// declarations made inside the element being parsed on top.
+struct Scope<'s> {
+    base: &'s NsScope,
+    local: Vec<(String, String)>,
+}
+
+impl Scope<'_> {
+    fn resolve(&self, prefix: &str) -> Option<&str> {
+        match self.local.iter().rev().find(|(p, _)| p == prefix) {
+            Some((_, uri)) => Some(uri.as_str()).filter(|uri| !uri.is_empty()),
+            None => self.base.resolve(prefix),
+        }
     }
 
-    fn truncate(&mut self, len: usize) {
-        self.bindings.truncate(len);
+    fn bind(&mut self, prefix: &str, uri: &str) {
+        self.local.push((prefix.to_owned(), uri.to_owned()));
     }
 }
 
 /// One element: resolved name, attributes as written, text, children.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Element {
-    pub ns: Option<String>,
+    /// Well-known namespaces are shared, not copied per element.
+    pub ns: Option<Cow<'static, str>>,
     pub name: String,
     /// Attributes other than namespace declarations, qualified name as written.
     pub attrs: Vec<(String, String)>,
@@ -131,7 +145,10 @@ pub fn parse_element(
     std::str::from_utf8(bytes).map_err(|e| ElementError::Utf8(e.valid_up_to()))?;
     let mut reader = Reader::from_reader(bytes);
     reader.config_mut().check_end_names = true;
-    let mut scope = scope.clone();
+    let mut scope = Scope {
+        base: scope,
+        local: Vec::new(),
+    };
     let mut tree = Tree::default();
     // Open elements: (node index, scope length before its declarations).
     let mut open: Vec<(usize, usize)> = Vec::new();
@@ -148,7 +165,7 @@ pub fn parse_element(
             }
             Event::End(_) => {
                 if let Some((_, mark)) = open.pop() {
-                    scope.truncate(mark);
+                    scope.local.truncate(mark);
                 }
             }
             Event::Text(text) => push_text(&mut tree, &open, &text.xml10_content()),
@@ -194,11 +211,13 @@ pub fn parse_start_tag(
             .map_err(|e| ElementError::Syntax(e.to_string()))?
         {
             Event::Start(start) | Event::Empty(start) => {
-                let mut scope = fallback.clone();
-                let mark = scope.len();
+                let mut scope = Scope {
+                    base: fallback,
+                    local: Vec::new(),
+                };
                 let el = element_from(&start, &mut scope, max_attrs)?;
                 let own = NsScope {
-                    bindings: scope.bindings.split_off(mark),
+                    bindings: scope.local,
                 };
                 return Ok((el, own));
             }
@@ -214,13 +233,13 @@ fn open_element(
     is_empty: bool,
     tree: &mut Tree,
     open: &mut Vec<(usize, usize)>,
-    scope: &mut NsScope,
+    scope: &mut Scope<'_>,
     max_attrs: usize,
 ) -> Result<(), ElementError> {
     if !tree.nodes.is_empty() && open.is_empty() {
         return Err(ElementError::Syntax("content after the element".into()));
     }
-    let mark = scope.len();
+    let mark = scope.local.len();
     let el = element_from(start, scope, max_attrs)?;
     let index = tree.nodes.len();
     if let Some(parent) = open.last().and_then(|&(p, _)| tree.nodes.get_mut(p)) {
@@ -228,7 +247,7 @@ fn open_element(
     }
     tree.nodes.push(el);
     if is_empty {
-        scope.truncate(mark);
+        scope.local.truncate(mark);
     } else {
         open.push((index, mark));
     }
@@ -237,7 +256,7 @@ fn open_element(
 
 fn element_from(
     start: &BytesStart<'_>,
-    scope: &mut NsScope,
+    scope: &mut Scope<'_>,
     max_attrs: usize,
 ) -> Result<Element, ElementError> {
     let mut attrs = Vec::new();
@@ -268,7 +287,7 @@ fn element_from(
         Some((p, l)) => (p, l),
         None => ("", qname.as_str()),
     };
-    let ns = scope.resolve(prefix).map(str::to_owned);
+    let ns = scope.resolve(prefix).map(ns::shared);
     if ns.is_none() && !prefix.is_empty() {
         return Err(ElementError::UnboundPrefix(prefix.to_owned()));
     }

@@ -24,3 +24,42 @@ pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 pub fn is_stanza_namespace(ns: &str) -> bool {
     matches!(ns, CLIENT | SERVER | COMPONENT_ACCEPT | COMPONENT_CONNECT)
 }
+
+/// A namespace as a shared string: the well-known ones are not copied.
+pub fn shared(uri: &str) -> std::borrow::Cow<'static, str> {
+    const KNOWN: &[&str] = &[
+        STREAMS,
+        CLIENT,
+        SERVER,
+        COMPONENT_ACCEPT,
+        COMPONENT_CONNECT,
+        DIALBACK,
+        DIALBACK_FEATURE,
+        TLS,
+        SASL,
+        BIND,
+        SESSION,
+        STREAM_ERRORS,
+        STANZA_ERRORS,
+        SM,
+        COMPRESS_FEATURE,
+        CAPS,
+        XML,
+        "jabber:iq:roster",
+        "http://jabber.org/protocol/disco#info",
+        "http://jabber.org/protocol/disco#items",
+        "http://jabber.org/protocol/muc",
+        "http://jabber.org/protocol/muc#user",
+        "http://jabber.org/protocol/chatstates",
+        "urn:xmpp:delay",
+        "urn:xmpp:ping",
+        "urn:xmpp:receipts",
+        "vcard-temp",
+        "vcard-temp:x:update",
+        "jabber:x:data",
+    ];
+    match KNOWN.iter().find(|k| **k == uri) {
+        Some(k) => std::borrow::Cow::Borrowed(k),
+        None => std::borrow::Cow::Owned(uri.to_owned()),
+    }
+}
