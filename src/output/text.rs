@@ -70,8 +70,13 @@ impl<W: Write> Sink for Text<W> {
 /// A value from the wire, quoted and escaped when it would break the line.
 fn value(s: &str) -> Cow<'_, str> {
     let needs_quotes = s.is_empty()
-        || s.chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '"');
+        || if s.is_ascii() {
+            // The same test on bytes: ASCII whitespace and controls are ≤ ' ' or DEL.
+            s.bytes().any(|b| b <= b' ' || b == b'"' || b == 0x7f)
+        } else {
+            s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '"')
+        };
     // Byte length bounds the character count: only long values are counted.
     let shown: Cow<'_, str> = if s.len() > MAX_TEXT_CHARS && s.chars().count() > MAX_TEXT_CHARS {
         Cow::Owned(format!(
