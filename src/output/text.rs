@@ -4,7 +4,7 @@
 //! `C>S` (from the initiator) or `S>C`, the frame that completed the event. Values
 //! from the wire are escaped so one event is always one line.
 
-use super::time::time_of_day;
+use super::time::push_time_of_day;
 use super::{Sink, Summary};
 use crate::model::{Event, EventKind, Features, Stanza};
 use std::borrow::Cow;
@@ -37,10 +37,10 @@ impl<W: Write> Sink for Text<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         let line = &mut self.line;
         line.clear();
+        push_time_of_day(line, event.time);
         let _ = write!(
             line,
-            "{} #{} {} f{} ",
-            time_of_day(event.time),
+            " #{} {} f{} ",
             event.flow.0,
             event.direction.arrow(),
             event.frame.0

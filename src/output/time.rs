@@ -17,26 +17,38 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Sub-second digits: microseconds, or nanoseconds when the capture has them.
-fn fraction(t: Timestamp) -> String {
-    let nanos = t.subsec_nanos();
+/// Appends `n` as exactly `width` decimal digits (zero-padded; higher digits dropped).
+fn push_digits(out: &mut String, n: u64, width: u32) {
+    let mut div = 10u64.pow(width.saturating_sub(1));
+    while div > 0 {
+        out.push(char::from(b'0' + (n / div % 10) as u8));
+        div /= 10;
+    }
+}
+
+/// Appends `HH:MM:SS.ffffff` (microseconds, or nanoseconds when the capture has them)
+/// without the formatting machinery: the text printer calls this for every event.
+pub fn push_time_of_day(out: &mut String, t: Timestamp) {
+    let secs = t.secs().rem_euclid(86_400) as u64;
+    push_digits(out, secs / 3600, 2);
+    out.push(':');
+    push_digits(out, secs / 60 % 60, 2);
+    out.push(':');
+    push_digits(out, secs % 60, 2);
+    out.push('.');
+    let nanos = u64::from(t.subsec_nanos());
     if nanos.is_multiple_of(1000) {
-        format!("{:06}", nanos / 1000)
+        push_digits(out, nanos / 1000, 6);
     } else {
-        format!("{nanos:09}")
+        push_digits(out, nanos, 9);
     }
 }
 
 /// `HH:MM:SS.ffffff`, as tcpdump prints by default (in UTC).
 pub fn time_of_day(t: Timestamp) -> String {
-    let secs = t.secs().rem_euclid(86_400);
-    format!(
-        "{:02}:{:02}:{:02}.{}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        fraction(t)
-    )
+    let mut s = String::with_capacity(18);
+    push_time_of_day(&mut s, t);
+    s
 }
 
 /// RFC 3339 in UTC, e.g. `2015-07-21T10:12:13.123456Z`.
