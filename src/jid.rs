@@ -48,6 +48,37 @@ impl Jid {
     /// Parses and validates a JID (RFC 7622 §3.1: split at the first `/`, then the
     /// first `@` before it).
     pub fn parse(input: &str) -> Result<Jid, JidError> {
+        Jid::validate(input)?;
+        let (bare, resource) = match input.split_once('/') {
+            Some((bare, resource)) => (bare, Some(resource)),
+            None => (input, None),
+        };
+        let (local, domain) = match bare.split_once('@') {
+            Some((local, domain)) => (Some(local), domain),
+            None => (None, bare),
+        };
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        let mut text = String::with_capacity(input.len());
+        let mut at = None;
+        if let Some(local) = local {
+            text.push_str(local);
+            at = NonZeroU16::new(u16::try_from(text.len()).map_err(|_| JidError::TooLong("JID"))?);
+            text.push('@');
+        }
+        text.push_str(domain);
+        let mut slash = None;
+        if let Some(resource) = resource {
+            slash =
+                NonZeroU16::new(u16::try_from(text.len()).map_err(|_| JidError::TooLong("JID"))?);
+            text.push('/');
+            text.push_str(resource);
+        }
+        Ok(Jid { text, at, slash })
+    }
+
+    /// Checks a JID without building one (no allocation): the analysis validates
+    /// every address it sees.
+    pub fn validate(input: &str) -> Result<(), JidError> {
         let (bare, resource) = match input.split_once('/') {
             Some((bare, resource)) => (bare, Some(resource)),
             None => (input, None),
@@ -65,22 +96,10 @@ impl Jid {
         if let Some(resource) = resource {
             check_resourcepart(resource)?;
         }
-        let mut text = String::with_capacity(input.len());
-        let mut at = None;
-        if let Some(local) = local {
-            text.push_str(local);
-            at = NonZeroU16::new(u16::try_from(text.len()).map_err(|_| JidError::TooLong("JID"))?);
-            text.push('@');
+        if input.len() > usize::from(u16::MAX) {
+            return Err(JidError::TooLong("JID"));
         }
-        text.push_str(domain);
-        let mut slash = None;
-        if let Some(resource) = resource {
-            slash =
-                NonZeroU16::new(u16::try_from(text.len()).map_err(|_| JidError::TooLong("JID"))?);
-            text.push('/');
-            text.push_str(resource);
-        }
-        Ok(Jid { text, at, slash })
+        Ok(())
     }
 
     pub fn localpart(&self) -> Option<&str> {

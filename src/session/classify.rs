@@ -269,7 +269,7 @@ pub fn condition_and_text(
 fn check_jids(jids: &[(&str, Option<&str>)], out: &mut Vec<EventKind>) {
     for (field, value) in jids {
         if let Some(value) = value {
-            if let Err(e) = Jid::parse(value) {
+            if let Err(e) = Jid::validate(value) {
                 out.push(EventKind::Anomaly {
                     anomaly: Anomaly::InvalidJid,
                     detail: format!("{field}={value:?}: {e}"),
