@@ -256,3 +256,33 @@ fn the_diagram_in_the_readme_is_current() {
         "regenerate docs/prosody-session.svg"
     );
 }
+
+#[test]
+fn an_anomaly_about_an_element_does_not_split_it_from_its_meaning() {
+    use xmppdump::model::Timestamp;
+    use xmppdump::synth::{Conversation, Link};
+    // A root that is not <stream:stream> (anomaly first, then the header event), and a
+    // message with an invalid address (message event first, then the anomaly).
+    let mut c = Conversation::new(
+        "192.0.2.10:50000".parse().unwrap(),
+        "192.0.2.1:5222".parse().unwrap(),
+        Link::Ethernet,
+        Timestamp(1_700_000_000_000_000_000),
+    );
+    let mut packets = c.handshake();
+    packets.extend(c.send(true, b"<stream xmlns='jabber:client' to='example.org'>"));
+    packets.extend(c.send(
+        true,
+        b"<message to='a@@b' type='chat'><body>x</body></message>",
+    ));
+    packets.extend(c.close());
+    let bytes = xmppdump::synth::write_pcapng(Vec::new(), &packets).unwrap();
+    let dialogues = dialogues_of(bytes, Config::default());
+    let text = render(&dialogues[0], Style::default());
+    assert!(text.contains("!! missing_stream_header"), "{text}");
+    assert!(text.contains("!! invalid_jid"), "{text}");
+    // Each element shows once, as XML; no event is left over as a bracketed line.
+    assert!(!text.contains("[stream open"), "{text}");
+    assert!(!text.contains("[message"), "{text}");
+    assert_eq!(text.matches("<message to='a@@b'").count(), 1, "{text}");
+}

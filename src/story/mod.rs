@@ -410,18 +410,26 @@ impl Recorder {
             dialogue.bytes = Some((*to_server, *to_client));
             return;
         }
-        // An element's events follow its `xml` event at the same place.
-        if let Some(last) = dialogue.entries.last_mut() {
-            let same_place = last.dir == event.direction
-                && last.frame == event.frame
-                && last.decrypted == event.decrypted
-                && last.xml.is_some()
+        // An element's events follow its `xml` event at the same place; anomalies
+        // about it may come between, as entries of their own.
+        let open = dialogue
+            .entries
+            .iter_mut()
+            .rev()
+            .take_while(|e| {
+                e.xml.is_some() || matches!(e.kinds.first(), Some(EventKind::Anomaly { .. }))
+            })
+            .find(|e| e.xml.is_some());
+        if let Some(open) = open {
+            let same_place = open.dir == event.direction
+                && open.frame == event.frame
+                && open.decrypted == event.decrypted
                 && !matches!(
                     event.kind,
                     EventKind::Xml { .. } | EventKind::Anomaly { .. }
                 );
-            if same_place && (last.kinds.is_empty() || is_companion(&event.kind)) {
-                last.kinds.push(event.kind.clone());
+            if same_place && (open.kinds.is_empty() || is_companion(&event.kind)) {
+                open.kinds.push(event.kind.clone());
                 return;
             }
         }
