@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::io;
 
 /// Most entries kept over all dialogues; later ones are counted, not kept.
-const MAX_ENTRIES: usize = 200_000;
+const MAX_ENTRIES: usize = 100_000;
 /// Most element bytes kept over all dialogues.
 const MAX_XML_BYTES: usize = 64 << 20;
 
