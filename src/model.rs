@@ -373,9 +373,10 @@ pub enum EventKind {
     ComponentHandshake {
         digest_len: usize,
     },
-    Message(Stanza),
-    Presence(Stanza),
-    Iq(Stanza),
+    // Boxed: a stanza is large, and events are moved from stage to stage.
+    Message(Box<Stanza>),
+    Presence(Box<Stanza>),
+    Iq(Box<Stanza>),
     /// `<stream:error>` (RFC 6120 §4.9).
     StreamError {
         #[serde(skip_serializing_if = "Option::is_none")]

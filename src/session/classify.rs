@@ -112,9 +112,9 @@ fn stanza_event(tree: &Tree, el: &Element, wrapper: Option<&str>, out: &mut Vec<
         &mut invalid,
     );
     out.push(match el.name.as_str() {
-        "message" => EventKind::Message(stanza),
-        "presence" => EventKind::Presence(stanza),
-        _ => EventKind::Iq(stanza),
+        "message" => EventKind::Message(Box::new(stanza)),
+        "presence" => EventKind::Presence(Box::new(stanza)),
+        _ => EventKind::Iq(Box::new(stanza)),
     });
     out.extend(invalid);
 }
