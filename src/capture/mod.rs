@@ -57,6 +57,28 @@ struct Interface {
     offset_secs: i64,
 }
 
+/// The length of the next pcapng block when it is below the 12 bytes of a block's
+/// own header and trailer (pcapng §3.1), which the parser would underflow on; tracks
+/// each section's byte order from its Section Header Block.
+fn short_pcapng_block(data: &[u8], big_endian: &mut bool) -> Option<u32> {
+    let word = |at: usize| -> Option<[u8; 4]> { data.get(at..at + 4)?.try_into().ok() };
+    let block_type = word(0)?;
+    if block_type == [0x0A, 0x0D, 0x0D, 0x0A] {
+        match word(8)? {
+            [0x4D, 0x3C, 0x2B, 0x1A] => *big_endian = false,
+            [0x1A, 0x2B, 0x3C, 0x4D] => *big_endian = true,
+            _ => return None, // the parser reports a bad byte-order magic
+        }
+    }
+    let raw = word(4)?;
+    let len = if *big_endian {
+        u32::from_be_bytes(raw)
+    } else {
+        u32::from_le_bytes(raw)
+    };
+    (len < 12).then_some(len)
+}
+
 /// Streaming reader over pcap or pcapng.
 pub struct Reader {
     inner: Box<dyn PcapReaderIterator + Send>,
@@ -72,6 +94,9 @@ struct State {
     data: Vec<u8>,
     saw_supported: bool,
     unsupported: Option<u32>,
+    /// pcapng: blocks are checked before parsing; byte order of the current section.
+    pcapng: bool,
+    big_endian: bool,
 }
 
 impl Reader {
@@ -111,6 +136,9 @@ impl Reader {
                 data: Vec::new(),
                 saw_supported: false,
                 unsupported: None,
+                pcapng: magic == 0x0A0D_0D0A,
+                // The first Section Header Block's byte-order magic (pcapng §4.1).
+                big_endian: probe.get(8..12) == Some(&[0x1A, 0x2B, 0x3C, 0x4D][..]),
             },
         })
     }
@@ -144,6 +172,15 @@ impl Reader {
 
     fn next_block(&mut self) -> Result<Step, CaptureError> {
         loop {
+            if self.state.pcapng {
+                let data = self.inner.data();
+                if let Some(len) = short_pcapng_block(data, &mut self.state.big_endian) {
+                    return Err(CaptureError::Corrupt {
+                        frame: self.state.frame,
+                        detail: format!("pcapng block of {len} bytes (at least 12)"),
+                    });
+                }
+            }
             let outcome = match self.inner.next() {
                 Ok((consumed, block)) => {
                     let step = self.state.absorb(block)?;
