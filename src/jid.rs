@@ -49,15 +49,7 @@ impl Jid {
     /// first `@` before it).
     pub fn parse(input: &str) -> Result<Jid, JidError> {
         Jid::validate(input)?;
-        let (bare, resource) = match input.split_once('/') {
-            Some((bare, resource)) => (bare, Some(resource)),
-            None => (input, None),
-        };
-        let (local, domain) = match bare.split_once('@') {
-            Some((local, domain)) => (Some(local), domain),
-            None => (None, bare),
-        };
-        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        let (local, domain, resource) = split(input);
         let mut text = String::with_capacity(input.len());
         let mut at = None;
         if let Some(local) = local {
@@ -79,16 +71,7 @@ impl Jid {
     /// Checks a JID without building one (no allocation): the analysis validates
     /// every address it sees.
     pub fn validate(input: &str) -> Result<(), JidError> {
-        let (bare, resource) = match input.split_once('/') {
-            Some((bare, resource)) => (bare, Some(resource)),
-            None => (input, None),
-        };
-        let (local, domain) = match bare.split_once('@') {
-            Some((local, domain)) => (Some(local), domain),
-            None => (None, bare),
-        };
-        // RFC 7622 §3.2: a trailing dot in the domain is removed.
-        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        let (local, domain, resource) = split(input);
         if let Some(local) = local {
             check_localpart(local)?;
         }
@@ -138,6 +121,20 @@ impl fmt::Display for Jid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// Localpart, domainpart (trailing dot removed, RFC 7622 §3.2) and resourcepart:
+/// split at the first `/`, then at the first `@` before it (RFC 7622 §3.1).
+fn split(input: &str) -> (Option<&str>, &str, Option<&str>) {
+    let (bare, resource) = match input.split_once('/') {
+        Some((bare, resource)) => (bare, Some(resource)),
+        None => (input, None),
+    };
+    let (local, domain) = match bare.split_once('@') {
+        Some((local, domain)) => (Some(local), domain),
+        None => (None, bare),
+    };
+    (local, domain.strip_suffix('.').unwrap_or(domain), resource)
 }
 
 /// RFC 7622 §3.3.1: UsernameCaseMapped profile; these ASCII characters are excluded.

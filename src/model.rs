@@ -410,6 +410,22 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// Events about the TLS layer itself (RFC 8446 handshake messages and alerts),
+    /// not XMPP traffic.
+    pub fn is_tls_layer(&self) -> bool {
+        matches!(
+            self,
+            EventKind::TlsClientHello { .. }
+                | EventKind::TlsServerHello { .. }
+                | EventKind::TlsEncryptedExtensions { .. }
+                | EventKind::TlsCertificate { .. }
+                | EventKind::TlsFinished
+                | EventKind::TlsAlert { .. }
+        )
+    }
+}
+
 /// What `<stream:features>` offered.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Features {

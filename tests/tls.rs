@@ -111,17 +111,11 @@ fn xmpp_events(events: &[Event], decrypted: bool) -> Vec<(xmppdump::model::Direc
         .iter()
         .filter(|e| e.decrypted == decrypted)
         .filter(|e| {
-            !matches!(
-                e.kind,
-                EventKind::FlowStart { .. }
-                    | EventKind::FlowEnd { .. }
-                    | EventKind::TlsClientHello { .. }
-                    | EventKind::TlsServerHello { .. }
-                    | EventKind::TlsEncryptedExtensions { .. }
-                    | EventKind::TlsCertificate { .. }
-                    | EventKind::TlsFinished
-                    | EventKind::TlsAlert { .. }
-            )
+            !e.kind.is_tls_layer()
+                && !matches!(
+                    e.kind,
+                    EventKind::FlowStart { .. } | EventKind::FlowEnd { .. }
+                )
         })
         .map(|e| (e.direction, e.kind.clone()))
         .collect()

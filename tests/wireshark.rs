@@ -161,11 +161,15 @@ fn ours_with(file: &str, extra: &[&str]) -> BTreeMap<(u64, String), usize> {
 /// (frame, kind) → count, according to tshark with the plugin.
 fn theirs(file: &str) -> BTreeMap<(u64, String), usize> {
     let lua = format!("lua_script:{PLUGIN}");
-    let mut args = vec![
-        "-r",
-        file,
-        "-X",
-        lua.as_str(),
+    tshark_counts(&["-r", file, "-X", lua.as_str()], KINDS)
+}
+
+/// (frame, kind) → how many `xmpp.KIND` fields tshark shows in each XMPP frame;
+/// `args` names the file and any options.
+fn tshark_counts(args: &[&str], kinds: &[&str]) -> BTreeMap<(u64, String), usize> {
+    let fields: Vec<String> = kinds.iter().map(|k| format!("xmpp.{k}")).collect();
+    let mut all = args.to_vec();
+    all.extend([
         "-Y",
         "xmpp",
         "-T",
@@ -174,24 +178,18 @@ fn theirs(file: &str) -> BTreeMap<(u64, String), usize> {
         "occurrence=a",
         "-E",
         "separator=\t",
-    ];
-    let fields: Vec<String> = KINDS.iter().map(|k| format!("xmpp.{k}")).collect();
-    args.extend(["-e", "frame.number"]);
+    ]);
+    all.extend(["-e", "frame.number"]);
     for f in &fields {
-        args.extend(["-e", f.as_str()]);
+        all.extend(["-e", f.as_str()]);
     }
     let mut map = BTreeMap::new();
-    for line in tshark(&args).lines() {
+    for line in tshark(&all).lines() {
         let cols: Vec<&str> = line.split('\t').collect();
         let frame: u64 = cols[0].parse().unwrap();
-        for (kind, value) in KINDS.iter().zip(&cols[1..]) {
-            let n = if value.is_empty() {
-                0
-            } else {
-                value.split(',').count()
-            };
-            if n > 0 {
-                map.insert((frame, (*kind).to_owned()), n);
+        for (kind, value) in kinds.iter().zip(&cols[1..]) {
+            if !value.is_empty() {
+                map.insert((frame, (*kind).to_owned()), value.split(',').count());
             }
         }
     }
@@ -277,36 +275,10 @@ fn tshark_decrypts_the_same_stanzas_in_the_same_frames() {
         };
         let ours = stanzas(ours_with(&file, &["--keylog", &keylog]));
         let option = format!("tls.keylog_file:{keylog}");
-        let mut theirs = BTreeMap::new();
-        let out = tshark(&[
-            "-r",
-            &file,
-            "-o",
-            &option,
-            "-Y",
-            "xmpp",
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=a",
-            "-e",
-            "frame.number",
-            "-e",
-            "xmpp.message",
-            "-e",
-            "xmpp.presence",
-            "-e",
-            "xmpp.iq",
-        ]);
-        for line in out.lines() {
-            let cols: Vec<&str> = line.split('\t').collect();
-            let frame: u64 = cols[0].parse().unwrap();
-            for (kind, value) in ["message", "presence", "iq"].iter().zip(&cols[1..]) {
-                if !value.is_empty() {
-                    theirs.insert((frame, kind.to_string()), value.split(',').count());
-                }
-            }
-        }
+        let theirs = tshark_counts(
+            &["-r", &file, "-o", &option],
+            &["message", "presence", "iq"],
+        );
         assert!(ours.values().sum::<usize>() >= 9, "{stem}: {ours:?}");
         assert_eq!(ours, theirs, "{stem}");
         // Without the key log neither sees a stanza.

@@ -3,10 +3,10 @@
 //! without having to find a valid capture first.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use xmppdump::capture::Packet;
-use xmppdump::model::{FrameNo, Timestamp};
-use xmppdump::output::text::Text;
-use xmppdump::pipeline::{Config, Pipeline};
+
+mod common;
+use xmppdump::model::Timestamp;
+use xmppdump::pipeline::Config;
 use xmppdump::synth::{Conversation, Link};
 
 fuzz_target!(|data: &[u8]| {
@@ -25,17 +25,5 @@ fuzz_target!(|data: &[u8]| {
     packets.extend(c.send(true, client));
     packets.extend(c.send(false, server));
     packets.extend(c.close());
-    let mut pipeline = Pipeline::new(Config::default());
-    for (i, p) in packets.iter().enumerate() {
-        pipeline.packet(&Packet {
-            frame: FrameNo(i as u64 + 1),
-            time: p.time,
-            linktype: p.linktype,
-            original_len: p.data.len() as u32,
-            data: &p.data,
-        });
-    }
-    pipeline.finish();
-    let mut sink = Text::new(std::io::sink());
-    let _ = pipeline.drain_into(&mut sink);
+    common::analyse(&packets, Config::default());
 });

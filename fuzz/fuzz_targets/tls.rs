@@ -5,11 +5,11 @@
 //! the decrypted inner stream as well as the record and handshake parsers.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+
+mod common;
 use std::sync::{Arc, OnceLock};
-use xmppdump::capture::Packet;
-use xmppdump::model::{FrameNo, Timestamp};
-use xmppdump::output::text::Text;
-use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::model::Timestamp;
+use xmppdump::pipeline::Config;
 use xmppdump::synth::{Conversation, Link};
 use xmppdump::tls::{KeyLog, KeyStore};
 
@@ -51,17 +51,5 @@ fuzz_target!(|data: &[u8]| {
         keys,
         ..Config::default()
     };
-    let mut pipeline = Pipeline::new(config);
-    for (i, p) in packets.iter().enumerate() {
-        pipeline.packet(&Packet {
-            frame: FrameNo(i as u64 + 1),
-            time: p.time,
-            linktype: p.linktype,
-            original_len: p.data.len() as u32,
-            data: &p.data,
-        });
-    }
-    pipeline.finish();
-    let mut sink = Text::new(std::io::sink());
-    let _ = pipeline.drain_into(&mut sink);
+    common::analyse(&packets, config);
 });

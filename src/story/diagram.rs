@@ -4,7 +4,7 @@
 //! Input: dialogues; output: Mermaid or PlantUML text to paste into a report, or an SVG
 //! drawn here (no external renderer), readable at A4 width for up to four lifelines.
 
-use super::{Dialogue, Phase};
+use super::Dialogue;
 use crate::model::{Direction, EventKind, FlowId, Stanza, Timestamp};
 use std::fmt::Write as _;
 
@@ -397,9 +397,4 @@ fn xml_text(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-/// Phases are exposed for the report's grouping.
-pub fn phase_names(d: &Dialogue) -> Vec<String> {
-    d.phases().iter().map(Phase::short).collect()
 }

@@ -12,7 +12,7 @@
 //!   secrets after each side's Finished; KeyUpdate moves to the next secret.
 
 use super::crypto::{suite, suite_name, Decrypter, OpenError, Suite};
-use super::keylog::{KeyStore, Secret, Secrets};
+use super::keylog::{KeyStore, Secret};
 use super::{cert, wire};
 use crate::limits::Limits;
 use crate::model::{Anomaly, Direction, EventKind, Position, StreamOffset};
@@ -562,11 +562,6 @@ impl Connection {
                 ),
             ))
         })
-    }
-
-    /// Used by tests: which secrets a lookup would find.
-    pub fn secrets(&self) -> Option<Secrets> {
-        self.keys.as_ref()?.lookup(&self.client_random?)
     }
 }
 
