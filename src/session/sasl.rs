@@ -7,13 +7,13 @@
 
 use super::classify::condition_and_text;
 use crate::model::EventKind;
-use crate::xml::{ns, Element, Tree};
+use crate::xml::{ns, Element};
 
 /// Text put in place of a secret payload.
 pub const REDACTED: &str = "REDACTED";
 
-pub fn classify(tree: &Tree, el: &Element, show_secrets: bool) -> EventKind {
-    let payload = el.text.trim();
+pub fn classify(el: Element<'_>, show_secrets: bool) -> EventKind {
+    let payload = el.text().trim();
     let secret = |data: &str| -> Option<String> {
         if data.is_empty() || data == "=" {
             None
@@ -23,7 +23,7 @@ pub fn classify(tree: &Tree, el: &Element, show_secrets: bool) -> EventKind {
             Some(REDACTED.to_owned())
         }
     };
-    match el.name.as_str() {
+    match el.name() {
         "auth" => {
             let mechanism = el.attr("mechanism").unwrap_or_default().to_owned();
             EventKind::SaslAuth {
@@ -46,7 +46,7 @@ pub fn classify(tree: &Tree, el: &Element, show_secrets: bool) -> EventKind {
             data_len: payload.len(),
         },
         "failure" => {
-            let (condition, text) = condition_and_text(tree, el, ns::SASL);
+            let (condition, text) = condition_and_text(el, ns::SASL);
             EventKind::SaslFailure { condition, text }
         }
         "abort" => EventKind::SaslAbort,

@@ -385,10 +385,13 @@ impl Stream {
             return;
         }
         match xml::parse_start_tag(bytes, &self.scope, limits.max_attributes) {
-            Ok((el, scope)) => {
-                self.scope = scope;
+            Ok((tree, scope)) => {
                 let mut kinds = Vec::new();
-                classify::stream_header(&el, &self.scope, self.headers > 0, &mut kinds);
+                if let Some(el) = tree.root() {
+                    classify::stream_header(el, &scope, self.headers > 0, &mut kinds);
+                }
+                drop(tree);
+                self.scope = scope;
                 self.headers += 1;
                 out.extend(kinds.into_iter().map(|k| (pos, k)));
             }
@@ -504,7 +507,9 @@ fn is_stream_header(tag: &[u8], scope: &NsScope, limits: &Limits) -> bool {
         return false;
     }
     match xml::parse_start_tag(tag, scope, limits.max_attributes) {
-        Ok((el, _)) => el.is(xml::ns::STREAMS, "stream"),
+        Ok((tree, _)) => tree
+            .root()
+            .is_some_and(|el| el.is(xml::ns::STREAMS, "stream")),
         Err(_) => false,
     }
 }

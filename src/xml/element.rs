@@ -1,16 +1,19 @@
 //! Parses one complete top-level element (or a stream header start tag) into a small
-//! tree with namespaces resolved.
+//! tree with namespaces resolved, borrowing from the element's bytes.
 //!
 //! Input: the element's bytes and the namespace scope inherited from the stream header
 //! (a stanza does not repeat `xmlns:stream` or the default namespace); output: a
-//! [`Tree`] of [`Element`]s, or an [`ElementError`]. quick-xml tokenizes; we resolve
-//! prefixes ourselves because the declarations live on the unclosed stream header.
-//! Bounds: the input is already limited by the stanza size; attributes per element are
-//! limited here.
+//! [`Tree`] whose names, attribute values and text borrow the input (copied only where
+//! an entity or a line end had to be replaced), or an [`ElementError`].
+//!
+//! Our own scanner, not a general XML library: the framer has already found where the
+//! element ends, so this is one forward pass with `memchr` between tags, no per-element
+//! allocation, and a well-formedness check of what XMPP allows (RFC 6120 §11: XML 1.0
+//! without comments, processing instructions, DTDs or entities other than the five
+//! predefined ones and character references). Bounds: the input is already limited by
+//! the stanza size; attributes per element are limited here; depth by the framer.
 
 use super::ns;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
 use std::borrow::Cow;
 
 /// Prefix → namespace bindings in scope, innermost last. The empty prefix is the
@@ -48,74 +51,141 @@ impl NsScope {
     }
 }
 
-/// The stream header's bindings (borrowed, never copied per stanza) with the
-/// declarations made inside the element being parsed on top.
-struct Scope<'s> {
-    base: &'s NsScope,
-    local: Vec<(String, String)>,
+/// One attribute other than a namespace declaration: qualified name as written, value
+/// with entities replaced and white space normalised (XML 1.0 §3.3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr<'a> {
+    pub name: &'a str,
+    pub value: Cow<'a, str>,
 }
 
-impl Scope<'_> {
-    fn resolve(&self, prefix: &str) -> Option<&str> {
-        match self.local.iter().rev().find(|(p, _)| p == prefix) {
-            Some((_, uri)) => Some(uri.as_str()).filter(|uri| !uri.is_empty()),
-            None => self.base.resolve(prefix),
-        }
-    }
-
-    fn bind(&mut self, prefix: &str, uri: &str) {
-        self.local.push((prefix.to_owned(), uri.to_owned()));
-    }
-}
-
-/// One element: resolved name, attributes as written, text, children.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Element {
-    /// Well-known namespaces are shared, not copied per element.
-    pub ns: Option<Cow<'static, str>>,
-    pub name: String,
-    /// Attributes other than namespace declarations, qualified name as written.
-    pub attrs: Vec<(String, String)>,
+/// One element as stored: nodes are in document order, so the children of node `i`
+/// are `i + 1` and then each next sibling at the previous child's `end`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Node<'a> {
+    ns: Option<Cow<'a, str>>,
+    /// Local name.
+    name: &'a str,
+    /// This element's attributes: `Tree::attrs[attrs.0..attrs.1]`.
+    attrs: (usize, usize),
     /// Concatenated character data directly inside this element.
-    pub text: String,
-    pub children: Vec<usize>,
-}
-
-impl Element {
-    pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn is(&self, ns: &str, name: &str) -> bool {
-        self.name == name && self.ns.as_deref() == Some(ns)
-    }
+    text: Cow<'a, str>,
+    /// Index after this element's last descendant.
+    end: usize,
 }
 
 /// A parsed element and its descendants; node 0 is the root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tree {
-    pub nodes: Vec<Element>,
+pub struct Tree<'a> {
+    nodes: Vec<Node<'a>>,
+    attrs: Vec<Attr<'a>>,
 }
 
-impl Tree {
-    pub fn root(&self) -> Option<&Element> {
-        self.nodes.first()
+impl<'a> Tree<'a> {
+    pub fn root(&self) -> Option<Element<'_>> {
+        (!self.nodes.is_empty()).then_some(Element {
+            tree: self,
+            index: 0,
+        })
     }
 
-    pub fn children<'a>(&'a self, el: &'a Element) -> impl Iterator<Item = &'a Element> + 'a {
-        el.children.iter().filter_map(|&i| self.nodes.get(i))
+    /// Number of elements, the root included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
     }
 
-    pub fn child<'a>(&'a self, el: &'a Element, ns: &str, name: &str) -> Option<&'a Element> {
-        self.children(el).find(|c| c.is(ns, name))
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// A handle on one element of a [`Tree`].
+#[derive(Debug, Clone, Copy)]
+pub struct Element<'t> {
+    tree: &'t Tree<'t>,
+    index: usize,
+}
+
+impl<'t> Element<'t> {
+    fn node(&self) -> Option<&'t Node<'t>> {
+        self.tree.nodes.get(self.index)
+    }
+
+    /// The resolved namespace, if any.
+    pub fn ns(&self) -> Option<&'t str> {
+        self.node().and_then(|n| n.ns.as_deref())
+    }
+
+    /// The local name.
+    pub fn name(&self) -> &'t str {
+        self.node().map_or("", |n| n.name)
+    }
+
+    /// Attributes other than namespace declarations, in document order.
+    pub fn attrs(&self) -> &'t [Attr<'t>] {
+        self.node()
+            .and_then(|n| self.tree.attrs.get(n.attrs.0..n.attrs.1))
+            .unwrap_or_default()
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&'t str> {
+        self.attrs()
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_ref())
+    }
+
+    /// Character data directly inside this element.
+    pub fn text(&self) -> &'t str {
+        self.node().map_or("", |n| n.text.as_ref())
+    }
+
+    pub fn is(&self, ns: &str, name: &str) -> bool {
+        self.name() == name && self.ns() == Some(ns)
+    }
+
+    pub fn children(&self) -> Children<'t> {
+        let end = self.node().map_or(0, |n| n.end);
+        Children {
+            tree: self.tree,
+            next: self.index + 1,
+            end,
+        }
+    }
+
+    pub fn child(&self, ns: &str, name: &str) -> Option<Element<'t>> {
+        self.children().find(|c| c.is(ns, name))
     }
 
     /// Text of the named child, if present.
-    pub fn child_text<'a>(&'a self, el: &'a Element, ns: &str, name: &str) -> Option<&'a str> {
-        self.child(el, ns, name).map(|c| c.text.as_str())
+    pub fn child_text(&self, ns: &str, name: &str) -> Option<&'t str> {
+        self.child(ns, name).map(|c| c.text())
+    }
+}
+
+/// The direct children of an element, in document order.
+#[derive(Debug, Clone)]
+pub struct Children<'t> {
+    tree: &'t Tree<'t>,
+    next: usize,
+    end: usize,
+}
+
+impl<'t> Iterator for Children<'t> {
+    type Item = Element<'t>;
+
+    fn next(&mut self) -> Option<Element<'t>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let node = self.tree.nodes.get(self.next)?;
+        let child = Element {
+            tree: self.tree,
+            index: self.next,
+        };
+        // `end` always lies past the node itself, so this moves forward.
+        self.next = node.end.max(self.next + 1);
+        Some(child)
     }
 }
 
@@ -136,188 +206,433 @@ pub enum ElementError {
     Restricted,
 }
 
-/// Parses a complete element. `scope` holds the bindings of the stream header.
-pub fn parse_element(
-    bytes: &[u8],
-    scope: &NsScope,
-    max_attrs: usize,
-) -> Result<Tree, ElementError> {
-    std::str::from_utf8(bytes).map_err(|e| ElementError::Utf8(e.valid_up_to()))?;
-    let mut reader = Reader::from_reader(bytes);
-    reader.config_mut().check_end_names = true;
-    let mut scope = Scope {
-        base: scope,
-        local: Vec::new(),
-    };
-    let mut tree = Tree::default();
-    // Open elements: (node index, scope length before its declarations).
-    let mut open: Vec<(usize, usize)> = Vec::new();
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| ElementError::Syntax(e.to_string()))?;
-        match event {
-            Event::Start(start) => {
-                open_element(&start, false, &mut tree, &mut open, &mut scope, max_attrs)?
-            }
-            Event::Empty(start) => {
-                open_element(&start, true, &mut tree, &mut open, &mut scope, max_attrs)?
-            }
-            Event::End(_) => {
-                if let Some((_, mark)) = open.pop() {
-                    scope.local.truncate(mark);
-                }
-            }
-            Event::Text(text) => push_text(&mut tree, &open, &text.xml10_content()),
-            Event::CData(cdata) => {
-                let raw: String = cdata[..].to_owned();
-                push_text(&mut tree, &open, &raw);
-            }
-            Event::GeneralRef(reference) => {
-                let text = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => predefined_entity(&reference)?.to_owned(),
-                    Err(e) => return Err(ElementError::Syntax(e.to_string())),
-                };
-                push_text(&mut tree, &open, &text);
-            }
-            Event::Comment(_) | Event::PI(_) | Event::DocType(_) | Event::Decl(_) => {
-                return Err(ElementError::Restricted)
-            }
-            Event::Eof => break,
-        }
-    }
-    if !open.is_empty() || tree.nodes.is_empty() {
-        return Err(ElementError::Syntax("element not closed".into()));
-    }
-    Ok(tree)
+fn syntax(what: &str) -> ElementError {
+    ElementError::Syntax(what.to_owned())
 }
 
-/// Parses a start tag on its own (the stream header, which never closes): its element
-/// and the scope it declares, for resolving the stanzas that follow.
+/// Parses a complete element. `scope` holds the bindings of the stream header.
+pub fn parse_element<'a>(
+    bytes: &'a [u8],
+    scope: &'a NsScope,
+    max_attrs: usize,
+) -> Result<Tree<'a>, ElementError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ElementError::Utf8(e.valid_up_to()))?;
+    let mut parser = Parser::new(text, scope, max_attrs);
+    parser.element()?;
+    Ok(parser.tree)
+}
+
+/// Parses a start tag on its own (the stream header, which never closes): a tree of
+/// that one element and the scope it declares, for resolving the stanzas that follow.
 /// Prefixes the tag does not declare are resolved in `fallback` (the previous stream
 /// header, for a restart); the returned scope holds only the tag's own declarations.
-pub fn parse_start_tag(
-    bytes: &[u8],
-    fallback: &NsScope,
+pub fn parse_start_tag<'a>(
+    bytes: &'a [u8],
+    fallback: &'a NsScope,
     max_attrs: usize,
-) -> Result<(Element, NsScope), ElementError> {
-    std::str::from_utf8(bytes).map_err(|e| ElementError::Utf8(e.valid_up_to()))?;
-    let mut reader = Reader::from_reader(bytes);
-    reader.config_mut().check_end_names = false;
-    loop {
-        match reader
-            .read_event()
-            .map_err(|e| ElementError::Syntax(e.to_string()))?
-        {
-            Event::Start(start) | Event::Empty(start) => {
-                let mut scope = Scope {
-                    base: fallback,
-                    local: Vec::new(),
-                };
-                let el = element_from(&start, &mut scope, max_attrs)?;
-                let own = NsScope {
-                    bindings: scope.local,
-                };
-                return Ok((el, own));
-            }
-            Event::Eof => return Err(ElementError::Syntax("no start tag".into())),
-            _ => {}
-        }
-    }
-}
-
-/// Adds a start tag to the tree; a second root is an error (one element per frame).
-fn open_element(
-    start: &BytesStart<'_>,
-    is_empty: bool,
-    tree: &mut Tree,
-    open: &mut Vec<(usize, usize)>,
-    scope: &mut Scope<'_>,
-    max_attrs: usize,
-) -> Result<(), ElementError> {
-    if !tree.nodes.is_empty() && open.is_empty() {
-        return Err(ElementError::Syntax("content after the element".into()));
-    }
-    let mark = scope.local.len();
-    let el = element_from(start, scope, max_attrs)?;
-    let index = tree.nodes.len();
-    if let Some(parent) = open.last().and_then(|&(p, _)| tree.nodes.get_mut(p)) {
-        parent.children.push(index);
-    }
-    tree.nodes.push(el);
-    if is_empty {
-        scope.local.truncate(mark);
-    } else {
-        open.push((index, mark));
-    }
-    Ok(())
-}
-
-fn element_from(
-    start: &BytesStart<'_>,
-    scope: &mut Scope<'_>,
-    max_attrs: usize,
-) -> Result<Element, ElementError> {
-    let mut attrs = Vec::new();
-    for (count, attr) in start.attributes().with_checks(true).enumerate() {
-        if count >= max_attrs {
-            return Err(ElementError::TooManyAttributes(max_attrs));
-        }
-        let attr = attr.map_err(|e| ElementError::Syntax(e.to_string()))?;
-        let key: &str = attr.key.into_inner();
-        let value =
-            attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| match e {
-                    quick_xml::Error::Escape(
-                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
-                    ) => ElementError::UndefinedEntity(name),
-                    other => ElementError::Syntax(other.to_string()),
-                })?;
-        if key == "xmlns" {
-            scope.bind("", &value);
-        } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-            scope.bind(prefix, &value);
-        } else {
-            attrs.push((key.to_owned(), value.into_owned()));
-        }
-    }
-    let qname: String = start.name().into_inner().to_owned();
-    let (prefix, local) = match qname.split_once(':') {
-        Some((p, l)) => (p, l),
-        None => ("", qname.as_str()),
+) -> Result<(Tree<'a>, NsScope), ElementError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ElementError::Utf8(e.valid_up_to()))?;
+    let mut parser = Parser::new(text, fallback, max_attrs);
+    let start = text
+        .as_bytes()
+        .windows(2)
+        .position(|w| matches!(w, [b'<', b] if super::framer::is_name_start(*b)))
+        .ok_or_else(|| syntax("no start tag"))?;
+    parser.start_tag(start)?;
+    let own = NsScope {
+        bindings: parser
+            .local
+            .iter()
+            .map(|(prefix, uri)| ((*prefix).to_owned(), uri.as_ref().to_owned()))
+            .collect(),
     };
-    let ns = scope.resolve(prefix).map(ns::shared);
-    if ns.is_none() && !prefix.is_empty() {
-        return Err(ElementError::UnboundPrefix(prefix.to_owned()));
-    }
-    Ok(Element {
-        ns,
-        name: local.to_owned(),
-        attrs,
-        text: String::new(),
-        children: Vec::new(),
-    })
+    Ok((parser.tree, own))
 }
 
-fn predefined_entity(
-    reference: &quick_xml::events::BytesRef<'_>,
-) -> Result<&'static str, ElementError> {
-    let name: &str = &reference[..];
-    match name {
-        "amp" => Ok("&"),
-        "lt" => Ok("<"),
-        "gt" => Ok(">"),
-        "quot" => Ok("\""),
-        "apos" => Ok("'"),
-        other => Err(ElementError::UndefinedEntity(other.to_owned())),
+/// The scanner: a position in the element's text and the tree built so far.
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+    max_attrs: usize,
+    /// The stream header's bindings, borrowed, never copied per stanza.
+    base: &'a NsScope,
+    /// Declarations made inside the element being parsed, innermost last.
+    local: Vec<(&'a str, Cow<'a, str>)>,
+    tree: Tree<'a>,
+}
+
+/// An element whose end tag has not been seen yet.
+struct Open<'a> {
+    index: usize,
+    qname: &'a str,
+    /// `Parser::local` length before its declarations.
+    mark: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, base: &'a NsScope, max_attrs: usize) -> Parser<'a> {
+        Parser {
+            text,
+            pos: 0,
+            max_attrs,
+            base,
+            local: Vec::new(),
+            tree: Tree {
+                nodes: Vec::with_capacity(8),
+                attrs: Vec::with_capacity(8),
+            },
+        }
+    }
+
+    fn byte(&self, at: usize) -> Option<u8> {
+        self.text.as_bytes().get(at).copied()
+    }
+
+    fn slice(&self, from: usize, to: usize) -> &'a str {
+        self.text.get(from..to).unwrap_or_default()
+    }
+
+    fn rest(&self, from: usize) -> &'a [u8] {
+        self.text.as_bytes().get(from..).unwrap_or_default()
+    }
+
+    fn skip_space(&self, mut at: usize) -> usize {
+        while matches!(self.byte(at), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            at += 1;
+        }
+        at
+    }
+
+    fn name_end(&self, mut at: usize) -> usize {
+        while self.byte(at).is_some_and(is_name_byte) {
+            at += 1;
+        }
+        at
+    }
+
+    /// One element from its start tag to its end tag (XML 1.0 §3), character data
+    /// between tags going to the innermost open element.
+    fn element(&mut self) -> Result<(), ElementError> {
+        let mut open: Vec<Open<'a>> = Vec::new();
+        loop {
+            let lt = memchr::memchr(b'<', self.rest(self.pos)).map(|i| self.pos + i);
+            let text_end = lt.unwrap_or(self.text.len());
+            if let Some(top) = open.last() {
+                if text_end > self.pos {
+                    let text = decode(self.slice(self.pos, text_end), Normalise::Text)?;
+                    self.push_text(top.index, text);
+                }
+            }
+            let Some(lt) = lt else { break };
+            match self.byte(lt + 1) {
+                Some(b'/') => {
+                    let (qname, after) = self.end_tag(lt + 2)?;
+                    let top = open
+                        .pop()
+                        .ok_or_else(|| syntax("end tag without a start tag"))?;
+                    if top.qname != qname {
+                        return Err(ElementError::Syntax(format!(
+                            "expected '</{}>', found '</{qname}>'",
+                            top.qname
+                        )));
+                    }
+                    self.local.truncate(top.mark);
+                    let end = self.tree.nodes.len();
+                    if let Some(node) = self.tree.nodes.get_mut(top.index) {
+                        node.end = end;
+                    }
+                    self.pos = after;
+                }
+                Some(b'?') => return Err(ElementError::Restricted),
+                Some(b'!') => self.pos = self.markup(lt, open.last().map(|o| o.index))?,
+                _ => {
+                    if open.is_empty() && !self.tree.nodes.is_empty() {
+                        return Err(syntax("content after the element"));
+                    }
+                    let mark = self.local.len();
+                    let (qname, empty, after) = self.start_tag(lt)?;
+                    if empty {
+                        self.local.truncate(mark);
+                    } else {
+                        let index = self.tree.nodes.len().saturating_sub(1);
+                        open.push(Open { index, qname, mark });
+                    }
+                    self.pos = after;
+                }
+            }
+        }
+        if !open.is_empty() || self.tree.nodes.is_empty() {
+            return Err(syntax("element not closed"));
+        }
+        Ok(())
+    }
+
+    fn push_text(&mut self, index: usize, text: Cow<'a, str>) {
+        if let Some(node) = self.tree.nodes.get_mut(index) {
+            if node.text.is_empty() {
+                node.text = text;
+            } else {
+                node.text.to_mut().push_str(&text);
+            }
+        }
+    }
+
+    /// `<!…`: a CDATA section (its text, raw) or something RFC 6120 §11.1 forbids.
+    fn markup(&mut self, lt: usize, top: Option<usize>) -> Result<usize, ElementError> {
+        const CDATA: &[u8] = b"<![CDATA[";
+        let rest = self.rest(lt);
+        if rest.starts_with(CDATA) {
+            let body = lt + CDATA.len();
+            let len = memchr::memmem::find(self.rest(body), b"]]>")
+                .ok_or_else(|| syntax("CDATA section not closed"))?;
+            if let Some(index) = top {
+                self.push_text(index, Cow::Borrowed(self.slice(body, body + len)));
+            }
+            Ok(body + len + 3)
+        } else if rest.starts_with(b"<!--") || rest.starts_with(b"<!DOCTYPE") {
+            Err(ElementError::Restricted)
+        } else {
+            Err(syntax("'<!' that starts no CDATA section"))
+        }
+    }
+
+    /// `</name S?>` from just after `</`: the name and the position after `>`.
+    fn end_tag(&self, from: usize) -> Result<(&'a str, usize), ElementError> {
+        let name_end = self.name_end(from);
+        let close = self.skip_space(name_end);
+        if name_end == from || self.byte(close) != Some(b'>') {
+            return Err(syntax("malformed end tag"));
+        }
+        Ok((self.slice(from, name_end), close + 1))
+    }
+
+    /// A start tag at `lt` (XML 1.0 §3.1): adds its node; returns its qualified name,
+    /// whether it was empty (`/>`) and the position after it. Declarations go to
+    /// `self.local`.
+    fn start_tag(&mut self, lt: usize) -> Result<(&'a str, bool, usize), ElementError> {
+        let name_start = lt + 1;
+        if !self
+            .byte(name_start)
+            .is_some_and(super::framer::is_name_start)
+        {
+            return Err(syntax("'<' not followed by a name"));
+        }
+        let name_end = self.name_end(name_start);
+        let qname = self.slice(name_start, name_end);
+        let attrs_start = self.tree.attrs.len();
+        let mark = self.local.len();
+        let mut at = name_end;
+        let mut count = 0;
+        let empty = loop {
+            let next = self.skip_space(at);
+            match self.byte(next) {
+                None => return Err(syntax("start tag not closed")),
+                Some(b'>') => {
+                    at = next + 1;
+                    break false;
+                }
+                Some(b'/') if self.byte(next + 1) == Some(b'>') => {
+                    at = next + 2;
+                    break true;
+                }
+                Some(_) if next == at => {
+                    return Err(syntax("attributes must follow white space"));
+                }
+                Some(_) => {
+                    count += 1;
+                    if count > self.max_attrs {
+                        return Err(ElementError::TooManyAttributes(self.max_attrs));
+                    }
+                    at = self.attribute(next, attrs_start, mark)?;
+                }
+            }
+        };
+        let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
+        let ns = self.resolve(prefix);
+        if ns.is_none() && !prefix.is_empty() {
+            return Err(ElementError::UnboundPrefix(prefix.to_owned()));
+        }
+        let index = self.tree.nodes.len();
+        self.tree.nodes.push(Node {
+            ns,
+            name: local,
+            attrs: (attrs_start, self.tree.attrs.len()),
+            text: Cow::Borrowed(""),
+            end: index + 1,
+        });
+        Ok((qname, empty, at))
+    }
+
+    /// `name S? = S? "value"` at `from` (XML 1.0 §3.1 Attribute); returns the
+    /// position after the closing quote. Duplicates are errors (§3.1 WFC: Unique Att
+    /// Spec).
+    fn attribute(
+        &mut self,
+        from: usize,
+        attrs_start: usize,
+        mark: usize,
+    ) -> Result<usize, ElementError> {
+        if !self.byte(from).is_some_and(super::framer::is_name_start) {
+            return Err(syntax("attribute name expected"));
+        }
+        let key_end = self.name_end(from);
+        let key = self.slice(from, key_end);
+        let eq = self.skip_space(key_end);
+        if self.byte(eq) != Some(b'=') {
+            return Err(ElementError::Syntax(format!(
+                "attribute '{key}' has no value"
+            )));
+        }
+        let open_quote = self.skip_space(eq + 1);
+        let quote = match self.byte(open_quote) {
+            Some(q @ (b'"' | b'\'')) => q,
+            _ => return Err(ElementError::Syntax(format!("value of '{key}' not quoted"))),
+        };
+        let start = open_quote + 1;
+        let len = memchr::memchr(quote, self.rest(start))
+            .ok_or_else(|| syntax("attribute value not closed"))?;
+        let raw = self.slice(start, start + len);
+        if memchr::memchr(b'<', raw.as_bytes()).is_some() {
+            return Err(ElementError::Syntax(format!("'<' in the value of '{key}'")));
+        }
+        let value = decode(raw, Normalise::Attribute)?;
+        let declared = if key == "xmlns" {
+            Some("")
+        } else {
+            key.strip_prefix("xmlns:")
+        };
+        let duplicate = match declared {
+            Some(prefix) => self
+                .local
+                .get(mark..)
+                .unwrap_or_default()
+                .iter()
+                .any(|(p, _)| *p == prefix),
+            None => self
+                .tree
+                .attrs
+                .get(attrs_start..)
+                .unwrap_or_default()
+                .iter()
+                .any(|a| a.name == key),
+        };
+        if duplicate {
+            return Err(ElementError::Syntax(format!("duplicate attribute '{key}'")));
+        }
+        match declared {
+            Some(prefix) => self.local.push((prefix, value)),
+            None => self.tree.attrs.push(Attr { name: key, value }),
+        }
+        Ok(start + len + 1)
+    }
+
+    /// Namespaces in XML §6: the innermost declaration of `prefix` (an empty value
+    /// undeclares), else the stream header's.
+    fn resolve(&self, prefix: &str) -> Option<Cow<'a, str>> {
+        match self.local.iter().rev().find(|(p, _)| *p == prefix) {
+            Some((_, uri)) => (!uri.is_empty()).then(|| uri.clone()),
+            None => self.base.resolve(prefix).map(Cow::Borrowed),
+        }
     }
 }
 
-fn push_text(tree: &mut Tree, open: &[(usize, usize)], text: &str) {
-    if let Some(el) = open.last().and_then(|&(i, _)| tree.nodes.get_mut(i)) {
-        el.text.push_str(text);
+/// XML 1.0 NameChar for ASCII; every non-ASCII byte is accepted (names are not
+/// checked further than XMPP needs).
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') || b >= 0x80
+}
+
+/// What a replaced line end (and, in attributes, tab) becomes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Normalise {
+    /// XML 1.0 §2.11: `\r\n` and `\r` become `\n`.
+    Text,
+    /// XML 1.0 §3.3.3: after §2.11, `\n` and `\t` become a space.
+    Attribute,
+}
+
+/// Replaces entity and character references (XML 1.0 §4.1, only the predefined five
+/// per RFC 6120 §11.1) and normalises line ends; borrows when nothing changes.
+fn decode(raw: &str, mode: Normalise) -> Result<Cow<'_, str>, ElementError> {
+    let special = |b: &u8| match mode {
+        Normalise::Text => matches!(b, b'&' | b'\r'),
+        Normalise::Attribute => matches!(b, b'&' | b'\r' | b'\n' | b'\t'),
+    };
+    let bytes = raw.as_bytes();
+    let Some(first) = bytes.iter().position(special) else {
+        return Ok(Cow::Borrowed(raw));
+    };
+    let mut out = String::with_capacity(raw.len());
+    let mut copied = 0;
+    let mut at = first;
+    while let Some(&b) = bytes.get(at) {
+        if !special(&b) {
+            at += 1;
+            continue;
+        }
+        out.push_str(raw.get(copied..at).unwrap_or_default());
+        at += 1;
+        match b {
+            b'&' => {
+                let semi = memchr::memchr(b';', bytes.get(at..).unwrap_or_default())
+                    .ok_or_else(|| syntax("'&' without ';'"))?;
+                let name = raw.get(at..at + semi).unwrap_or_default();
+                push_reference(name, &mut out)?;
+                at += semi + 1;
+            }
+            b'\r' => {
+                if bytes.get(at) == Some(&b'\n') {
+                    at += 1;
+                }
+                out.push(if mode == Normalise::Text { '\n' } else { ' ' });
+            }
+            _ => out.push(' '),
+        }
+        copied = at;
     }
+    out.push_str(raw.get(copied..).unwrap_or_default());
+    Ok(Cow::Owned(out))
+}
+
+/// Appends the text of `&name;`: a predefined entity or a character reference (XML 1.0
+/// §4.1) to a character XML allows (§2.2 Char).
+fn push_reference(name: &str, out: &mut String) -> Result<(), ElementError> {
+    let predefined = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => '\0',
+    };
+    if predefined != '\0' {
+        out.push(predefined);
+        return Ok(());
+    }
+    let Some(number) = name.strip_prefix('#') else {
+        return if !name.is_empty() && name.bytes().all(is_name_byte) {
+            Err(ElementError::UndefinedEntity(name.to_owned()))
+        } else {
+            Err(syntax("'&' that starts no reference"))
+        };
+    };
+    let (digits, radix) = match number.strip_prefix('x') {
+        Some(hex) => (hex, 16),
+        None => (number, 10),
+    };
+    let well_formed = !digits.is_empty()
+        && digits.len() <= 8
+        && digits.bytes().all(|b| char::from(b).is_digit(radix));
+    let c = well_formed
+        .then(|| u32::from_str_radix(digits, radix).ok())
+        .flatten()
+        .filter(|&c| {
+            matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x1_0000..=0x10_FFFF)
+        })
+        .and_then(char::from_u32)
+        .ok_or_else(|| ElementError::Syntax(format!("invalid character reference '&{name};'")))?;
+    out.push(c);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -331,84 +646,159 @@ mod tests {
         scope
     }
 
+    fn parse(xml: &str) -> Result<Tree<'_>, ElementError> {
+        // Leaked so the tree may borrow the scope in a helper; tests only.
+        let scope: &'static NsScope = Box::leak(Box::new(client_scope()));
+        parse_element(xml.as_bytes(), scope, 16)
+    }
+
     #[test]
     fn resolves_inherited_and_local_namespaces() {
-        let tree = parse_element(
-            b"<message to='a@b' type='chat'><body>hi &amp; &#x263A;</body><x:y xmlns:x='urn:x'/></message>",
-            &client_scope(),
-            16,
+        let tree = parse(
+            "<message to='a@b' type='chat'><body>hi &amp; &#x263A;</body><x:y xmlns:x='urn:x'/></message>",
         )
         .unwrap();
         let root = tree.root().unwrap();
         assert!(root.is(ns::CLIENT, "message"));
         assert_eq!(root.attr("type"), Some("chat"));
-        assert_eq!(
-            tree.child_text(root, ns::CLIENT, "body"),
-            Some("hi & \u{263A}")
-        );
-        assert!(tree.child(root, "urn:x", "y").is_some());
+        assert_eq!(root.child_text(ns::CLIENT, "body"), Some("hi & \u{263A}"));
+        assert!(root.child("urn:x", "y").is_some());
+        assert_eq!(tree.len(), 3);
+    }
+
+    #[test]
+    fn children_are_direct_children_in_order() {
+        let tree =
+            parse("<iq><a><a1/><a2><deep/></a2></a><b/>text<c xmlns='urn:c'>c-text</c></iq>")
+                .unwrap();
+        let root = tree.root().unwrap();
+        let names: Vec<&str> = root.children().map(|c| c.name()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let a = root.child(ns::CLIENT, "a").unwrap();
+        let names: Vec<&str> = a.children().map(|c| c.name()).collect();
+        assert_eq!(names, ["a1", "a2"]);
+        assert_eq!(root.text(), "text");
+        assert_eq!(root.child_text("urn:c", "c"), Some("c-text"));
+        // The declaration on <c> does not leak to later siblings or the parent.
+        assert_eq!(root.ns(), Some(ns::CLIENT));
+    }
+
+    #[test]
+    fn text_is_concatenated_and_normalised() {
+        let tree = parse("<body>a\r\nb<x/>c\rd<![CDATA[<raw&>]]>&lt;&#65;&#x42;</body>").unwrap();
+        assert_eq!(tree.root().unwrap().text(), "a\nbc\nd<raw&><AB");
+        let tree = parse("<a v='x\ty\r\nz&#10;&quot;'/>").unwrap();
+        assert_eq!(tree.root().unwrap().attr("v"), Some("x y z\n\""));
+        // Borrowed when nothing needs replacing.
+        let tree = parse("<a v='plain'>plain</a>").unwrap();
+        let node = tree.nodes.first().unwrap();
+        assert!(matches!(node.text, Cow::Borrowed(_)));
+        assert!(matches!(
+            tree.attrs.first().unwrap().value,
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
     fn stream_prefix_comes_from_the_header() {
-        let tree = parse_element(
-            b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
-            &client_scope(),
-            16,
+        let tree = parse(
+            "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
         )
         .unwrap();
         let root = tree.root().unwrap();
         assert!(root.is(ns::STREAMS, "features"));
-        assert!(tree.child(root, ns::BIND, "bind").is_some());
+        assert!(root.child(ns::BIND, "bind").is_some());
         // The same element with another prefix bound to the same namespace matches too.
+        let empty = NsScope::default();
         let tree = parse_element(
             b"<s:features xmlns:s='http://etherx.jabber.org/streams'/>",
-            &NsScope::default(),
+            &empty,
             16,
         )
         .unwrap();
         assert!(tree.root().unwrap().is(ns::STREAMS, "features"));
+        // An empty declaration undeclares the default namespace.
+        let tree = parse("<a><b xmlns=''/></a>").unwrap();
+        let b = tree.root().unwrap().children().next().unwrap();
+        assert_eq!(b.ns(), None);
     }
 
     #[test]
     fn rejects_what_rfc6120_forbids() {
+        assert_eq!(
+            parse("<a>&foo;</a>").unwrap_err(),
+            ElementError::UndefinedEntity("foo".into())
+        );
+        assert_eq!(
+            parse("<a><!-- c --></a>").unwrap_err(),
+            ElementError::Restricted
+        );
+        assert_eq!(
+            parse("<a><?pi x?></a>").unwrap_err(),
+            ElementError::Restricted
+        );
+        assert_eq!(
+            parse("<a><!DOCTYPE a></a>").unwrap_err(),
+            ElementError::Restricted
+        );
         let scope = client_scope();
-        assert_eq!(
-            parse_element(b"<a>&foo;</a>", &scope, 16),
-            Err(ElementError::UndefinedEntity("foo".into()))
-        );
-        assert_eq!(
-            parse_element(b"<a><!-- c --></a>", &scope, 16),
-            Err(ElementError::Restricted)
-        );
         assert!(matches!(
             parse_element(b"<a>\xff</a>", &scope, 16),
             Err(ElementError::Utf8(3))
         ));
         assert!(matches!(
-            parse_element(b"<a></b>", &scope, 16),
-            Err(ElementError::Syntax(_))
-        ));
-        assert!(matches!(
-            parse_element(b"<p:a/>", &scope, 16),
-            Err(ElementError::UnboundPrefix(_))
-        ));
-        assert_eq!(
             parse_element(b"<a x='1' y='2' z='3'/>", &scope, 2),
             Err(ElementError::TooManyAttributes(2))
-        );
+        ));
+        assert!(matches!(
+            parse("<p:a/>"),
+            Err(ElementError::UnboundPrefix(_))
+        ));
+        for bad in [
+            "<a></b>",
+            "<a>",
+            "<a/><b/>",
+            "<a x='1' x='2'/>",
+            "<a xmlns:p='u' xmlns:p='v'/>",
+            "<a x='1'y='2'/>",
+            "<a x/>",
+            "<a x=1/>",
+            "<a x='<'/>",
+            "<a x='1/>",
+            "<a>AT&T</a>",
+            "<a>&#0;</a>",
+            "<a>&#xD800;</a>",
+            "<a>&#x+41;</a>",
+            "<a>&;</a>",
+            "<a><![CDATA[x</a>",
+            "<a><!x></a>",
+            "<a></a >x</a>",
+            "< a/>",
+            "<a></ a>",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(ElementError::Syntax(_))),
+                "{bad}: {:?}",
+                parse(bad)
+            );
+        }
+        assert!(parse("<a></a >").is_ok());
+        assert!(parse("<a x = \"1\" y='\"'/>").is_ok());
     }
 
     #[test]
     fn start_tag_declares_scope() {
-        let (el, scope) = parse_start_tag(
+        let empty = NsScope::default();
+        let (tree, scope) = parse_start_tag(
             b"<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' to='example.org' version='1.0'>",
-            &NsScope::default(),
+            &empty,
             16,
         )
         .unwrap();
+        let el = tree.root().unwrap();
         assert!(el.is(ns::STREAMS, "stream"));
         assert_eq!(el.attr("to"), Some("example.org"));
+        assert_eq!(el.attrs().len(), 2);
         assert_eq!(scope.default_ns(), Some(ns::SERVER));
         assert!(scope.declares(ns::DIALBACK));
     }

@@ -8,5 +8,5 @@ pub mod element;
 pub mod framer;
 pub mod ns;
 
-pub use element::{parse_element, parse_start_tag, Element, ElementError, NsScope, Tree};
+pub use element::{parse_element, parse_start_tag, Attr, Element, ElementError, NsScope, Tree};
 pub use framer::{Frame, FrameKind, Framer, Status};
