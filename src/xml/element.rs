@@ -35,7 +35,7 @@ impl NsScope {
         self.bindings
             .iter()
             .rev()
-            .find(|(p, _)| p == prefix)
+            .find(|(p, _)| same_prefix(p, prefix))
             .map(|(_, uri)| uri.as_str())
             .filter(|uri| !uri.is_empty())
     }
@@ -529,11 +529,16 @@ impl<'a> Parser<'a> {
     /// Namespaces in XML §6: the innermost declaration of `prefix` (an empty value
     /// undeclares), else the stream header's.
     fn resolve(&self, prefix: &str) -> Option<Cow<'a, str>> {
-        match self.local.iter().rev().find(|(p, _)| *p == prefix) {
+        match self.local.iter().rev().find(|(p, _)| same_prefix(p, prefix)) {
             Some((_, uri)) => (!uri.is_empty()).then(|| uri.clone()),
             None => self.base.resolve(prefix).map(Cow::Borrowed),
         }
     }
+}
+
+/// Prefix equality without a `memcmp` call for the common empty prefix.
+fn same_prefix(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
 }
 
 /// XML 1.0 NameChar for ASCII; every non-ASCII byte is accepted (names are not
