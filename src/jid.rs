@@ -126,12 +126,20 @@ impl fmt::Display for Jid {
 /// Localpart, domainpart (trailing dot removed, RFC 7622 §3.2) and resourcepart:
 /// split at the first `/`, then at the first `@` before it (RFC 7622 §3.1).
 fn split(input: &str) -> (Option<&str>, &str, Option<&str>) {
-    let (bare, resource) = match input.split_once('/') {
-        Some((bare, resource)) => (bare, Some(resource)),
+    // Byte loops: JIDs are short, where a `str::split_once` searcher costs more than
+    // the search.
+    let (bare, resource) = match input.bytes().position(|b| b == b'/') {
+        Some(i) => (
+            input.get(..i).unwrap_or_default(),
+            input.get(i + 1..).or(Some("")),
+        ),
         None => (input, None),
     };
-    let (local, domain) = match bare.split_once('@') {
-        Some((local, domain)) => (Some(local), domain),
+    let (local, domain) = match bare.bytes().position(|b| b == b'@') {
+        Some(i) => (
+            bare.get(..i).or(Some("")),
+            bare.get(i + 1..).unwrap_or_default(),
+        ),
         None => (None, bare),
     };
     (local, domain.strip_suffix('.').unwrap_or(domain), resource)
@@ -145,9 +153,8 @@ fn check_localpart(local: &str) -> Result<(), JidError> {
     if local.len() > MAX_PART_BYTES {
         return Err(JidError::TooLong("localpart"));
     }
-    match local.chars().find(|c| {
-        matches!(c, '"' | '&' | '\'' | '/' | ':' | '<' | '>' | '@') || is_space_or_control(*c)
-    }) {
+    let ascii = |b: u8| matches!(b, b'"' | b'&' | b'\'' | b'/' | b':' | b'<' | b'>' | b'@');
+    match first_forbidden(local, ascii) {
         Some(c) => Err(JidError::ForbiddenLocalChar(c)),
         None => Ok(()),
     }
@@ -167,16 +174,18 @@ fn check_domainpart(domain: &str) -> Result<(), JidError> {
             Err(_) => Err(JidError::ForbiddenDomainChar('[')),
         };
     }
-    if let Some(c) = domain.chars().find(|c| {
+    let ascii = |b: u8| {
         matches!(
-            c,
-            '"' | '&' | '\'' | '/' | ':' | '<' | '>' | '@' | '[' | ']' | '\\'
-        ) || is_space_or_control(*c)
-    }) {
+            b,
+            b'"' | b'&' | b'\'' | b'/' | b':' | b'<' | b'>' | b'@' | b'[' | b']' | b'\\'
+        )
+    };
+    if let Some(c) = first_forbidden(domain, ascii) {
         return Err(JidError::ForbiddenDomainChar(c));
     }
     if domain
-        .split('.')
+        .as_bytes()
+        .split(|&b| b == b'.')
         .any(|label| label.is_empty() || label.len() > MAX_LABEL_BYTES)
     {
         return Err(JidError::BadLabel);
@@ -192,7 +201,12 @@ fn check_resourcepart(resource: &str) -> Result<(), JidError> {
     if resource.len() > MAX_PART_BYTES {
         return Err(JidError::TooLong("resourcepart"));
     }
-    if resource.chars().any(char::is_control) {
+    let has_control = if resource.is_ascii() {
+        resource.bytes().any(|b| b.is_ascii_control())
+    } else {
+        resource.chars().any(char::is_control)
+    };
+    if has_control {
         return Err(JidError::ControlInResource);
     }
     Ok(())
@@ -200,6 +214,20 @@ fn check_resourcepart(resource: &str) -> Result<(), JidError> {
 
 fn is_space_or_control(c: char) -> bool {
     c.is_whitespace() || c.is_control()
+}
+
+/// The first character of `part` that is white space, a control character or one of
+/// the ASCII characters `forbidden_ascii` names. ASCII parts (nearly all) are checked
+/// byte by byte.
+fn first_forbidden(part: &str, forbidden_ascii: impl Fn(u8) -> bool) -> Option<char> {
+    if part.is_ascii() {
+        part.bytes()
+            .find(|&b| b <= b' ' || b == 0x7f || forbidden_ascii(b))
+            .map(char::from)
+    } else {
+        part.chars()
+            .find(|&c| is_space_or_control(c) || u8::try_from(c).is_ok_and(&forbidden_ascii))
+    }
 }
 
 #[cfg(test)]

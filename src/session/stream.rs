@@ -51,6 +51,8 @@ pub struct Stream {
     tls_tail: Option<(u64, Vec<u8>)>,
     /// Report each element's bytes too (transcripts).
     keep_xml: bool,
+    /// Events of the element being classified (kept to reuse its allocation).
+    kinds: Vec<EventKind>,
     pub bytes: DirectionBytes,
 }
 
@@ -71,6 +73,7 @@ impl Stream {
             closed: false,
             started: false,
             tls_tail: None,
+            kinds: Vec::new(),
             bytes: DirectionBytes::default(),
         }
     }
@@ -436,9 +439,8 @@ impl Stream {
         }
         match xml::parse_element(bytes, &self.scope, limits.max_attributes) {
             Ok(tree) => {
-                let mut kinds = Vec::new();
-                classify::element(&tree, show_secrets, &mut kinds);
-                for kind in kinds {
+                classify::element(&tree, show_secrets, &mut self.kinds);
+                for kind in self.kinds.drain(..) {
                     match kind {
                         EventKind::TlsProceed => self.mode = Mode::Tls,
                         EventKind::StartTls => self.mode = Mode::TlsPending,
