@@ -38,13 +38,13 @@ impl<W: Write> Sink for Text<W> {
         let line = &mut self.line;
         line.clear();
         push_time_of_day(line, event.time);
-        let _ = write!(
-            line,
-            " #{} {} f{} ",
-            event.flow.0,
-            event.direction.arrow(),
-            event.frame.0
-        );
+        line.push_str(" #");
+        push_number(line, u64::from(event.flow.0));
+        line.push(' ');
+        line.push_str(event.direction.arrow());
+        line.push_str(" f");
+        push_number(line, event.frame.0);
+        line.push(' ');
         describe(&event.kind, line);
         if event.decrypted {
             line.push_str(" [decrypted]");
@@ -124,9 +124,50 @@ fn one_line(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Appends [`value`]`(s)`, without building it when `s` needs neither quotes nor
+/// eliding (nearly every value: names, JIDs, ids).
+fn push_value(line: &mut String, s: &str) {
+    let plain = !s.is_empty()
+        && s.len() <= MAX_TEXT_CHARS
+        && s.bytes().all(|b| b > b' ' && b != b'"' && b < 0x7f);
+    if plain {
+        line.push_str(s);
+    } else {
+        line.push_str(&value(s));
+    }
+}
+
+/// Appends [`value`] of the items joined by commas, without joining them when the
+/// result needs neither quotes nor eliding.
+fn push_joined(line: &mut String, items: &[String]) {
+    // The joined length plus one.
+    let len = items.iter().map(|i| i.len() + 1).sum::<usize>();
+    let plain = (2..=MAX_TEXT_CHARS + 1).contains(&len)
+        && items
+            .iter()
+            .all(|i| i.bytes().all(|b| b > b' ' && b != b'"' && b < 0x7f));
+    if plain {
+        for (n, item) in items.iter().enumerate() {
+            if n > 0 {
+                line.push(',');
+            }
+            line.push_str(item);
+        }
+    } else {
+        line.push_str(&value(&items.join(",")));
+    }
+}
+
+fn push_number(line: &mut String, n: u64) {
+    line.push_str(itoa::Buffer::new().format(n));
+}
+
 fn kv(line: &mut String, key: &str, v: Option<&str>) {
     if let Some(v) = v {
-        let _ = write!(line, " {key}={}", value(v));
+        line.push(' ');
+        line.push_str(key);
+        line.push('=');
+        push_value(line, v);
     }
 }
 
@@ -382,15 +423,18 @@ fn stanza(name: &str, s: &Stanza, line: &mut String) {
     };
     let kind = s.r#type.as_deref().unwrap_or(default_type);
     if !kind.is_empty() {
-        let _ = write!(line, " {}", value(kind));
+        line.push(' ');
+        push_value(line, kind);
     }
     kv(line, "id", s.id.as_deref());
     kv(line, "from", s.from.as_deref());
     kv(line, "to", s.to.as_deref());
     if let Some(payload) = &s.payload {
-        let _ = write!(line, " payload={}", value(payload));
+        line.push_str(" payload=");
+        push_value(line, payload);
         if let Some(name) = &s.payload_name {
-            let _ = write!(line, ":{}", value(name));
+            line.push(':');
+            push_value(line, name);
         }
     }
     kv(line, "resource", s.bind_resource.as_deref());
@@ -401,13 +445,63 @@ fn stanza(name: &str, s: &Stanza, line: &mut String) {
     }
     kv(line, "status", s.status.as_deref());
     if let Some(len) = s.body_len {
-        let _ = write!(line, " body={len}B");
+        line.push_str(" body=");
+        push_number(line, len as u64);
+        line.push('B');
     }
     kv(line, "subject", s.subject.as_deref());
     kv(line, "thread", s.thread.as_deref());
     kv(line, "error", s.error.as_deref());
     kv(line, "via", s.wrapper.as_deref());
     if !s.extensions.is_empty() {
-        let _ = write!(line, " ext={}", value(&s.extensions.join(",")));
+        line.push_str(" ext=");
+        push_joined(line, &s.extensions);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "",
+            "a",
+            "juliet@example.com/balcony",
+            "with space",
+            "quote\"d",
+            "tab\there",
+            "del\u{7f}",
+            "ünïcödé",
+            "line\nbreak",
+            "urn:xmpp:ping",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        for n in [59, 60, 61, 200] {
+            v.push("x".repeat(n));
+            v.push("é".repeat(n));
+        }
+        v
+    }
+
+    #[test]
+    fn fast_value_writers_match_value() {
+        for s in samples() {
+            let mut line = String::new();
+            push_value(&mut line, &s);
+            assert_eq!(line, value(&s), "{s:?}");
+        }
+        let all = samples();
+        for a in &all {
+            for b in &all {
+                for items in [vec![], vec![a.clone()], vec![a.clone(), b.clone()]] {
+                    let mut line = String::new();
+                    push_joined(&mut line, &items);
+                    assert_eq!(line, value(&items.join(",")), "{items:?}");
+                }
+            }
+        }
     }
 }

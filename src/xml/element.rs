@@ -529,7 +529,12 @@ impl<'a> Parser<'a> {
     /// Namespaces in XML §6: the innermost declaration of `prefix` (an empty value
     /// undeclares), else the stream header's.
     fn resolve(&self, prefix: &str) -> Option<Cow<'a, str>> {
-        match self.local.iter().rev().find(|(p, _)| same_prefix(p, prefix)) {
+        match self
+            .local
+            .iter()
+            .rev()
+            .find(|(p, _)| same_prefix(p, prefix))
+        {
             Some((_, uri)) => (!uri.is_empty()).then(|| uri.clone()),
             None => self.base.resolve(prefix).map(Cow::Borrowed),
         }
