@@ -35,7 +35,7 @@ impl NsScope {
         self.bindings
             .iter()
             .rev()
-            .find(|(p, _)| same_prefix(p, prefix))
+            .find(|(p, _)| same(p, prefix))
             .map(|(_, uri)| uri.as_str())
             .filter(|uri| !uri.is_empty())
     }
@@ -131,7 +131,7 @@ impl<'t> Element<'t> {
     pub fn attr(&self, name: &str) -> Option<&'t str> {
         self.attrs()
             .iter()
-            .find(|a| a.name == name)
+            .find(|a| same(a.name, name))
             .map(|a| a.value.as_ref())
     }
 
@@ -488,14 +488,30 @@ impl<'a> Parser<'a> {
             Some(q @ (b'"' | b'\'')) => q,
             _ => return Err(ElementError::Syntax(format!("value of '{key}' not quoted"))),
         };
+        // One pass to the closing quote (values are short: a loop beats searching
+        // three times), noting whether anything must be replaced.
         let start = open_quote + 1;
-        let len = memchr::memchr(quote, self.rest(start))
-            .ok_or_else(|| syntax("attribute value not closed"))?;
-        let raw = self.slice(start, start + len);
-        if memchr::memchr(b'<', raw.as_bytes()).is_some() {
-            return Err(ElementError::Syntax(format!("'<' in the value of '{key}'")));
+        let mut end = start;
+        let mut replace = false;
+        loop {
+            match self.byte(end) {
+                None => return Err(syntax("attribute value not closed")),
+                Some(b) if b == quote => break,
+                Some(b'<') => {
+                    return Err(ElementError::Syntax(format!("'<' in the value of '{key}'")))
+                }
+                Some(b'&' | b'\r' | b'\n' | b'\t') => replace = true,
+                Some(_) => {}
+            }
+            end += 1;
         }
-        let value = decode(raw, Normalise::Attribute)?;
+        let raw = self.slice(start, end);
+        let value = if replace {
+            decode(raw, Normalise::Attribute)?
+        } else {
+            Cow::Borrowed(raw)
+        };
+        let len = end - start;
         let declared = if key == "xmlns" {
             Some("")
         } else {
@@ -507,14 +523,14 @@ impl<'a> Parser<'a> {
                 .get(mark..)
                 .unwrap_or_default()
                 .iter()
-                .any(|(p, _)| *p == prefix),
+                .any(|(p, _)| same(p, prefix)),
             None => self
                 .tree
                 .attrs
                 .get(attrs_start..)
                 .unwrap_or_default()
                 .iter()
-                .any(|a| a.name == key),
+                .any(|a| same(a.name, key)),
         };
         if duplicate {
             return Err(ElementError::Syntax(format!("duplicate attribute '{key}'")));
@@ -533,7 +549,7 @@ impl<'a> Parser<'a> {
             .local
             .iter()
             .rev()
-            .find(|(p, _)| same_prefix(p, prefix))
+            .find(|(p, _)| same(p, prefix))
         {
             Some((_, uri)) => (!uri.is_empty()).then(|| uri.clone()),
             None => self.base.resolve(prefix).map(Cow::Borrowed),
@@ -541,9 +557,11 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Prefix equality without a `memcmp` call for the common empty prefix.
-fn same_prefix(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.is_empty() || a == b)
+/// String equality for the short names of XML: length and first byte decide most
+/// comparisons without a `memcmp` call.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && (a.is_empty() || (a.as_bytes().first() == b.as_bytes().first() && a == b))
 }
 
 /// XML 1.0 NameChar for ASCII; every non-ASCII byte is accepted (names are not
