@@ -85,6 +85,23 @@ impl Jid {
         Ok(())
     }
 
+    /// The bare JID of `input` (RFC 7622 §3.1), borrowed unless the domain's
+    /// trailing dot must go; `None` if `input` is not a valid JID.
+    pub fn bare_of(input: &str) -> Option<std::borrow::Cow<'_, str>> {
+        Jid::validate(input).ok()?;
+        let (local, domain, _) = split(input);
+        let end = local.map_or(0, |l| l.len() + 1) + domain.len();
+        match input.get(..end) {
+            // The domain ends where it was written: no trailing dot was dropped.
+            Some(bare) if input.as_bytes().get(end).is_none_or(|&b| b == b'/') => {
+                Some(std::borrow::Cow::Borrowed(bare))
+            }
+            _ => Some(std::borrow::Cow::Owned(
+                Jid::parse(input).ok()?.bare().to_owned(),
+            )),
+        }
+    }
+
     pub fn localpart(&self) -> Option<&str> {
         let at = usize::from(self.at?.get());
         self.text.get(..at)
@@ -233,6 +250,23 @@ fn first_forbidden(part: &str, forbidden_ascii: impl Fn(u8) -> bool) -> Option<c
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_of_equals_the_parsed_bare_jid() {
+        for s in [
+            "juliet@example.com/balcony",
+            "juliet@example.com",
+            "example.com/x",
+            "example.com.",
+            "juliet@example.com./r/s",
+            "a@[::1]/r",
+            "bad@",
+            "",
+        ] {
+            let parsed = Jid::parse(s).ok().map(|j| j.bare().to_owned());
+            assert_eq!(Jid::bare_of(s).map(|b| b.into_owned()), parsed, "{s}");
+        }
+    }
 
     // Examples from RFC 7622 §3.5 (valid) and §3.6 (invalid).
     #[test]

@@ -305,3 +305,38 @@ fn xmpptrace_presence_overhead_matches_an_independent_count() {
         (153, 68_335, 74_044)
     );
 }
+
+#[test]
+fn tables_keyed_by_wire_values_stay_bounded() {
+    // More distinct iq namespaces than any table may hold: the traffic and iq tables
+    // stop at MAX_LISTED rows and count the rest in one "(other)" row, losing nothing.
+    use xmppdump::analysis::MAX_LISTED;
+    let extra = 25;
+    let requests: Vec<String> = (0..MAX_LISTED + extra)
+        .map(|i| format!("<iq type='get' id='q{i}'><query xmlns='urn:test:{i}'/></iq>"))
+        .collect();
+    let lines: Vec<(bool, &str)> = requests.iter().map(|r| (true, r.as_str())).collect();
+    let s = stats_of(
+        &session("10.0.0.1:40000", 1_700_000_000_000_000_000, &lines),
+        "bounded",
+    );
+    assert_eq!(s.iq.len(), MAX_LISTED + 1);
+    let other = &s.iq["(other)"];
+    assert_eq!(other.requests, extra as u64);
+    let requests: u64 = s.iq.values().map(|q| q.requests).sum();
+    assert_eq!(requests, (MAX_LISTED + extra) as u64);
+    let wire_details = s
+        .traffic
+        .keys()
+        .filter(|k| !k.detail.is_empty() && k.detail != "(other)")
+        .count();
+    assert!(wire_details <= MAX_LISTED, "{wire_details}");
+    let iq_rows: u64 = s
+        .traffic
+        .iter()
+        .filter(|(k, _)| k.class == Class::Iq)
+        .map(|(_, c)| c.count)
+        .sum();
+    assert_eq!(iq_rows, (MAX_LISTED + extra) as u64);
+    assert!(s.traffic.keys().any(|k| k.detail == "(other)"));
+}

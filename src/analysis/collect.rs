@@ -4,11 +4,14 @@
 //! recipient) lives only until the flow ends, and every map in it is bounded, so
 //! memory follows the number of open flows, not the size of the capture.
 
-use super::{bump, Class, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED};
+use super::{
+    bump, Class, IqNamespace, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED,
+};
 use crate::jid::Jid;
 use crate::model::{Direction, EndReason, Event, EventKind, FlowId, Stanza, StreamKind, Timestamp};
 use crate::output::time::rfc3339;
 use crate::output::{Sink, Summary};
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -22,6 +25,10 @@ const MAX_PER_FLOW: usize = 10_000;
 pub const MAX_PRESENCE_KEYS: usize = 200_000;
 /// Most fan-out groups open at once.
 const MAX_FAN_OUT_GROUPS: usize = 100_000;
+/// Most rows of the traffic table with a detail from the wire; details beyond it are
+/// counted as [`OTHER_DETAIL`].
+const MAX_TRAFFIC_ROWS: usize = MAX_LISTED;
+pub const OTHER_DETAIL: &str = "(other)";
 
 #[derive(Debug, Default)]
 struct FlowState {
@@ -43,14 +50,19 @@ pub struct Collector {
     file: String,
     stats: Stats,
     flows: BTreeMap<FlowId, FlowState>,
-    /// (sender, digest) → (first time, deliveries) of recent presences.
-    fan_out: HashMap<(String, u64), (Timestamp, u64)>,
+    /// Hash of (sender, digest) → (first time, deliveries) of recent presences.
+    fan_out: HashMap<u64, (Timestamp, u64)>,
     /// Presence pairs tracked now, over all flows.
     presence_keys: usize,
     /// Capture time (ns) of the next sweep of ended fan-out groups.
     next_fan_out_sweep: i64,
     /// Responses slower than this (µs) are listed in `slow_list`.
     slow_threshold_us: Option<u64>,
+    /// Reused keys, so counting an event allocates only for a new row.
+    traffic_key: TrafficKey,
+    pair: String,
+    /// The minute of the last message and its `messages_per_minute` key.
+    minute: Option<(i64, String)>,
 }
 
 impl Collector {
@@ -65,6 +77,14 @@ impl Collector {
             next_fan_out_sweep: i64::MIN,
             presence_keys: 0,
             slow_threshold_us: None,
+            traffic_key: TrafficKey {
+                stream: StreamKind::Unknown,
+                dir: Direction::ToServer,
+                class: Class::Other,
+                detail: String::new(),
+            },
+            pair: String::new(),
+            minute: None,
         }
     }
 
@@ -111,14 +131,28 @@ impl Collector {
             flow.kind = kind_by_port(server);
         }
         let stream = flow.kind.unwrap_or(StreamKind::Unknown);
-        if let Some((class, detail)) = classify(&e.kind) {
-            let key = TrafficKey {
-                stream,
-                dir: e.direction,
-                class,
-                detail,
-            };
-            self.stats.traffic.entry(key).or_default().add(e.size);
+        let key = &mut self.traffic_key;
+        key.detail.clear();
+        if let Some(class) = classify(&e.kind, &mut key.detail) {
+            key.stream = stream;
+            key.dir = e.direction;
+            key.class = class;
+            match self.stats.traffic.get_mut(key) {
+                Some(counter) => counter.add(e.size),
+                None => {
+                    // Details come from the wire: beyond the limit they share a row.
+                    // Rows without a detail are finite (stream × direction × class).
+                    if self.stats.traffic.len() >= MAX_TRAFFIC_ROWS && !key.detail.is_empty() {
+                        key.detail.clear();
+                        key.detail.push_str(OTHER_DETAIL);
+                    }
+                    self.stats
+                        .traffic
+                        .entry(key.clone())
+                        .or_default()
+                        .add(e.size);
+                }
+            }
             if class.is_stanza() {
                 flow.row.stanzas += 1;
                 flow.row.stanza_bytes += e.size;
@@ -249,29 +283,41 @@ impl Collector {
 
     /// Sender and recipient as bare JIDs, filling what c2s leaves implicit with the
     /// bound JID (RFC 6120 §8.1.2.1: no `from` on stanzas a client sends).
-    fn parties(&self, e: &Event, s: &Stanza) -> (Option<String>, Option<String>) {
-        let bound = self
-            .flows
-            .get(&e.flow)
-            .and_then(|f| f.row.bound_jid.clone());
-        let from = s.from.clone().or(match e.direction {
-            Direction::ToServer => bound.clone(),
-            Direction::ToClient => None,
-        });
-        let to = s.to.clone().or(match e.direction {
-            Direction::ToClient => bound,
-            Direction::ToServer => None,
-        });
+    fn parties<'s>(
+        &self,
+        e: &Event,
+        s: &'s Stanza,
+    ) -> (Option<Cow<'s, str>>, Option<Cow<'s, str>>) {
+        let bound = || {
+            self.flows
+                .get(&e.flow)
+                .and_then(|f| f.row.bound_jid.clone())
+                .map(Cow::Owned)
+        };
+        let from = match (&s.from, e.direction) {
+            (Some(from), _) => Some(Cow::Borrowed(from.as_str())),
+            (None, Direction::ToServer) => bound(),
+            (None, Direction::ToClient) => None,
+        };
+        let to = match (&s.to, e.direction) {
+            (Some(to), _) => Some(Cow::Borrowed(to.as_str())),
+            (None, Direction::ToClient) => bound(),
+            (None, Direction::ToServer) => None,
+        };
         (from, to)
     }
 
     fn talker(&mut self, from: Option<&str>, bytes: u64) {
         let Some(from) = from else { return };
-        let bare = Jid::parse(from).map_or_else(|_| from.to_owned(), |j| j.bare().to_owned());
-        if let Some(c) = self.stats.talkers.get_mut(&bare) {
+        let bare = bare_or_whole(from);
+        if let Some(c) = self.stats.talkers.get_mut(bare.as_ref()) {
             c.add(bytes);
         } else if self.stats.talkers.len() < MAX_LISTED {
-            self.stats.talkers.entry(bare).or_default().add(bytes);
+            self.stats
+                .talkers
+                .entry(bare.into_owned())
+                .or_default()
+                .add(bytes);
         } else {
             self.stats.talkers_dropped.add(bytes);
         }
@@ -281,24 +327,38 @@ impl Collector {
         let (from, to) = self.parties(e, s);
         self.talker(from.as_deref(), e.size);
         self.stats.message_body_bytes += s.body_len.unwrap_or(0) as u64;
-        let minute = rfc3339(Timestamp(e.time.secs().div_euclid(60) * 60 * 1_000_000_000));
-        let minute = format!("{}Z", minute.get(..16).unwrap_or_default());
-        *self.stats.messages_per_minute.entry(minute).or_insert(0) += 1;
+        let minute_no = e.time.secs().div_euclid(60);
+        let minute = match &mut self.minute {
+            Some((no, key)) if *no == minute_no => key,
+            slot => {
+                let start = rfc3339(Timestamp(minute_no * 60 * 1_000_000_000));
+                let key = format!("{}Z", start.get(..16).unwrap_or_default());
+                &mut slot.insert((minute_no, key)).1
+            }
+        };
+        match self.stats.messages_per_minute.get_mut(minute.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.stats.messages_per_minute.insert(minute.clone(), 1);
+            }
+        }
         if let (Some(a), Some(b)) = (from, to) {
-            let bare =
-                |j: &str| Jid::parse(j).map_or_else(|_| j.to_owned(), |j| j.bare().to_owned());
-            let (a, b) = (bare(&a), bare(&b));
-            let pair = if a <= b {
-                format!("{a} {b}")
-            } else {
-                format!("{b} {a}")
-            };
-            bump(
-                &mut self.stats.conversations,
-                pair,
-                1,
-                &mut self.stats.conversations_dropped,
-            );
+            let (a, b) = (bare_or_whole(&a), bare_or_whole(&b));
+            let (first, second) = if a <= b { (a, b) } else { (b, a) };
+            let pair = &mut self.pair;
+            pair.clear();
+            pair.push_str(&first);
+            pair.push(' ');
+            pair.push_str(&second);
+            match self.stats.conversations.get_mut(pair.as_str()) {
+                Some(n) => *n += 1,
+                None => bump(
+                    &mut self.stats.conversations,
+                    pair.clone(),
+                    1,
+                    &mut self.stats.conversations_dropped,
+                ),
+            }
         }
     }
 
@@ -309,7 +369,7 @@ impl Collector {
         let (from, to) = self.parties(e, s);
         self.talker(from.as_deref(), e.size);
         let digest = s.digest.unwrap_or_default();
-        let sender = from.clone().unwrap_or_default();
+        let sender = from.as_deref().unwrap_or_default();
         let red = self.stats.redundancy.entry(stream).or_default();
         red.presences.add(e.size);
         if let Some(flow) = self.flows.get_mut(&e.flow) {
@@ -322,7 +382,7 @@ impl Collector {
             let key = pair_key(
                 e.direction,
                 stream_no,
-                &sender,
+                sender,
                 to.as_deref().unwrap_or_default(),
             );
             match flow.last_presence.entry(key) {
@@ -337,13 +397,12 @@ impl Collector {
                 Entry::Vacant(_) => red.untracked += 1,
             }
         }
-        if self.fan_out.len() >= MAX_FAN_OUT_GROUPS
-            && !self.fan_out.contains_key(&(sender.clone(), digest))
-        {
+        let group_key = fan_out_key(sender, digest);
+        if self.fan_out.len() >= MAX_FAN_OUT_GROUPS && !self.fan_out.contains_key(&group_key) {
             return; // too many open groups: this delivery is not grouped
         }
         let fan = &mut self.stats.fan_out;
-        let group = self.fan_out.entry((sender, digest)).or_insert((e.time, 0));
+        let group = self.fan_out.entry(group_key).or_insert((e.time, 0));
         if e.time.0 - group.0 .0 > FAN_OUT_WINDOW_NS {
             // The earlier group is over: count it, start a new logical presence.
             fan.logical += 1;
@@ -384,14 +443,23 @@ impl Collector {
         self.talker(from.as_deref(), e.size);
         let kind = s.r#type.as_deref().unwrap_or("");
         let id = s.id.clone().unwrap_or_default();
-        let file = self.file.clone();
+        let file = &self.file;
         let Some(flow) = self.flows.get_mut(&e.flow) else {
             return;
         };
         match kind {
             "get" | "set" => {
-                let payload = s.payload.clone().unwrap_or_else(|| "(none)".into());
-                self.stats.iq.entry(payload.clone()).or_default().requests += 1;
+                let mut payload = s.payload.clone().unwrap_or_else(|| "(none)".into());
+                if !self.stats.iq.contains_key(payload.as_str()) {
+                    // Namespaces come from the wire: beyond the limit they share a row.
+                    if self.stats.iq.len() >= MAX_LISTED {
+                        OTHER_DETAIL.clone_into(&mut payload);
+                    }
+                    self.stats.iq.entry(payload.clone()).or_default();
+                }
+                if let Some(q) = self.stats.iq.get_mut(payload.as_str()) {
+                    q.requests += 1;
+                }
                 if flow.pending.len() < MAX_PER_FLOW {
                     flow.pending.insert(
                         (e.direction, id),
@@ -401,7 +469,14 @@ impl Collector {
             }
             "result" | "error" => match flow.pending.remove(&(e.direction.reverse(), id.clone())) {
                 Some((asked, frame, asked_kind, payload)) => {
-                    let q = self.stats.iq.entry(payload.clone()).or_default();
+                    if !self.stats.iq.contains_key(payload.as_str()) {
+                        self.stats
+                            .iq
+                            .insert(payload.clone(), IqNamespace::default());
+                    }
+                    let Some(q) = self.stats.iq.get_mut(payload.as_str()) else {
+                        return;
+                    };
                     if kind == "result" {
                         q.results += 1;
                     } else {
@@ -412,7 +487,7 @@ impl Collector {
                     if self.slow_threshold_us.is_some_and(|t| us > t) {
                         let time = rfc3339(asked);
                         let r = IqRef {
-                            file,
+                            file: file.clone(),
                             flow: e.flow.0,
                             frame,
                             time,
@@ -429,7 +504,7 @@ impl Collector {
                     let payload = s.payload.clone().unwrap_or_default();
                     let time = rfc3339(e.time);
                     let r = IqRef {
-                        file,
+                        file: file.clone(),
                         flow: e.flow.0,
                         frame: e.frame.0,
                         time,
@@ -515,48 +590,47 @@ fn push_bounded(list: &mut Vec<IqRef>, r: IqRef) {
     }
 }
 
-/// Traffic class and detail of an event; `None` for flow-level events and anomalies.
-fn classify(kind: &EventKind) -> Option<(Class, String)> {
-    Some(match kind {
-        EventKind::Message(s) => (
-            Class::Message,
-            s.r#type.clone().unwrap_or_else(|| "normal".into()),
-        ),
+/// Traffic class of an event, its detail written to `detail`; `None` for flow-level
+/// events and anomalies.
+fn classify(kind: &EventKind, detail: &mut String) -> Option<Class> {
+    let (class, text): (Class, &str) = match kind {
+        EventKind::Message(s) => (Class::Message, s.r#type.as_deref().unwrap_or("normal")),
         EventKind::Presence(s) => {
-            let t = s.r#type.clone().unwrap_or_else(|| "available".into());
-            match &s.show {
-                Some(show) => (Class::Presence, format!("{t}/{show}")),
-                None => (Class::Presence, t),
+            detail.push_str(s.r#type.as_deref().unwrap_or("available"));
+            if let Some(show) = &s.show {
+                detail.push('/');
+                detail.push_str(show);
             }
+            return Some(Class::Presence);
         }
         EventKind::Iq(s) => {
-            let t = s.r#type.clone().unwrap_or_default();
-            match &s.payload {
-                Some(p) => (Class::Iq, format!("{t} {p}")),
-                None => (Class::Iq, t),
+            detail.push_str(s.r#type.as_deref().unwrap_or_default());
+            if let Some(p) = &s.payload {
+                detail.push(' ');
+                detail.push_str(p);
             }
+            return Some(Class::Iq);
         }
-        EventKind::StreamHeader { .. } => (Class::Header, String::new()),
-        EventKind::Features(_) => (Class::Features, String::new()),
-        EventKind::StartTls => (Class::TlsNegotiation, "starttls".into()),
-        EventKind::TlsProceed => (Class::TlsNegotiation, "proceed".into()),
-        EventKind::TlsFailure => (Class::TlsNegotiation, "failure".into()),
-        EventKind::SaslAuth { .. } => (Class::Sasl, "auth".into()),
-        EventKind::SaslChallenge { .. } => (Class::Sasl, "challenge".into()),
-        EventKind::SaslResponse { .. } => (Class::Sasl, "response".into()),
-        EventKind::SaslSuccess { .. } => (Class::Sasl, "success".into()),
-        EventKind::SaslFailure { .. } => (Class::Sasl, "failure".into()),
-        EventKind::SaslAbort => (Class::Sasl, "abort".into()),
-        EventKind::Dialback { verify, .. } => (
-            Class::Dialback,
-            if *verify { "verify" } else { "result" }.into(),
-        ),
-        EventKind::ComponentHandshake { .. } => (Class::Handshake, String::new()),
+        EventKind::StreamHeader { .. } => (Class::Header, ""),
+        EventKind::Features(_) => (Class::Features, ""),
+        EventKind::StartTls => (Class::TlsNegotiation, "starttls"),
+        EventKind::TlsProceed => (Class::TlsNegotiation, "proceed"),
+        EventKind::TlsFailure => (Class::TlsNegotiation, "failure"),
+        EventKind::SaslAuth { .. } => (Class::Sasl, "auth"),
+        EventKind::SaslChallenge { .. } => (Class::Sasl, "challenge"),
+        EventKind::SaslResponse { .. } => (Class::Sasl, "response"),
+        EventKind::SaslSuccess { .. } => (Class::Sasl, "success"),
+        EventKind::SaslFailure { .. } => (Class::Sasl, "failure"),
+        EventKind::SaslAbort => (Class::Sasl, "abort"),
+        EventKind::Dialback { verify, .. } => {
+            (Class::Dialback, if *verify { "verify" } else { "result" })
+        }
+        EventKind::ComponentHandshake { .. } => (Class::Handshake, ""),
         EventKind::StreamError { condition, .. } => {
-            (Class::StreamError, condition.clone().unwrap_or_default())
+            (Class::StreamError, condition.as_deref().unwrap_or_default())
         }
-        EventKind::StreamClose => (Class::Close, String::new()),
-        EventKind::Element { name, .. } => (Class::Other, name.clone()),
+        EventKind::StreamClose => (Class::Close, ""),
+        EventKind::Element { name, .. } => (Class::Other, name.as_str()),
         EventKind::FlowStart { .. }
         | EventKind::FlowEnd { .. }
         | EventKind::Anomaly { .. }
@@ -567,7 +641,24 @@ fn classify(kind: &EventKind) -> Option<(Class, String)> {
         | EventKind::TlsFinished
         | EventKind::TlsAlert { .. }
         | EventKind::Xml { .. } => return None,
-    })
+    };
+    detail.push_str(text);
+    Some(class)
+}
+
+/// The bare JID of an address, or the address itself when it is not a valid JID.
+fn bare_or_whole(jid: &str) -> Cow<'_, str> {
+    Jid::bare_of(jid).unwrap_or(Cow::Borrowed(jid))
+}
+
+/// (sender, digest) of a fan-out group as one 64-bit FNV-1a hash.
+fn fan_out_key(sender: &str, digest: u64) -> u64 {
+    sender
+        .bytes()
+        .chain(digest.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 impl Sink for Collector {

@@ -545,12 +545,7 @@ impl<'a> Parser<'a> {
     /// Namespaces in XML §6: the innermost declaration of `prefix` (an empty value
     /// undeclares), else the stream header's.
     fn resolve(&self, prefix: &str) -> Option<Cow<'a, str>> {
-        match self
-            .local
-            .iter()
-            .rev()
-            .find(|(p, _)| same(p, prefix))
-        {
+        match self.local.iter().rev().find(|(p, _)| same(p, prefix)) {
             Some((_, uri)) => (!uri.is_empty()).then(|| uri.clone()),
             None => self.base.resolve(prefix).map(Cow::Borrowed),
         }
@@ -560,8 +555,7 @@ impl<'a> Parser<'a> {
 /// String equality for the short names of XML: length and first byte decide most
 /// comparisons without a `memcmp` call.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && (a.is_empty() || (a.as_bytes().first() == b.as_bytes().first() && a == b))
+    a.len() == b.len() && (a.is_empty() || (a.as_bytes().first() == b.as_bytes().first() && a == b))
 }
 
 /// XML 1.0 NameChar for ASCII; every non-ASCII byte is accepted (names are not
