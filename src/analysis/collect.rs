@@ -5,7 +5,7 @@
 //! memory follows the number of open flows, not the size of the capture.
 
 use super::{
-    bump, Class, IqNamespace, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED,
+    Class, Counter, IqNamespace, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED,
 };
 use crate::jid::Jid;
 use crate::model::{Direction, EndReason, Event, EventKind, FlowId, Stanza, StreamKind, Timestamp};
@@ -58,6 +58,10 @@ pub struct Collector {
     next_fan_out_sweep: i64,
     /// Responses slower than this (µs) are listed in `slow_list`.
     slow_threshold_us: Option<u64>,
+    /// Talkers and conversations while counting (hashed: looked up per stanza), moved
+    /// into the sorted maps of [`Stats`] at the end.
+    talkers: HashMap<String, Counter, foldhash::fast::RandomState>,
+    conversations: HashMap<String, u64, foldhash::fast::RandomState>,
     /// Reused keys, so counting an event allocates only for a new row.
     traffic_key: TrafficKey,
     pair: String,
@@ -85,6 +89,8 @@ impl Collector {
             },
             pair: String::new(),
             minute: None,
+            talkers: HashMap::default(),
+            conversations: HashMap::default(),
         }
     }
 
@@ -101,6 +107,8 @@ impl Collector {
             self.end_flow(id, "capture_end");
         }
         self.flush_fan_out(None);
+        self.stats.talkers.extend(self.talkers.drain());
+        self.stats.conversations.extend(self.conversations.drain());
         self.stats
             .sessions
             .sort_by(|a, b| (&a.file, a.flow).cmp(&(&b.file, b.flow)));
@@ -310,14 +318,10 @@ impl Collector {
     fn talker(&mut self, from: Option<&str>, bytes: u64) {
         let Some(from) = from else { return };
         let bare = bare_or_whole(from);
-        if let Some(c) = self.stats.talkers.get_mut(bare.as_ref()) {
+        if let Some(c) = self.talkers.get_mut(bare.as_ref()) {
             c.add(bytes);
-        } else if self.stats.talkers.len() < MAX_LISTED {
-            self.stats
-                .talkers
-                .entry(bare.into_owned())
-                .or_default()
-                .add(bytes);
+        } else if self.talkers.len() < MAX_LISTED {
+            self.talkers.entry(bare.into_owned()).or_default().add(bytes);
         } else {
             self.stats.talkers_dropped.add(bytes);
         }
@@ -350,14 +354,12 @@ impl Collector {
             pair.push_str(&first);
             pair.push(' ');
             pair.push_str(&second);
-            match self.stats.conversations.get_mut(pair.as_str()) {
-                Some(n) => *n += 1,
-                None => bump(
-                    &mut self.stats.conversations,
-                    pair.clone(),
-                    1,
-                    &mut self.stats.conversations_dropped,
-                ),
+            if let Some(n) = self.conversations.get_mut(pair.as_str()) {
+                *n += 1;
+            } else if self.conversations.len() < MAX_LISTED {
+                self.conversations.insert(pair.clone(), 1);
+            } else {
+                self.stats.conversations_dropped += 1;
             }
         }
     }
