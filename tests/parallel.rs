@@ -1,6 +1,7 @@
 //! `-j N` gives exactly the output of one thread: same events in the same order, same
 //! connection numbers, same summary, on every capture, a generated one, and one where
-//! idle connections are swept while others go on.
+//! idle connections are swept while others go on. The printers (formatted in the
+//! shards) give the same bytes, text and NDJSON.
 
 mod common;
 
@@ -8,6 +9,9 @@ use common::{capture_path, config_for, Collect, CAPTURES};
 use std::io::Cursor;
 use xmppdump::capture::Reader;
 use xmppdump::model::Timestamp;
+use xmppdump::output::ndjson::Ndjson;
+use xmppdump::output::text::Text;
+use xmppdump::output::Sink;
 use xmppdump::pipeline::{parallel, Config};
 use xmppdump::synth::{self, client_header, server_header, Conversation, Link, Packet};
 
@@ -18,7 +22,36 @@ fn run(bytes: &[u8], config: Config, jobs: usize) -> Collect {
     sink
 }
 
+/// What a printer writes for the capture with `jobs` threads.
+fn printed(bytes: &[u8], config: Config, jobs: usize, json: bool) -> Vec<u8> {
+    let mut reader = Reader::new(Cursor::new(bytes.to_vec())).unwrap();
+    if json {
+        let mut sink = Ndjson::new(Vec::new());
+        assert!(sink.line_format().is_some());
+        parallel::run(config, &mut reader, &mut sink, jobs).unwrap();
+        sink.into_inner()
+    } else {
+        let mut sink = Text::new(Vec::new());
+        assert!(sink.line_format().is_some());
+        parallel::run(config, &mut reader, &mut sink, jobs).unwrap();
+        sink.into_inner()
+    }
+}
+
 fn same_for_all_jobs(name: &str, bytes: &[u8], config: Config) {
+    for json in [false, true] {
+        let one = printed(bytes, config.clone(), 1, json);
+        assert!(one.len() > 100, "{name}");
+        for jobs in [2, 3] {
+            let many = printed(bytes, config.clone(), jobs, json);
+            if many != one {
+                let one = String::from_utf8_lossy(&one);
+                let many = String::from_utf8_lossy(&many);
+                let diff = one.lines().zip(many.lines()).position(|(a, b)| a != b);
+                panic!("{name} -j {jobs} json={json}: first differing line {diff:?}");
+            }
+        }
+    }
     let one = run(bytes, config.clone(), 1);
     assert!(!one.events.is_empty(), "{name}");
     for jobs in [2, 3, 5] {

@@ -321,7 +321,10 @@ impl Collector {
         if let Some(c) = self.talkers.get_mut(bare.as_ref()) {
             c.add(bytes);
         } else if self.talkers.len() < MAX_LISTED {
-            self.talkers.entry(bare.into_owned()).or_default().add(bytes);
+            self.talkers
+                .entry(bare.into_owned())
+                .or_default()
+                .add(bytes);
         } else {
             self.stats.talkers_dropped.add(bytes);
         }

@@ -10,7 +10,7 @@ pub mod stats;
 pub mod text;
 pub mod time;
 
-use crate::model::Event;
+use crate::model::{Event, FlowId};
 use serde::Serialize;
 use std::io;
 
@@ -38,6 +38,28 @@ pub trait Sink {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// A formatter that produces this sink's bytes on another thread, when the sink
+    /// only prints (`-j`: the shards format, the merging thread only writes).
+    fn line_format(&self) -> Option<Box<dyn LineFormat>> {
+        None
+    }
+    /// Writes one event a [`LineFormat`] of this sink formatted: `head`, the
+    /// connection number, `tail`.
+    fn write_formatted(&mut self, head: &[u8], flow: FlowId, tail: &[u8]) -> io::Result<()> {
+        let _ = (head, flow, tail);
+        Err(io::Error::other(
+            "this output does not take formatted events",
+        ))
+    }
+}
+
+/// Formats events away from the sink. The connection number is left out: only the
+/// merging thread of `-j` knows it.
+pub trait LineFormat: Send {
+    /// Appends the event's bytes to `out` and returns where, in `out`, the connection
+    /// number goes and where the rest of the bytes resume: the event is
+    /// `out[start..flow_at]`, the number, `out[resume_at..]`.
+    fn format(&mut self, event: &Event, out: &mut Vec<u8>) -> io::Result<(usize, usize)>;
 }
 
 /// Sends every event to two sinks (a printer and a statistics collector).
@@ -65,5 +87,16 @@ impl Sink for Tee<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.first.flush()
+    }
+
+    fn line_format(&self) -> Option<Box<dyn LineFormat>> {
+        match self.second {
+            Some(_) => None,
+            None => self.first.line_format(),
+        }
+    }
+
+    fn write_formatted(&mut self, head: &[u8], flow: FlowId, tail: &[u8]) -> io::Result<()> {
+        self.first.write_formatted(head, flow, tail)
     }
 }

@@ -5,8 +5,8 @@
 //! from the wire are escaped so one event is always one line.
 
 use super::time::push_time_of_day;
-use super::{Sink, Summary};
-use crate::model::{Event, EventKind, Features, Stanza};
+use super::{LineFormat, Sink, Summary};
+use crate::model::{Event, EventKind, Features, FlowId, Stanza};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -33,24 +33,66 @@ impl<W: Write> Text<W> {
     }
 }
 
+/// The line up to the connection number: `TIME #`.
+fn push_head(line: &mut String, event: &Event) {
+    push_time_of_day(line, event.time);
+    line.push_str(" #");
+}
+
+/// The line after the connection number: ` DIR fFRAME what…` and the newline.
+fn push_tail(line: &mut String, event: &Event) {
+    line.push(' ');
+    line.push_str(event.direction.arrow());
+    line.push_str(" f");
+    push_number(line, event.frame.0);
+    line.push(' ');
+    describe(&event.kind, line);
+    if event.decrypted {
+        line.push_str(" [decrypted]");
+    }
+    line.push('\n');
+}
+
+/// [`Text`]'s lines, formatted on another thread.
+struct TextFormat {
+    line: String,
+}
+
+impl LineFormat for TextFormat {
+    fn format(&mut self, event: &Event, out: &mut Vec<u8>) -> io::Result<(usize, usize)> {
+        let line = &mut self.line;
+        line.clear();
+        push_head(line, event);
+        out.extend_from_slice(line.as_bytes());
+        let at = out.len();
+        line.clear();
+        push_tail(line, event);
+        out.extend_from_slice(line.as_bytes());
+        Ok((at, at))
+    }
+}
+
 impl<W: Write> Sink for Text<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         let line = &mut self.line;
         line.clear();
-        push_time_of_day(line, event.time);
-        line.push_str(" #");
+        push_head(line, event);
         push_number(line, u64::from(event.flow.0));
-        line.push(' ');
-        line.push_str(event.direction.arrow());
-        line.push_str(" f");
-        push_number(line, event.frame.0);
-        line.push(' ');
-        describe(&event.kind, line);
-        if event.decrypted {
-            line.push_str(" [decrypted]");
-        }
-        line.push('\n');
+        push_tail(line, event);
         self.out.write_all(line.as_bytes())
+    }
+
+    fn line_format(&self) -> Option<Box<dyn LineFormat>> {
+        Some(Box::new(TextFormat {
+            line: String::with_capacity(256),
+        }))
+    }
+
+    fn write_formatted(&mut self, head: &[u8], flow: FlowId, tail: &[u8]) -> io::Result<()> {
+        self.out.write_all(head)?;
+        self.out
+            .write_all(itoa::Buffer::new().format(flow.0).as_bytes())?;
+        self.out.write_all(tail)
     }
 
     fn summary(&mut self, s: &Summary) -> io::Result<()> {

@@ -8,6 +8,10 @@
 //! batch by batch, ordered by frame, and renumbers connections in order of first
 //! packet, as the single pipeline numbers them.
 //!
+//! When the sink only prints, each shard also formats its events (text or NDJSON)
+//! with the connection number left out, so the merging thread only fills in the
+//! number and writes.
+//!
 //! Global decisions stay global: the reader thread decides when the idle sweep runs
 //! (every minute of capture time) and tells every shard at the same frame; events a
 //! sweep or the end of the capture produces are ordered by connection number. The one
@@ -17,7 +21,7 @@ use super::{Config, Pipeline, RunError};
 use crate::capture::{Packet, Reader};
 use crate::decode::decode;
 use crate::model::{Event, EventKind, FlowId, FrameNo, Timestamp};
-use crate::output::{Sink, Summary};
+use crate::output::{LineFormat, Sink, Summary};
 use crate::session::At;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -66,6 +70,62 @@ enum Phase {
 enum Output {
     NewFlow(FlowId),
     Event(Box<Event>),
+    /// An event the shard formatted: `text[head.0..head.1]`, the connection number,
+    /// `text[tail.0..tail.1]` of the shard's batch text.
+    Line {
+        flow: FlowId,
+        counts: Counts,
+        head: (usize, usize),
+        tail: (usize, usize),
+    },
+}
+
+/// What an event adds to the [`Summary`], and whether it ends its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counts {
+    Stream,
+    Message,
+    Presence,
+    Iq,
+    Anomaly,
+    FlowStart,
+    FlowEnd,
+    Nothing,
+}
+
+impl Counts {
+    fn of(kind: &EventKind) -> Counts {
+        match kind {
+            EventKind::StreamHeader { .. } => Counts::Stream,
+            EventKind::Message(_) => Counts::Message,
+            EventKind::Presence(_) => Counts::Presence,
+            EventKind::Iq(_) => Counts::Iq,
+            EventKind::Anomaly { .. } => Counts::Anomaly,
+            EventKind::FlowStart { .. } => Counts::FlowStart,
+            EventKind::FlowEnd { .. } => Counts::FlowEnd,
+            _ => Counts::Nothing,
+        }
+    }
+
+    fn add_to(self, summary: &mut Summary) {
+        match self {
+            Counts::Stream => summary.streams += 1,
+            Counts::Message => summary.messages += 1,
+            Counts::Presence => summary.presences += 1,
+            Counts::Iq => summary.iqs += 1,
+            Counts::Anomaly => summary.anomalies += 1,
+            Counts::FlowStart => summary.xmpp_flows += 1,
+            Counts::FlowEnd | Counts::Nothing => {}
+        }
+    }
+}
+
+/// One shard's output for one batch.
+struct ShardOutput {
+    batch: u64,
+    shard: usize,
+    items: Vec<Item>,
+    text: Vec<u8>,
 }
 
 struct Item {
@@ -98,14 +158,15 @@ pub fn run(
     let mut shard_config = config.clone();
     shard_config.limits.max_flows = (config.limits.max_flows / jobs).max(1);
     std::thread::scope(|scope| {
-        let (out_tx, out_rx) = mpsc::sync_channel::<(u64, usize, Vec<Item>)>(IN_FLIGHT * jobs);
+        let (out_tx, out_rx) = mpsc::sync_channel::<ShardOutput>(IN_FLIGHT * jobs);
         let mut work_txs = Vec::with_capacity(jobs);
         for shard in 0..jobs {
             let (tx, rx) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
             work_txs.push(tx);
             let out = out_tx.clone();
             let cfg = shard_config.clone();
-            scope.spawn(move || shard_loop(shard, cfg, &rx, &out));
+            let format = sink.line_format();
+            scope.spawn(move || shard_loop(shard, cfg, format, &rx, &out));
         }
         drop(out_tx);
         let dispatcher = scope.spawn(move || dispatch(reader, &work_txs));
@@ -215,39 +276,86 @@ fn dispatch(
     (packets, undecoded, result)
 }
 
-/// One shard: an ordinary pipeline over the connections it owns.
+/// What a shard produces for one batch, in order.
+struct ShardWriter {
+    shard: usize,
+    seq: u64,
+    format: Option<Box<dyn LineFormat>>,
+    items: Vec<Item>,
+    text: Vec<u8>,
+}
+
+impl ShardWriter {
+    fn push(&mut self, frame: u64, phase: Phase, output: Output) {
+        self.seq += 1;
+        self.items.push(Item {
+            frame,
+            phase,
+            seq: self.seq,
+            shard: self.shard,
+            output,
+        });
+    }
+
+    /// The event, formatted when the sink only prints.
+    fn event(&mut self, frame: u64, phase: Phase, event: Event) {
+        let start = self.text.len();
+        let formatted = self
+            .format
+            .as_mut()
+            .map(|f| f.format(&event, &mut self.text));
+        let output = match formatted {
+            Some(Ok((flow_at, resume_at))) => Output::Line {
+                flow: event.flow,
+                counts: Counts::of(&event.kind),
+                head: (start, flow_at),
+                tail: (resume_at, self.text.len()),
+            },
+            // Unformatted (or the formatter failed: the sink formats it again and
+            // reports the error).
+            Some(Err(_)) | None => {
+                self.text.truncate(start);
+                Output::Event(Box::new(event))
+            }
+        };
+        self.push(frame, phase, output);
+    }
+
+    fn take(&mut self, batch: u64) -> ShardOutput {
+        ShardOutput {
+            batch,
+            shard: self.shard,
+            items: std::mem::take(&mut self.items),
+            text: std::mem::take(&mut self.text),
+        }
+    }
+}
+
+/// One shard: an ordinary pipeline over the connections it owns; with `format`, its
+/// events leave it formatted.
 fn shard_loop(
     shard: usize,
     config: Config,
+    format: Option<Box<dyn LineFormat>>,
     work: &Receiver<Batch>,
-    out: &SyncSender<(u64, usize, Vec<Item>)>,
+    out: &SyncSender<ShardOutput>,
 ) {
     let mut pipeline = Pipeline::new(config);
     pipeline.shard = true;
-    let mut seq = 0u64;
+    let mut writer = ShardWriter {
+        shard,
+        seq: 0,
+        format,
+        items: Vec::new(),
+        text: Vec::new(),
+    };
     for batch in work.iter() {
-        let mut items = Vec::new();
-        let mut push = |frame: u64, phase: Phase, output: Output, items: &mut Vec<Item>| {
-            seq += 1;
-            items.push(Item {
-                frame,
-                phase,
-                seq,
-                shard,
-                output,
-            });
-        };
         for w in &batch.work {
             match w {
                 Work::Sweep(at) => {
                     pipeline.sweep_expired(*at);
                     for e in pipeline.events.drain(..) {
-                        push(
-                            at.frame.0,
-                            Phase::Sweep,
-                            Output::Event(Box::new(e)),
-                            &mut items,
-                        );
+                        writer.event(at.frame.0, Phase::Sweep, e);
                     }
                 }
                 Work::Packet {
@@ -267,32 +375,22 @@ fn shard_loop(
                         data,
                     });
                     for id in pipeline.created.drain(..) {
-                        push(frame.0, Phase::Packet, Output::NewFlow(id), &mut items);
+                        writer.push(frame.0, Phase::Packet, Output::NewFlow(id));
                     }
                     for e in pipeline.events.drain(..) {
-                        push(
-                            frame.0,
-                            Phase::Packet,
-                            Output::Event(Box::new(e)),
-                            &mut items,
-                        );
+                        writer.event(frame.0, Phase::Packet, e);
                     }
                 }
                 Work::Finish(at) => {
                     pipeline.last = *at;
                     pipeline.finish();
                     for e in pipeline.events.drain(..) {
-                        push(
-                            u64::MAX,
-                            Phase::Finish,
-                            Output::Event(Box::new(e)),
-                            &mut items,
-                        );
+                        writer.event(u64::MAX, Phase::Finish, e);
                     }
                 }
             }
         }
-        if out.send((batch.id, shard, items)).is_err() {
+        if out.send(writer.take(batch.id)).is_err() {
             return;
         }
     }
@@ -300,86 +398,134 @@ fn shard_loop(
 
 /// Merges the shards' output batch by batch and sends it to the sink in order.
 fn merge(
-    out: &Receiver<(u64, usize, Vec<Item>)>,
+    out: &Receiver<ShardOutput>,
     shards: usize,
     sink: &mut dyn Sink,
 ) -> Result<Summary, RunError> {
-    let mut waiting: BTreeMap<u64, Vec<Vec<Item>>> = BTreeMap::new();
+    let mut waiting: BTreeMap<u64, Vec<ShardOutput>> = BTreeMap::new();
     let mut next = 0u64;
     let mut ids: HashMap<(usize, FlowId), FlowId> = HashMap::new();
     let mut next_id = 1u32;
     let mut summary = Summary::default();
-    for (batch, _, items) in out.iter() {
-        let parts = waiting.entry(batch).or_default();
-        parts.push(items);
+    for part in out.iter() {
+        waiting.entry(part.batch).or_default().push(part);
         while waiting.get(&next).is_some_and(|p| p.len() == shards) {
             let Some(parts) = waiting.remove(&next) else {
                 break;
             };
             next += 1;
-            let mut items: Vec<Item> = parts.into_iter().flatten().collect();
+            let mut texts: Vec<Vec<u8>> = (0..shards).map(|_| Vec::new()).collect();
+            let mut items: Vec<Item> = Vec::new();
+            for part in parts {
+                if let Some(slot) = texts.get_mut(part.shard) {
+                    *slot = part.text;
+                }
+                items.extend(part.items);
+            }
             items.sort_by_key(|i| (i.frame, i.phase, i.shard, i.seq));
+            let mut merger = Merger {
+                ids: &mut ids,
+                next_id: &mut next_id,
+                summary: &mut summary,
+                texts: &texts,
+                sink: &mut *sink,
+            };
             let mut group: Vec<Item> = Vec::new();
             for item in items {
                 let same = group
                     .first()
                     .is_some_and(|g| g.frame == item.frame && g.phase == item.phase);
                 if !same {
-                    emit(&mut group, &mut ids, &mut next_id, &mut summary, sink)?;
+                    merger.emit(&mut group)?;
                 }
                 group.push(item);
             }
-            emit(&mut group, &mut ids, &mut next_id, &mut summary, sink)?;
+            merger.emit(&mut group)?;
         }
     }
     summary.stanzas = summary.messages + summary.presences + summary.iqs;
     Ok(summary)
 }
 
-/// Sends one group of output (same frame and phase): a packet's output in order; a
-/// sweep's or the end's by connection number, as a single pipeline orders them.
-fn emit(
-    group: &mut Vec<Item>,
-    ids: &mut HashMap<(usize, FlowId), FlowId>,
-    next_id: &mut u32,
-    summary: &mut Summary,
-    sink: &mut dyn Sink,
-) -> Result<(), RunError> {
-    let mut events = Vec::with_capacity(group.len());
-    for item in group.drain(..) {
-        match item.output {
-            Output::NewFlow(local) => {
-                ids.insert((item.shard, local), FlowId(*next_id));
-                *next_id = next_id.saturating_add(1);
-                summary.tcp_flows += 1;
+/// The merging thread's state while it writes one batch.
+struct Merger<'m> {
+    ids: &'m mut HashMap<(usize, FlowId), FlowId>,
+    next_id: &'m mut u32,
+    summary: &'m mut Summary,
+    /// Each shard's formatted text of this batch.
+    texts: &'m [Vec<u8>],
+    sink: &'m mut dyn Sink,
+}
+
+/// An event ready to write: unformatted, or the shard's bytes.
+enum Ready {
+    Event(Box<Event>),
+    Line {
+        shard: usize,
+        head: (usize, usize),
+        tail: (usize, usize),
+    },
+}
+
+impl Merger<'_> {
+    /// Sends one group of output (same frame and phase): a packet's output in order; a
+    /// sweep's or the end's by connection number, as a single pipeline orders them.
+    fn emit(&mut self, group: &mut Vec<Item>) -> Result<(), RunError> {
+        let mut ready: Vec<(Phase, FlowId, Counts, Ready)> = Vec::with_capacity(group.len());
+        for item in group.drain(..) {
+            let (flow, counts, event) = match item.output {
+                Output::NewFlow(local) => {
+                    self.ids.insert((item.shard, local), FlowId(*self.next_id));
+                    *self.next_id = self.next_id.saturating_add(1);
+                    self.summary.tcp_flows += 1;
+                    continue;
+                }
+                Output::Event(e) => (e.flow, Counts::of(&e.kind), Ready::Event(e)),
+                Output::Line {
+                    flow,
+                    counts,
+                    head,
+                    tail,
+                } => (
+                    flow,
+                    counts,
+                    Ready::Line {
+                        shard: item.shard,
+                        head,
+                        tail,
+                    },
+                ),
+            };
+            let local = (item.shard, flow);
+            let global = if flow.0 == 0 {
+                flow
+            } else {
+                self.ids.get(&local).copied().unwrap_or(flow)
+            };
+            if counts == Counts::FlowEnd {
+                self.ids.remove(&local);
             }
-            Output::Event(mut e) => {
-                let local = (item.shard, e.flow);
-                if e.flow.0 != 0 {
-                    e.flow = ids.get(&local).copied().unwrap_or(e.flow);
+            ready.push((item.phase, global, counts, event));
+        }
+        if ready.first().is_some_and(|(p, ..)| *p != Phase::Packet) {
+            // Stable: one connection's events keep their order.
+            ready.sort_by_key(|(_, flow, ..)| *flow);
+        }
+        for (_, flow, counts, event) in ready {
+            counts.add_to(self.summary);
+            match event {
+                Ready::Event(mut e) => {
+                    e.flow = flow;
+                    self.sink.event(&e)?;
                 }
-                if matches!(e.kind, EventKind::FlowEnd { .. }) {
-                    ids.remove(&local);
+                Ready::Line { shard, head, tail } => {
+                    let text = self.texts.get(shard).map(Vec::as_slice).unwrap_or_default();
+                    let head = text.get(head.0..head.1).unwrap_or_default();
+                    let tail = text.get(tail.0..tail.1).unwrap_or_default();
+                    self.sink.write_formatted(head, flow, tail)?;
                 }
-                events.push((item.phase, *e));
             }
         }
+        Ok(())
     }
-    if events.first().is_some_and(|(p, _)| *p != Phase::Packet) {
-        // Stable: one connection's events keep their order.
-        events.sort_by_key(|(_, e)| e.flow);
-    }
-    for (_, e) in events {
-        match &e.kind {
-            EventKind::StreamHeader { .. } => summary.streams += 1,
-            EventKind::Message(_) => summary.messages += 1,
-            EventKind::Presence(_) => summary.presences += 1,
-            EventKind::Iq(_) => summary.iqs += 1,
-            EventKind::Anomaly { .. } => summary.anomalies += 1,
-            EventKind::FlowStart { .. } => summary.xmpp_flows += 1,
-            _ => {}
-        }
-        sink.event(&e)?;
-    }
-    Ok(())
 }
