@@ -53,6 +53,8 @@ pub struct Stream {
     keep_xml: bool,
     /// Events of the element being classified (kept to reuse its allocation).
     kinds: Vec<EventKind>,
+    /// The element parser's vectors, reused from element to element.
+    scratch: xml::Scratch,
     pub bytes: DirectionBytes,
 }
 
@@ -74,6 +76,7 @@ impl Stream {
             started: false,
             tls_tail: None,
             kinds: Vec::new(),
+            scratch: xml::Scratch::default(),
             bytes: DirectionBytes::default(),
         }
     }
@@ -437,9 +440,11 @@ impl Stream {
             ));
             return;
         }
-        match xml::parse_element(bytes, &self.scope, limits.max_attributes) {
+        match xml::parse_element_with(bytes, &self.scope, limits.max_attributes, &mut self.scratch)
+        {
             Ok(tree) => {
                 classify::element(&tree, show_secrets, &mut self.kinds);
+                self.scratch.keep(tree);
                 for kind in self.kinds.drain(..) {
                     match kind {
                         EventKind::TlsProceed => self.mode = Mode::Tls,

@@ -210,16 +210,72 @@ fn syntax(what: &str) -> ElementError {
     ElementError::Syntax(what.to_owned())
 }
 
+/// The parser's vectors, kept from one element to the next so parsing a stanza does
+/// not allocate (hand the tree back with [`Scratch::keep`]).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    nodes: Vec<Node<'static>>,
+    attrs: Vec<Attr<'static>>,
+    local: Vec<(&'static str, Cow<'static, str>)>,
+    open: Vec<Open<'static>>,
+}
+
+/// Most entries a kept vector may hold room for: a huge element's vectors are freed,
+/// so what each stream direction keeps stays small (a few KiB).
+const KEEP_AT_MOST: usize = 64;
+
+impl Scratch {
+    /// Takes back the vectors of a tree that is no longer needed.
+    pub fn keep(&mut self, tree: Tree<'_>) {
+        self.nodes = recycle(tree.nodes);
+        self.attrs = recycle(tree.attrs);
+    }
+}
+
+/// Empties `v` and hands its buffer to a vector of the same type with another
+/// lifetime: collecting an emptied `vec::IntoIter` into a vector of a type with the
+/// same layout reuses the buffer (the standard library's in-place collection; were it
+/// not to, this would only allocate again). Buffers beyond [`KEEP_AT_MOST`] are freed.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    if v.capacity() > KEEP_AT_MOST {
+        return Vec::new();
+    }
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
 /// Parses a complete element. `scope` holds the bindings of the stream header.
 pub fn parse_element<'a>(
     bytes: &'a [u8],
     scope: &'a NsScope,
     max_attrs: usize,
 ) -> Result<Tree<'a>, ElementError> {
+    parse_element_with(bytes, scope, max_attrs, &mut Scratch::default())
+}
+
+/// [`parse_element`] with the vectors of `scratch`.
+pub fn parse_element_with<'a>(
+    bytes: &'a [u8],
+    scope: &'a NsScope,
+    max_attrs: usize,
+    scratch: &mut Scratch,
+) -> Result<Tree<'a>, ElementError> {
     let text = std::str::from_utf8(bytes).map_err(|e| ElementError::Utf8(e.valid_up_to()))?;
     let mut parser = Parser::new(text, scope, max_attrs);
-    parser.element()?;
-    Ok(parser.tree)
+    parser.tree.nodes = recycle(std::mem::take(&mut scratch.nodes));
+    parser.tree.attrs = recycle(std::mem::take(&mut scratch.attrs));
+    parser.local = recycle(std::mem::take(&mut scratch.local));
+    parser.open = recycle(std::mem::take(&mut scratch.open));
+    let result = parser.element();
+    scratch.local = recycle(parser.local);
+    scratch.open = recycle(parser.open);
+    match result {
+        Ok(()) => Ok(parser.tree),
+        Err(e) => {
+            scratch.keep(parser.tree);
+            Err(e)
+        }
+    }
 }
 
 /// Parses a start tag on its own (the stream header, which never closes): a tree of
@@ -258,10 +314,13 @@ struct Parser<'a> {
     base: &'a NsScope,
     /// Declarations made inside the element being parsed, innermost last.
     local: Vec<(&'a str, Cow<'a, str>)>,
+    /// Elements whose end tag has not been seen yet, innermost last.
+    open: Vec<Open<'a>>,
     tree: Tree<'a>,
 }
 
 /// An element whose end tag has not been seen yet.
+#[derive(Debug)]
 struct Open<'a> {
     index: usize,
     qname: &'a str,
@@ -277,10 +336,8 @@ impl<'a> Parser<'a> {
             max_attrs,
             base,
             local: Vec::new(),
-            tree: Tree {
-                nodes: Vec::with_capacity(8),
-                attrs: Vec::with_capacity(8),
-            },
+            open: Vec::new(),
+            tree: Tree::default(),
         }
     }
 
@@ -313,11 +370,10 @@ impl<'a> Parser<'a> {
     /// One element from its start tag to its end tag (XML 1.0 §3), character data
     /// between tags going to the innermost open element.
     fn element(&mut self) -> Result<(), ElementError> {
-        let mut open: Vec<Open<'a>> = Vec::new();
         loop {
             let lt = memchr::memchr(b'<', self.rest(self.pos)).map(|i| self.pos + i);
             let text_end = lt.unwrap_or(self.text.len());
-            if let Some(top) = open.last() {
+            if let Some(top) = self.open.last() {
                 if text_end > self.pos {
                     let text = decode(self.slice(self.pos, text_end), Normalise::Text)?;
                     self.push_text(top.index, text);
@@ -327,7 +383,8 @@ impl<'a> Parser<'a> {
             match self.byte(lt + 1) {
                 Some(b'/') => {
                     let (qname, after) = self.end_tag(lt + 2)?;
-                    let top = open
+                    let top = self
+                        .open
                         .pop()
                         .ok_or_else(|| syntax("end tag without a start tag"))?;
                     if top.qname != qname {
@@ -344,9 +401,9 @@ impl<'a> Parser<'a> {
                     self.pos = after;
                 }
                 Some(b'?') => return Err(ElementError::Restricted),
-                Some(b'!') => self.pos = self.markup(lt, open.last().map(|o| o.index))?,
+                Some(b'!') => self.pos = self.markup(lt, self.open.last().map(|o| o.index))?,
                 _ => {
-                    if open.is_empty() && !self.tree.nodes.is_empty() {
+                    if self.open.is_empty() && !self.tree.nodes.is_empty() {
                         return Err(syntax("content after the element"));
                     }
                     let mark = self.local.len();
@@ -355,13 +412,13 @@ impl<'a> Parser<'a> {
                         self.local.truncate(mark);
                     } else {
                         let index = self.tree.nodes.len().saturating_sub(1);
-                        open.push(Open { index, qname, mark });
+                        self.open.push(Open { index, qname, mark });
                     }
                     self.pos = after;
                 }
             }
         }
-        if !open.is_empty() || self.tree.nodes.is_empty() {
+        if !self.open.is_empty() || self.tree.nodes.is_empty() {
             return Err(syntax("element not closed"));
         }
         Ok(())
@@ -806,6 +863,29 @@ mod tests {
         }
         assert!(parse("<a></a >").is_ok());
         assert!(parse("<a x = \"1\" y='\"'/>").is_ok());
+    }
+
+    #[test]
+    fn scratch_vectors_are_reused_but_not_when_huge() {
+        let scope = client_scope();
+        let mut scratch = Scratch::default();
+        let xml = b"<message><body xmlns='urn:a'>hi</body><x xmlns='urn:x' a='1'/></message>";
+        let tree = parse_element_with(xml, &scope, 16, &mut scratch).unwrap();
+        assert_eq!(tree.len(), 3);
+        scratch.keep(tree);
+        let room = (scratch.nodes.capacity(), scratch.attrs.capacity());
+        assert!(room.0 >= 3 && room.1 >= 1, "{room:?}");
+        // The same element again: parsed the same, in the same buffers.
+        let tree = parse_element_with(xml, &scope, 16, &mut scratch).unwrap();
+        assert_eq!(tree.root().unwrap().child_text("urn:a", "body"), Some("hi"));
+        scratch.keep(tree);
+        assert_eq!((scratch.nodes.capacity(), scratch.attrs.capacity()), room);
+        // An element of a thousand children: its vectors are not kept.
+        let big = format!("<a>{}</a>", "<b/>".repeat(1000));
+        let tree = parse_element_with(big.as_bytes(), &scope, 16, &mut scratch).unwrap();
+        assert_eq!(tree.len(), 1001);
+        scratch.keep(tree);
+        assert!(scratch.nodes.capacity() <= KEEP_AT_MOST);
     }
 
     #[test]

@@ -8,5 +8,8 @@ pub mod element;
 pub mod framer;
 pub mod ns;
 
-pub use element::{parse_element, parse_start_tag, Attr, Element, ElementError, NsScope, Tree};
+pub use element::{
+    parse_element, parse_element_with, parse_start_tag, Attr, Element, ElementError, NsScope,
+    Scratch, Tree,
+};
 pub use framer::{Frame, FrameKind, Framer, Status};
