@@ -353,18 +353,18 @@ impl<'a> Parser<'a> {
         self.text.as_bytes().get(from..).unwrap_or_default()
     }
 
-    fn skip_space(&self, mut at: usize) -> usize {
-        while matches!(self.byte(at), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            at += 1;
-        }
-        at
+    /// The first position from `at` whose byte is not `wanted`.
+    fn skip(&self, at: usize, wanted: impl Fn(u8) -> bool) -> usize {
+        let rest = self.rest(at);
+        at + rest.iter().position(|&b| !wanted(b)).unwrap_or(rest.len())
     }
 
-    fn name_end(&self, mut at: usize) -> usize {
-        while self.byte(at).is_some_and(is_name_byte) {
-            at += 1;
-        }
-        at
+    fn skip_space(&self, at: usize) -> usize {
+        self.skip(at, |b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    }
+
+    fn name_end(&self, at: usize) -> usize {
+        self.skip(at, is_name_byte)
     }
 
     /// One element from its start tag to its end tag (XML 1.0 §3), character data
@@ -551,14 +551,16 @@ impl<'a> Parser<'a> {
         let mut end = start;
         let mut replace = false;
         loop {
+            end = self.skip(end, |b| {
+                b != quote && !matches!(b, b'<' | b'&' | b'\r' | b'\n' | b'\t')
+            });
             match self.byte(end) {
                 None => return Err(syntax("attribute value not closed")),
                 Some(b) if b == quote => break,
                 Some(b'<') => {
                     return Err(ElementError::Syntax(format!("'<' in the value of '{key}'")))
                 }
-                Some(b'&' | b'\r' | b'\n' | b'\t') => replace = true,
-                Some(_) => {}
+                Some(_) => replace = true,
             }
             end += 1;
         }
@@ -615,10 +617,23 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.is_empty() || (a.as_bytes().first() == b.as_bytes().first() && a == b))
 }
 
+/// The ASCII bytes of XML 1.0 NameChar, one bit each.
+const NAME_BYTES: u128 = {
+    let mut mask = 0u128;
+    let mut b = 0u8;
+    while b < 128 {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') {
+            mask |= 1 << b;
+        }
+        b += 1;
+    }
+    mask
+};
+
 /// XML 1.0 NameChar for ASCII; every non-ASCII byte is accepted (names are not
 /// checked further than XMPP needs).
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') || b >= 0x80
+    b >= 0x80 || (NAME_BYTES >> b) & 1 == 1
 }
 
 /// What a replaced line end (and, in attributes, tab) becomes.
