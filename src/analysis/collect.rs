@@ -16,6 +16,9 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 
+/// The collector's maps: foldhash, seeded per process (keys come from the wire).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Presences of one sender with the same meaning within this window are one logical
 /// presence fanned out (nanoseconds).
 const FAN_OUT_WINDOW_NS: i64 = 1_000_000_000;
@@ -40,9 +43,12 @@ struct FlowState {
     /// Stream headers seen per direction: a restart starts a new stream.
     stream_no: [u32; 2],
     /// (direction, id) → (time, frame, type, payload) of requests awaiting a response.
-    pending: HashMap<(Direction, String), (Timestamp, u64, String, String)>,
+    pending: Map<(Direction, String), (Timestamp, u64, String, String)>,
     /// (direction, stream, from, to) → digest of the last presence.
-    last_presence: HashMap<u64, u64>,
+    last_presence: Map<u64, u64>,
+    /// The last sender seen in this connection and its bare JID (most stanzas of a
+    /// connection come from the same few senders).
+    last_talker: (String, String),
 }
 
 /// Consumes events, produces [`Stats`].
@@ -51,7 +57,7 @@ pub struct Collector {
     stats: Stats,
     flows: BTreeMap<FlowId, FlowState>,
     /// Hash of (sender, digest) → (first time, deliveries) of recent presences.
-    fan_out: HashMap<u64, (Timestamp, u64)>,
+    fan_out: Map<u64, (Timestamp, u64)>,
     /// Presence pairs tracked now, over all flows.
     presence_keys: usize,
     /// Capture time (ns) of the next sweep of ended fan-out groups.
@@ -60,8 +66,8 @@ pub struct Collector {
     slow_threshold_us: Option<u64>,
     /// Talkers and conversations while counting (hashed: looked up per stanza), moved
     /// into the sorted maps of [`Stats`] at the end.
-    talkers: HashMap<String, Counter, foldhash::fast::RandomState>,
-    conversations: HashMap<String, u64, foldhash::fast::RandomState>,
+    talkers: Map<String, Counter>,
+    conversations: Map<String, u64>,
     /// Reused keys, so counting an event allocates only for a new row.
     traffic_key: TrafficKey,
     pair: String,
@@ -77,7 +83,7 @@ impl Collector {
             file: file.to_owned(),
             stats,
             flows: BTreeMap::new(),
-            fan_out: HashMap::new(),
+            fan_out: Map::default(),
             next_fan_out_sweep: i64::MIN,
             presence_keys: 0,
             slow_threshold_us: None,
@@ -89,8 +95,8 @@ impl Collector {
             },
             pair: String::new(),
             minute: None,
-            talkers: HashMap::default(),
-            conversations: HashMap::default(),
+            talkers: Map::default(),
+            conversations: Map::default(),
         }
     }
 
@@ -315,9 +321,22 @@ impl Collector {
         (from, to)
     }
 
-    fn talker(&mut self, from: Option<&str>, bytes: u64) {
+    fn talker(&mut self, e: &Event, from: Option<&str>) {
         let Some(from) = from else { return };
-        let bare = bare_or_whole(from);
+        let bytes = e.size;
+        let bare = match self.flows.get_mut(&e.flow) {
+            Some(flow) => {
+                let (last, bare) = &mut flow.last_talker;
+                if last != from {
+                    last.clear();
+                    last.push_str(from);
+                    bare.clear();
+                    bare.push_str(&bare_or_whole(from));
+                }
+                Cow::Borrowed(bare.as_str())
+            }
+            None => bare_or_whole(from),
+        };
         if let Some(c) = self.talkers.get_mut(bare.as_ref()) {
             c.add(bytes);
         } else if self.talkers.len() < MAX_LISTED {
@@ -332,7 +351,7 @@ impl Collector {
 
     fn message(&mut self, e: &Event, s: &Stanza) {
         let (from, to) = self.parties(e, s);
-        self.talker(from.as_deref(), e.size);
+        self.talker(e, from.as_deref());
         self.stats.message_body_bytes += s.body_len.unwrap_or(0) as u64;
         let minute_no = e.time.secs().div_euclid(60);
         let minute = match &mut self.minute {
@@ -372,7 +391,7 @@ impl Collector {
     /// the same stream and direction had the same digest.
     fn presence(&mut self, e: &Event, s: &Stanza, stream: StreamKind) {
         let (from, to) = self.parties(e, s);
-        self.talker(from.as_deref(), e.size);
+        self.talker(e, from.as_deref());
         let digest = s.digest.unwrap_or_default();
         let sender = from.as_deref().unwrap_or_default();
         let red = self.stats.redundancy.entry(stream).or_default();
@@ -445,7 +464,7 @@ impl Collector {
     /// account or server itself).
     fn iq(&mut self, e: &Event, s: &Stanza) {
         let (from, _) = self.parties(e, s);
-        self.talker(from.as_deref(), e.size);
+        self.talker(e, from.as_deref());
         let kind = s.r#type.as_deref().unwrap_or("");
         let id = s.id.clone().unwrap_or_default();
         let file = &self.file;
