@@ -29,8 +29,9 @@ measure xmppdump-stats "$bin" stats "$file"
 # -j N: the same output on N threads (N = cores).
 jobs=$(nproc)
 measure "xmppdump-events-j$jobs" "$bin" -r "$file" -j "$jobs"
+measure "xmppdump-json-j$jobs" "$bin" -r "$file" --json -j "$jobs"
 measure "xmppdump-stats-j$jobs" "$bin" stats "$file" -j "$jobs"
-for mode in events stats; do
+for mode in events json stats; do
   awk -v a="$(cat /tmp/xmppdump-bench-xmppdump-$mode.secs)" -v b="$(cat /tmp/xmppdump-bench-xmppdump-$mode-j$jobs.secs)" -v m="$mode" -v j="$jobs" \
     'BEGIN { printf "speed-up of -j %d for %s: %.2fx\n", j, m, a/b }'
 done
