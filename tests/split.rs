@@ -157,4 +157,42 @@ proptest! {
         let clean = whole.iter().all(|e| !matches!(e.kind, xmppdump::model::EventKind::Anomaly { .. }));
         prop_assert!(clean, "the contiguous stream has no anomalies");
     }
+
+    /// Elements the one-pass parse must leave to the framer (not well-formed, nested
+    /// too deep, restricted XML, a restart, an element named like a stream header)
+    /// give the same events however the bytes are cut, so the two paths agree.
+    #[test]
+    fn awkward_elements_give_the_same_events_however_cut(
+        stanzas in proptest::collection::vec(prop_oneof![stanza(), awkward()], 1..10),
+        c_points in proptest::collection::vec(0usize..4000, 0..30),
+    ) {
+        let (c, s) = conversation(&stanzas);
+        let whole = run(&c, &s, &[(true, 0, c.len()), (false, 0, s.len())]);
+        let segs: Vec<(bool, usize, usize)> = cuts(c.len(), &c_points)
+            .into_iter()
+            .map(|(a, b)| (true, a, b))
+            .chain(std::iter::once((false, 0, s.len())))
+            .collect();
+        let split = run(&c, &s, &segs);
+        let to_server = |events: &[Event]| -> Vec<Event> {
+            events.iter().filter(|e| e.direction == xmppdump::model::Direction::ToServer
+                && !matches!(e.kind, xmppdump::model::EventKind::FlowStart { .. } | xmppdump::model::EventKind::FlowEnd { .. })).cloned().collect()
+        };
+        prop_assert_eq!(to_server(&split), to_server(&whole));
+    }
+}
+
+fn awkward() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("<message><body>a</bod></message>".to_string()),
+        Just("<message><body>&nbsp;</body></message>".to_string()),
+        Just("<presence a='1' a='2'/>".to_string()),
+        Just("<p:presence/>".to_string()),
+        Just("<message><!-- note --></message>".to_string()),
+        Just("<x:stream xmlns:x='urn:not-streams'><a/></x:stream>".to_string()),
+        Just("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.org' version='1.0'>".to_string()),
+        (60usize..70).prop_map(|d| format!("<iq>{}{}</iq>", "<a>".repeat(d), "</a>".repeat(d))),
+        Just("<message to='a@b'><body>\u{e9}t\u{e9}</body></message>".to_string()),
+        Just("<iq type='get' id='z'><query xmlns=''/></iq>".to_string()),
+    ]
 }

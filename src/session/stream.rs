@@ -227,6 +227,9 @@ impl Stream {
         out: &mut Vec<Report>,
     ) -> usize {
         let mut pos = 0;
+        // The valid UTF-8 text of `buf` from some position on, found once per call for
+        // the one-pass parse of complete elements.
+        let mut valid: Option<(usize, &str)> = None;
         while let Some(rest) = buf.get(pos..).filter(|r| !r.is_empty()) {
             match self.mode {
                 Mode::Tls => {
@@ -268,6 +271,31 @@ impl Stream {
                 }
                 self.resync = false;
             }
+            if self.at_element_start(rest) {
+                // One pass: an element that is complete in `buf` is parsed where it
+                // lies, and the parser finds its end; anything else (incomplete, not
+                // well-formed, too deep, a restart) goes to the framer as before.
+                let (from, text) = *valid.get_or_insert_with(|| (pos, valid_prefix(rest)));
+                let text = text.get(pos - from..).unwrap_or_default();
+                let parsed = xml::parse_element_prefix(
+                    text,
+                    &self.scope,
+                    limits.max_attributes,
+                    limits.max_depth as usize,
+                    &mut self.scratch,
+                );
+                if let Some((tree, len)) = parsed {
+                    classify::element(&tree, show_secrets, &mut self.kinds);
+                    self.scratch.keep(tree);
+                    let size = len as u64;
+                    let at_element = self.here(at, size);
+                    self.frame_offset += size;
+                    self.bytes.xml += size;
+                    self.push_kinds(at_element, out);
+                    pos += len;
+                    continue;
+                }
+            }
             let scope = &self.scope;
             let status = self
                 .framer
@@ -280,6 +308,30 @@ impl Stream {
             pos += frame.len;
         }
         pos
+    }
+
+    /// At a frame's first byte, which opens a start tag inside the stream, and nothing
+    /// asks for the element's bytes: the one-pass parse may try.
+    fn at_element_start(&self, rest: &[u8]) -> bool {
+        self.framer.scanned() == 0
+            && self.framer.in_stream()
+            && !self.closed
+            && !self.keep_xml
+            && rest.first() == Some(&b'<')
+            && rest.get(1).is_some_and(|&b| xml::framer::is_name_start(b))
+    }
+
+    /// Reports the classified element's events; `<starttls/>` and `<proceed/>` change
+    /// the mode (RFC 6120 §5.4.3.3).
+    fn push_kinds(&mut self, pos: Position, out: &mut Vec<Report>) {
+        for kind in self.kinds.drain(..) {
+            match kind {
+                EventKind::TlsProceed => self.mode = Mode::Tls,
+                EventKind::StartTls => self.mode = Mode::TlsPending,
+                _ => {}
+            }
+            out.push((pos, kind));
+        }
     }
 
     fn here(&self, at: At, size: u64) -> Position {
@@ -445,14 +497,7 @@ impl Stream {
             Ok(tree) => {
                 classify::element(&tree, show_secrets, &mut self.kinds);
                 self.scratch.keep(tree);
-                for kind in self.kinds.drain(..) {
-                    match kind {
-                        EventKind::TlsProceed => self.mode = Mode::Tls,
-                        EventKind::StartTls => self.mode = Mode::TlsPending,
-                        _ => {}
-                    }
-                    out.push((pos, kind));
-                }
+                self.push_kinds(pos, out);
             }
             Err(xml::ElementError::Restricted) => {
                 self.mode = Mode::Broken;
@@ -475,6 +520,15 @@ impl Stream {
             }
             Err(e) => out.push((pos, anomaly(Anomaly::MalformedXml, e.to_string()))),
         }
+    }
+}
+
+/// The longest prefix of `bytes` that is valid UTF-8, as text.
+fn valid_prefix(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default())
+            .unwrap_or_default(),
     }
 }
 

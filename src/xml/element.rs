@@ -278,6 +278,41 @@ pub fn parse_element_with<'a>(
     }
 }
 
+/// Parses the element that starts `text`, which may go on after it: its tree and
+/// length, or `None` when it is not a complete, well-formed element nested at most
+/// `max_depth` deep (or is a stream header). The framer's boundary is the same for every
+/// element this accepts (the end of the root's end tag, or of an empty root tag), so a
+/// caller may use this first and fall back to the framer for anything else.
+pub fn parse_element_prefix<'a>(
+    text: &'a str,
+    scope: &'a NsScope,
+    max_attrs: usize,
+    max_depth: usize,
+    scratch: &mut Scratch,
+) -> Option<(Tree<'a>, usize)> {
+    let mut parser = Parser::new(text, scope, max_attrs);
+    parser.prefix = Some(max_depth);
+    parser.tree.nodes = recycle(std::mem::take(&mut scratch.nodes));
+    parser.tree.attrs = recycle(std::mem::take(&mut scratch.attrs));
+    parser.local = recycle(std::mem::take(&mut scratch.local));
+    parser.open = recycle(std::mem::take(&mut scratch.open));
+    let result = parser.element();
+    scratch.local = recycle(parser.local);
+    scratch.open = recycle(parser.open);
+    match result {
+        Ok(()) => Some((parser.tree, parser.pos)),
+        Err(_) => {
+            scratch.keep(parser.tree);
+            None
+        }
+    }
+}
+
+/// `stream` or `prefix:stream`: a start tag the framer asks about (a restart).
+fn is_stream_name(qname: &str) -> bool {
+    qname == "stream" || qname.ends_with(":stream")
+}
+
 /// Parses a start tag on its own (the stream header, which never closes): a tree of
 /// that one element and the scope it declares, for resolving the stanzas that follow.
 /// Prefixes the tag does not declare are resolved in `fallback` (the previous stream
@@ -316,6 +351,9 @@ struct Parser<'a> {
     local: Vec<(&'a str, Cow<'a, str>)>,
     /// Elements whose end tag has not been seen yet, innermost last.
     open: Vec<Open<'a>>,
+    /// Parsing the element at the start of a longer text, at most this deep: stop
+    /// after its end tag ([`parse_element_prefix`]).
+    prefix: Option<usize>,
     tree: Tree<'a>,
 }
 
@@ -337,6 +375,7 @@ impl<'a> Parser<'a> {
             base,
             local: Vec::new(),
             open: Vec::new(),
+            prefix: None,
             tree: Tree::default(),
         }
     }
@@ -399,6 +438,9 @@ impl<'a> Parser<'a> {
                         node.end = end;
                     }
                     self.pos = after;
+                    if self.prefix.is_some() && self.open.is_empty() {
+                        return Ok(());
+                    }
                 }
                 Some(b'?') => return Err(ElementError::Restricted),
                 Some(b'!') => self.pos = self.markup(lt, self.open.last().map(|o| o.index))?,
@@ -415,6 +457,17 @@ impl<'a> Parser<'a> {
                         self.open.push(Open { index, qname, mark });
                     }
                     self.pos = after;
+                    if let Some(max_depth) = self.prefix {
+                        if self.tree.nodes.len() == 1 && is_stream_name(qname) {
+                            return Err(syntax("a stream header, not an element"));
+                        }
+                        if self.open.len() > max_depth {
+                            return Err(syntax("nested too deep"));
+                        }
+                        if self.open.is_empty() {
+                            return Ok(());
+                        }
+                    }
                 }
             }
         }
