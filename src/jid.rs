@@ -71,6 +71,9 @@ impl Jid {
     /// Checks a JID without building one (no allocation): the analysis validates
     /// every address it sees.
     pub fn validate(input: &str) -> Result<(), JidError> {
+        if plainly_valid(input.as_bytes()) {
+            return Ok(());
+        }
         let (local, domain, resource) = split(input);
         if let Some(local) = local {
             check_localpart(local)?;
@@ -162,6 +165,51 @@ fn split(input: &str) -> (Option<&str>, &str, Option<&str>) {
     (local, domain.strip_suffix('.').unwrap_or(domain), resource)
 }
 
+/// The common case in one pass: a short ASCII JID of plain characters that is valid.
+/// `false` means only "not shown here": the full checks decide, and name the error.
+fn plainly_valid(input: &[u8]) -> bool {
+    if input.len() > MAX_PART_BYTES {
+        return false;
+    }
+    let mut at = None;
+    let mut slash = None;
+    for (i, &b) in input.iter().enumerate() {
+        if b <= b' ' || b >= 0x7f {
+            return false;
+        }
+        match b {
+            b'/' => {
+                slash = Some(i);
+                break;
+            }
+            b'@' if at.is_none() && i > 0 => at = Some(i),
+            // Excluded from a localpart or domainpart (RFC 7622 §3.2, §3.3.1), or
+            // allowed only in one of them: the full checks sort it out.
+            b'"' | b'&' | b'\'' | b':' | b'<' | b'>' | b'@' | b'[' | b']' | b'\\' => return false,
+            _ => {}
+        }
+    }
+    let bare_end = slash.unwrap_or(input.len());
+    let domain = input
+        .get(at.map_or(0, |a| a + 1)..bare_end)
+        .unwrap_or_default();
+    let domain = domain.strip_suffix(b".").unwrap_or(domain);
+    if domain.is_empty()
+        || domain
+            .split(|&b| b == b'.')
+            .any(|label| label.is_empty() || label.len() > MAX_LABEL_BYTES)
+    {
+        return false;
+    }
+    match slash {
+        Some(s) => {
+            let resource = input.get(s + 1..).unwrap_or_default();
+            !resource.is_empty() && resource.iter().all(|&b| (b' '..0x7f).contains(&b))
+        }
+        None => true,
+    }
+}
+
 /// RFC 7622 §3.3.1: UsernameCaseMapped profile; these ASCII characters are excluded.
 fn check_localpart(local: &str) -> Result<(), JidError> {
     if local.is_empty() {
@@ -250,6 +298,49 @@ fn first_forbidden(part: &str, forbidden_ascii: impl Fn(u8) -> bool) -> Option<c
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_one_pass_check_accepts_only_valid_jids() {
+        // Every string the fast path accepts passes the full checks; common JIDs take
+        // the fast path.
+        let full = |s: &str| {
+            let (local, domain, resource) = split(s);
+            local.map_or(Ok(()), check_localpart)?;
+            check_domainpart(domain)?;
+            resource.map_or(Ok(()), check_resourcepart)
+        };
+        for s in [
+            "juliet@example.com",
+            "juliet@example.com/balcony",
+            "juliet@example.com/foo bar",
+            "example.com",
+            "example.com.",
+            "a.b@c.d/e@f/g",
+            "user2248@example.net",
+        ] {
+            assert!(plainly_valid(s.as_bytes()), "{s}");
+            assert!(full(s).is_ok(), "{s}");
+        }
+        // Random short strings over an alphabet rich in separators.
+        let alphabet = b"ab.@/ :\"[]\\\t\x7f-";
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let len = (seed >> 59) as usize;
+            let s: String = (0..len)
+                .map(|i| {
+                    let k = (seed >> (i * 3 % 56)) as usize % alphabet.len();
+                    alphabet[k] as char
+                })
+                .collect();
+            if plainly_valid(s.as_bytes()) {
+                assert!(full(&s).is_ok(), "{s:?}");
+                accepted += 1;
+            }
+        }
+        assert!(accepted > 1_000, "{accepted}");
+    }
 
     #[test]
     fn bare_of_equals_the_parsed_bare_jid() {

@@ -4,6 +4,11 @@
 //! reports. Holds the framer, the bytes of the one unfinished frame (bounded by the
 //! stanza limit), the namespace scope of the current stream header, and the mode:
 //! XML, waiting for TLS after `<starttls/>`, TLS (opaque), or broken.
+//!
+//! An element that lies whole in the bytes at hand is parsed in one pass, the parser
+//! finding its end; the framer handles everything else (elements cut by segment
+//! boundaries, stream headers, whitespace, anything not well-formed), with the same
+//! frames (`tests/split.rs` cuts the same bytes both ways).
 
 use super::classify;
 use crate::limits::Limits;

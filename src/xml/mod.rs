@@ -1,5 +1,7 @@
 //! XML for XMPP streams: an incremental framer that finds top-level boundaries, and an
-//! element parser that turns one complete top-level element into a small tree.
+//! element parser that turns one complete top-level element into a small tree that
+//! borrows from the element's bytes (and, given bytes that hold more, finds where the
+//! element ends, so a complete element needs one pass).
 //!
 //! Input: bytes of one direction; output: frames and parsed elements. Nothing here
 //! knows XMPP semantics beyond namespaces; `session` gives elements their meaning.
