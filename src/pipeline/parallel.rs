@@ -10,7 +10,8 @@
 //!
 //! When the sink only prints, each shard also formats its events (text or NDJSON)
 //! with the connection number left out, so the merging thread only fills in the
-//! number and writes.
+//! number and writes. Otherwise (statistics, checks) the events cross to the merging
+//! thread and, once the sink has seen them, go back to their shard to be freed there.
 //!
 //! Global decisions stay global: the reader thread decides when the idle sweep runs
 //! (every minute of capture time) and tells every shard at the same frame; events a
@@ -120,6 +121,11 @@ impl Counts {
     }
 }
 
+/// Events the sink is done with, going back to the shard that allocated them. The
+/// boxes are the shard's own allocations, returned as they are so they are freed there.
+#[allow(clippy::vec_box)]
+type Spent = Vec<Box<Event>>;
+
 /// One shard's output for one batch.
 struct ShardOutput {
     batch: u64,
@@ -160,17 +166,20 @@ pub fn run(
     std::thread::scope(|scope| {
         let (out_tx, out_rx) = mpsc::sync_channel::<ShardOutput>(IN_FLIGHT * jobs);
         let mut work_txs = Vec::with_capacity(jobs);
+        let mut spent_txs = Vec::with_capacity(jobs);
         for shard in 0..jobs {
             let (tx, rx) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
             work_txs.push(tx);
             let out = out_tx.clone();
             let cfg = shard_config.clone();
             let format = sink.line_format();
-            scope.spawn(move || shard_loop(shard, cfg, format, &rx, &out));
+            let (spent_tx, spent_rx) = mpsc::channel::<Spent>();
+            spent_txs.push(spent_tx);
+            scope.spawn(move || shard_loop(shard, cfg, format, &rx, &spent_rx, &out));
         }
         drop(out_tx);
         let dispatcher = scope.spawn(move || dispatch(reader, &work_txs));
-        let merged = merge(&out_rx, jobs, sink);
+        let merged = merge(&out_rx, jobs, sink, &spent_txs);
         // Drain what the shards still send if the sink failed, so they can finish.
         for _ in out_rx.iter() {}
         let (packets, undecoded, read_result) = dispatcher.join().unwrap_or((0, 0, Ok(())));
@@ -338,6 +347,7 @@ fn shard_loop(
     config: Config,
     format: Option<Box<dyn LineFormat>>,
     work: &Receiver<Batch>,
+    spent: &Receiver<Spent>,
     out: &SyncSender<ShardOutput>,
 ) {
     let mut pipeline = Pipeline::new(config);
@@ -350,6 +360,11 @@ fn shard_loop(
         text: Vec::new(),
     };
     for batch in work.iter() {
+        // Events the sink is done with come back to be freed here, where they were
+        // allocated (freeing in the merging thread costs it more than the sink).
+        while let Ok(events) = spent.try_recv() {
+            drop(events);
+        }
         for w in &batch.work {
             match w {
                 Work::Sweep(at) => {
@@ -401,7 +416,9 @@ fn merge(
     out: &Receiver<ShardOutput>,
     shards: usize,
     sink: &mut dyn Sink,
+    spent: &[mpsc::Sender<Spent>],
 ) -> Result<Summary, RunError> {
+    let mut done: Vec<Spent> = (0..shards).map(|_| Vec::new()).collect();
     let mut waiting: BTreeMap<u64, Vec<ShardOutput>> = BTreeMap::new();
     let mut next = 0u64;
     let mut ids: HashMap<(usize, FlowId), FlowId> = HashMap::new();
@@ -429,6 +446,7 @@ fn merge(
                 summary: &mut summary,
                 texts: &texts,
                 sink: &mut *sink,
+                done: &mut done,
             };
             let mut group: Vec<Item> = Vec::new();
             for item in items {
@@ -441,6 +459,12 @@ fn merge(
                 group.push(item);
             }
             merger.emit(&mut group)?;
+            for (events, tx) in done.iter_mut().zip(spent) {
+                if !events.is_empty() {
+                    // A shard that has finished frees nothing more: drop here then.
+                    let _ = tx.send(std::mem::take(events));
+                }
+            }
         }
     }
     summary.stanzas = summary.messages + summary.presences + summary.iqs;
@@ -455,11 +479,14 @@ struct Merger<'m> {
     /// Each shard's formatted text of this batch.
     texts: &'m [Vec<u8>],
     sink: &'m mut dyn Sink,
+    /// Events written, per shard that made them, to be freed there.
+    done: &'m mut [Spent],
 }
 
 /// An event ready to write: unformatted, or the shard's bytes.
 enum Ready {
-    Event(Box<Event>),
+    /// With the shard that made it.
+    Event(Box<Event>, usize),
     Line {
         shard: usize,
         head: (usize, usize),
@@ -480,7 +507,7 @@ impl Merger<'_> {
                     self.summary.tcp_flows += 1;
                     continue;
                 }
-                Output::Event(e) => (e.flow, Counts::of(&e.kind), Ready::Event(e)),
+                Output::Event(e) => (e.flow, Counts::of(&e.kind), Ready::Event(e, item.shard)),
                 Output::Line {
                     flow,
                     counts,
@@ -514,9 +541,12 @@ impl Merger<'_> {
         for (_, flow, counts, event) in ready {
             counts.add_to(self.summary);
             match event {
-                Ready::Event(mut e) => {
+                Ready::Event(mut e, shard) => {
                     e.flow = flow;
                     self.sink.event(&e)?;
+                    if let Some(done) = self.done.get_mut(shard) {
+                        done.push(e);
+                    }
                 }
                 Ready::Line { shard, head, tail } => {
                     let text = self.texts.get(shard).map(Vec::as_slice).unwrap_or_default();
