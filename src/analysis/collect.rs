@@ -64,10 +64,11 @@ pub struct Collector {
     next_fan_out_sweep: i64,
     /// Responses slower than this (µs) are listed in `slow_list`.
     slow_threshold_us: Option<u64>,
-    /// Talkers and conversations while counting (hashed: looked up per stanza), moved
-    /// into the sorted maps of [`Stats`] at the end.
+    /// Talkers, conversations and traffic rows while counting (hashed: looked up per
+    /// stanza), moved into the sorted maps of [`Stats`] at the end.
     talkers: Map<String, Counter>,
     conversations: Map<String, u64>,
+    traffic: Map<TrafficKey, Counter>,
     /// Reused keys, so counting an event allocates only for a new row.
     traffic_key: TrafficKey,
     pair: String,
@@ -97,6 +98,7 @@ impl Collector {
             minute: None,
             talkers: Map::default(),
             conversations: Map::default(),
+            traffic: Map::default(),
         }
     }
 
@@ -114,6 +116,7 @@ impl Collector {
         }
         self.flush_fan_out(None);
         self.stats.talkers.extend(self.talkers.drain());
+        self.stats.traffic.extend(self.traffic.drain());
         self.stats.conversations.extend(self.conversations.drain());
         self.stats
             .sessions
@@ -151,20 +154,16 @@ impl Collector {
             key.stream = stream;
             key.dir = e.direction;
             key.class = class;
-            match self.stats.traffic.get_mut(key) {
+            match self.traffic.get_mut(key) {
                 Some(counter) => counter.add(e.size),
                 None => {
                     // Details come from the wire: beyond the limit they share a row.
                     // Rows without a detail are finite (stream × direction × class).
-                    if self.stats.traffic.len() >= MAX_TRAFFIC_ROWS && !key.detail.is_empty() {
+                    if self.traffic.len() >= MAX_TRAFFIC_ROWS && !key.detail.is_empty() {
                         key.detail.clear();
                         key.detail.push_str(OTHER_DETAIL);
                     }
-                    self.stats
-                        .traffic
-                        .entry(key.clone())
-                        .or_default()
-                        .add(e.size);
+                    self.traffic.entry(key.clone()).or_default().add(e.size);
                 }
             }
             if class.is_stanza() {
@@ -229,7 +228,7 @@ impl Collector {
                     class,
                     detail: String::new(),
                 };
-                let c = self.stats.traffic.entry(key).or_default();
+                let c = self.traffic.entry(key).or_default();
                 c.bytes += bytes;
             }
         }
