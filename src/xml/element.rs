@@ -261,7 +261,20 @@ pub fn parse_element_with<'a>(
     scratch: &mut Scratch,
 ) -> Result<Tree<'a>, ElementError> {
     let text = std::str::from_utf8(bytes).map_err(|e| ElementError::Utf8(e.valid_up_to()))?;
+    parse_in(text, scope, max_attrs, None, scratch).map(|(tree, _)| tree)
+}
+
+/// Runs the parser in the vectors of `scratch` (given back, but for the tree's, which
+/// the caller returns with [`Scratch::keep`]); `prefix` as in [`Parser::prefix`].
+fn parse_in<'a>(
+    text: &'a str,
+    scope: &'a NsScope,
+    max_attrs: usize,
+    prefix: Option<usize>,
+    scratch: &mut Scratch,
+) -> Result<(Tree<'a>, usize), ElementError> {
     let mut parser = Parser::new(text, scope, max_attrs);
+    parser.prefix = prefix;
     parser.tree.nodes = recycle(std::mem::take(&mut scratch.nodes));
     parser.tree.attrs = recycle(std::mem::take(&mut scratch.attrs));
     parser.local = recycle(std::mem::take(&mut scratch.local));
@@ -270,7 +283,7 @@ pub fn parse_element_with<'a>(
     scratch.local = recycle(parser.local);
     scratch.open = recycle(parser.open);
     match result {
-        Ok(()) => Ok(parser.tree),
+        Ok(()) => Ok((parser.tree, parser.pos)),
         Err(e) => {
             scratch.keep(parser.tree);
             Err(e)
@@ -290,22 +303,7 @@ pub fn parse_element_prefix<'a>(
     max_depth: usize,
     scratch: &mut Scratch,
 ) -> Option<(Tree<'a>, usize)> {
-    let mut parser = Parser::new(text, scope, max_attrs);
-    parser.prefix = Some(max_depth);
-    parser.tree.nodes = recycle(std::mem::take(&mut scratch.nodes));
-    parser.tree.attrs = recycle(std::mem::take(&mut scratch.attrs));
-    parser.local = recycle(std::mem::take(&mut scratch.local));
-    parser.open = recycle(std::mem::take(&mut scratch.open));
-    let result = parser.element();
-    scratch.local = recycle(parser.local);
-    scratch.open = recycle(parser.open);
-    match result {
-        Ok(()) => Some((parser.tree, parser.pos)),
-        Err(_) => {
-            scratch.keep(parser.tree);
-            None
-        }
-    }
+    parse_in(text, scope, max_attrs, Some(max_depth), scratch).ok()
 }
 
 /// `stream` or `prefix:stream`: a start tag the framer asks about (a restart).
