@@ -409,6 +409,7 @@ impl Common {
             keys,
             keep_xml: false,
             jobs: self.jobs.max(1),
+            presence_digests: true,
         })
     }
 }

@@ -127,7 +127,7 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
             first: printer.as_mut(),
             second: collector.as_mut().map(|c| c as &mut dyn Sink),
         };
-        run(path, args.common.config()?, &mut tee, false)?;
+        run(path, dump_config(args)?, &mut tee, false)?;
     }
     drop(printer);
     if let Some(collector) = collector {
@@ -260,13 +260,7 @@ fn live(args: &cli::DumpArgs) -> anyhow::Result<()> {
             first: printer.as_mut(),
             second: collector.as_mut().map(|c| c as &mut dyn Sink),
         };
-        let (_, counts) = live::run(
-            &options,
-            args.common.config()?,
-            &mut tee,
-            copy.as_mut(),
-            &stop,
-        )?;
+        let (_, counts) = live::run(&options, dump_config(args)?, &mut tee, copy.as_mut(), &stop)?;
         counts
     };
     drop(printer);
@@ -469,6 +463,14 @@ fn gen(args: &cli::GenArgs) -> anyhow::Result<()> {
 }
 
 /// How a file is named in statistics: its file name.
+/// The configuration of the event listing: presence digests only when something shows
+/// or counts them (NDJSON, `--stats`); the text lines do not.
+fn dump_config(args: &cli::DumpArgs) -> anyhow::Result<xmppdump::pipeline::Config> {
+    let mut config = args.common.config()?;
+    config.presence_digests = args.json || args.stats;
+    Ok(config)
+}
+
 fn label(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),

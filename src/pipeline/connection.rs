@@ -235,6 +235,7 @@ impl Conn<'_> {
         let direct_tls = by == DetectedBy::Port && config.direct_tls_ports.contains(&server.port());
         let options = crate::session::Options {
             show_secrets: config.show_secrets,
+            digests: config.presence_digests,
             keep_xml: config.keep_xml,
             keys: config.keys.clone(),
         };

@@ -40,6 +40,9 @@ pub struct Config {
     pub keep_xml: bool,
     /// Threads for [`parallel::run`] (`-j`); 1 runs everything on the caller's.
     pub jobs: usize,
+    /// Compute each presence's digest (`Stanza::digest`), which statistics, checks
+    /// and NDJSON use; the text listing alone turns it off.
+    pub presence_digests: bool,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             keys: None,
             keep_xml: false,
             jobs: 1,
+            presence_digests: true,
         }
     }
 }

@@ -40,8 +40,27 @@ pub fn stream_header(el: Element<'_>, scope: &NsScope, restart: bool, out: &mut 
     check_jids(&[("from", from.as_deref()), ("to", to.as_deref())], out);
 }
 
+/// What classification includes, set per session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// SASL payloads as sent instead of `REDACTED`.
+    pub show_secrets: bool,
+    /// Each presence's [`content_digest`] (statistics and NDJSON use it; the text
+    /// listing does not, and skips the work).
+    pub digests: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            show_secrets: false,
+            digests: true,
+        }
+    }
+}
+
 /// Classifies one complete depth-1 element.
-pub fn element(tree: &Tree<'_>, show_secrets: bool, out: &mut Vec<EventKind>) {
+pub fn element(tree: &Tree<'_>, settings: Settings, out: &mut Vec<EventKind>) {
     let Some(root) = tree.root() else { return };
     let ns = root.ns().unwrap_or_default();
     let kind = match (ns, root.name()) {
@@ -53,7 +72,7 @@ pub fn element(tree: &Tree<'_>, show_secrets: bool, out: &mut Vec<EventKind>) {
         (ns::TLS, "starttls") => EventKind::StartTls,
         (ns::TLS, "proceed") => EventKind::TlsProceed,
         (ns::TLS, "failure") => EventKind::TlsFailure,
-        (ns::SASL, _) => sasl::classify(root, show_secrets),
+        (ns::SASL, _) => sasl::classify(root, settings.show_secrets),
         (ns::DIALBACK, "result" | "verify") => EventKind::Dialback {
             verify: root.name() == "verify",
             r#type: root.attr("type").map(str::to_owned),
@@ -69,7 +88,7 @@ pub fn element(tree: &Tree<'_>, show_secrets: bool, out: &mut Vec<EventKind>) {
             }
         }
         (stanza_ns, "message" | "presence" | "iq") if ns::is_stanza_namespace(stanza_ns) => {
-            stanza_event(root, None, out);
+            stanza_event(root, None, settings, out);
             return;
         }
         // Router wrappers (jabberd/XCP `<route>`) carry one stanza: report the stanza,
@@ -80,7 +99,7 @@ pub fn element(tree: &Tree<'_>, show_secrets: bool, out: &mut Vec<EventKind>) {
                     && c.ns().is_some_and(ns::is_stanza_namespace)
             });
             match inner {
-                Some(inner) => stanza_event(inner, Some("route"), out),
+                Some(inner) => stanza_event(inner, Some("route"), settings, out),
                 None => out.push(EventKind::Element {
                     name: root.name().to_owned(),
                     namespace: root.ns().map(str::to_owned),
@@ -97,10 +116,15 @@ pub fn element(tree: &Tree<'_>, show_secrets: bool, out: &mut Vec<EventKind>) {
 }
 
 /// A message, presence or iq event for `el`, then anomalies for invalid JIDs.
-fn stanza_event(el: Element<'_>, wrapper: Option<&str>, out: &mut Vec<EventKind>) {
+fn stanza_event(
+    el: Element<'_>,
+    wrapper: Option<&str>,
+    settings: Settings,
+    out: &mut Vec<EventKind>,
+) {
     let mut stanza = stanza(el, el.ns().unwrap_or_default());
     stanza.wrapper = wrapper.map(str::to_owned);
-    if el.name() == "presence" {
+    if settings.digests && el.name() == "presence" {
         stanza.digest = Some(content_digest(el));
     }
     let mut invalid = Vec::new();

@@ -25,6 +25,8 @@ pub use stream::{At, Report, Stream};
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub show_secrets: bool,
+    /// Compute each presence's digest (see [`classify::Settings::digests`]).
+    pub digests: bool,
     /// Also report each element's bytes ([`EventKind::Xml`]) for transcripts.
     pub keep_xml: bool,
     pub keys: Option<Arc<KeyStore>>,
@@ -41,7 +43,7 @@ pub struct Session {
     /// Content namespace assumed when the stream header was not captured.
     assumed_ns: &'static str,
     starttls_requested: bool,
-    show_secrets: bool,
+    settings: classify::Settings,
     keep_xml: bool,
 }
 
@@ -53,7 +55,14 @@ impl Session {
         assumed_ns: &'static str,
     ) -> Session {
         let keep_xml = options.keep_xml;
-        let mut streams = [Stream::new(limits, keep_xml), Stream::new(limits, keep_xml)];
+        let settings = classify::Settings {
+            show_secrets: options.show_secrets,
+            digests: options.digests,
+        };
+        let mut streams = [
+            Stream::new(limits, keep_xml, settings),
+            Stream::new(limits, keep_xml, settings),
+        ];
         if direct_tls {
             for s in &mut streams {
                 s.start_tls();
@@ -66,7 +75,7 @@ impl Session {
             keys: options.keys.clone(),
             assumed_ns,
             starttls_requested: false,
-            show_secrets: options.show_secrets,
+            settings,
             keep_xml,
         }
     }
@@ -99,9 +108,8 @@ impl Session {
             return;
         }
         let mut reports = Vec::new();
-        let show = self.show_secrets;
         self.stream(dir)
-            .feed(offset, bytes, at, limits, show, &mut reports);
+            .feed(offset, bytes, at, limits, &mut reports);
         self.route(dir, reports, out);
         if let Some((tail_offset, tail)) = self.stream(dir).take_tls_tail() {
             // Direct TLS found by content: the other side answers in TLS too.
@@ -131,7 +139,7 @@ impl Session {
         let mut inner = Inner {
             streams: &mut self.inner,
             limits,
-            show_secrets: self.show_secrets,
+            settings: self.settings,
             keep_xml: self.keep_xml,
             out,
         };
@@ -204,7 +212,7 @@ impl Session {
 struct Inner<'a> {
     streams: &'a mut [Option<Stream>; 2],
     limits: &'a Limits,
-    show_secrets: bool,
+    settings: classify::Settings,
     keep_xml: bool,
     out: &'a mut Vec<(Direction, Report)>,
 }
@@ -217,18 +225,11 @@ impl tls::Receiver for Inner<'_> {
     fn plaintext(&mut self, dir: Direction, bytes: &[u8], at: At) {
         let [c, s] = &mut *self.streams;
         let slot = if dir == Direction::ToServer { c } else { s };
-        let keep_xml = self.keep_xml;
-        let stream = slot.get_or_insert_with(|| Stream::new(self.limits, keep_xml));
+        let (keep_xml, settings) = (self.keep_xml, self.settings);
+        let stream = slot.get_or_insert_with(|| Stream::new(self.limits, keep_xml, settings));
         let offset = stream.bytes.payload;
         let mut reports = Vec::new();
-        stream.feed(
-            offset,
-            bytes,
-            at,
-            self.limits,
-            self.show_secrets,
-            &mut reports,
-        );
+        stream.feed(offset, bytes, at, self.limits, &mut reports);
         // A `<starttls/>` inside TLS is not followed: the inner stream never hands off.
         let _ = stream.take_tls_tail();
         self.out.extend(reports.into_iter().map(|(pos, kind)| {

@@ -56,6 +56,7 @@ pub struct Stream {
     tls_tail: Option<(u64, Vec<u8>)>,
     /// Report each element's bytes too (transcripts).
     keep_xml: bool,
+    settings: classify::Settings,
     /// Events of the element being classified (kept to reuse its allocation).
     kinds: Vec<EventKind>,
     /// The element parser's vectors, reused from element to element.
@@ -67,9 +68,10 @@ pub struct Stream {
 pub type Report = (Position, EventKind);
 
 impl Stream {
-    pub fn new(limits: &Limits, keep_xml: bool) -> Stream {
+    pub fn new(limits: &Limits, keep_xml: bool, settings: classify::Settings) -> Stream {
         Stream {
             keep_xml,
+            settings,
             framer: Framer::new(limits.max_depth),
             pending: Vec::new(),
             frame_offset: 0,
@@ -163,7 +165,6 @@ impl Stream {
         data: &[u8],
         at: At,
         limits: &Limits,
-        show_secrets: bool,
         out: &mut Vec<Report>,
     ) {
         if !self.started {
@@ -178,29 +179,22 @@ impl Stream {
         while !self.pending.is_empty() && !rest.is_empty() {
             let cut = memchr::memchr(b'>', rest).map_or(rest.len(), |i| i + 1);
             let (head, tail) = rest.split_at(cut);
-            self.feed_piece(head, at, limits, show_secrets, out);
+            self.feed_piece(head, at, limits, out);
             rest = tail;
         }
         if !rest.is_empty() {
-            self.feed_piece(rest, at, limits, show_secrets, out);
+            self.feed_piece(rest, at, limits, out);
         }
     }
 
-    fn feed_piece(
-        &mut self,
-        data: &[u8],
-        at: At,
-        limits: &Limits,
-        show_secrets: bool,
-        out: &mut Vec<Report>,
-    ) {
+    fn feed_piece(&mut self, data: &[u8], at: At, limits: &Limits, out: &mut Vec<Report>) {
         if self.pending.is_empty() {
-            let used = self.run(data, at, limits, show_secrets, out);
+            let used = self.run(data, at, limits, out);
             self.stash(data.get(used..).unwrap_or_default(), limits);
         } else {
             let mut buf = std::mem::take(&mut self.pending);
             buf.extend_from_slice(data);
-            let used = self.run(&buf, at, limits, show_secrets, out);
+            let used = self.run(&buf, at, limits, out);
             buf.drain(..used.min(buf.len()));
             self.pending = buf;
             self.bound_pending(limits);
@@ -223,14 +217,7 @@ impl Stream {
         }
     }
 
-    fn run(
-        &mut self,
-        buf: &[u8],
-        at: At,
-        limits: &Limits,
-        show_secrets: bool,
-        out: &mut Vec<Report>,
-    ) -> usize {
+    fn run(&mut self, buf: &[u8], at: At, limits: &Limits, out: &mut Vec<Report>) -> usize {
         let mut pos = 0;
         // The valid UTF-8 text of `buf` from some position on, found once per call for
         // the one-pass parse of complete elements.
@@ -290,7 +277,7 @@ impl Stream {
                     &mut self.scratch,
                 );
                 if let Some((tree, len)) = parsed {
-                    classify::element(&tree, show_secrets, &mut self.kinds);
+                    classify::element(&tree, self.settings, &mut self.kinds);
                     self.scratch.keep(tree);
                     let size = len as u64;
                     let at_element = self.here(at, size);
@@ -309,7 +296,7 @@ impl Stream {
                 return pos;
             };
             let bytes = rest.get(..frame.len).unwrap_or_default();
-            self.handle(frame, bytes, at, limits, show_secrets, out);
+            self.handle(frame, bytes, at, limits, out);
             pos += frame.len;
         }
         pos
@@ -355,7 +342,6 @@ impl Stream {
         bytes: &[u8],
         at: At,
         limits: &Limits,
-        show_secrets: bool,
         out: &mut Vec<Report>,
     ) {
         let size = frame.len as u64 + frame.dropped;
@@ -397,7 +383,7 @@ impl Stream {
             }
             FrameKind::Element => {
                 self.bytes.xml += size;
-                self.element(frame, bytes, pos, limits, show_secrets, out);
+                self.element(frame, bytes, pos, limits, out);
             }
             FrameKind::Text => {
                 self.bytes.skipped += size;
@@ -471,7 +457,6 @@ impl Stream {
         bytes: &[u8],
         pos: Position,
         limits: &Limits,
-        show_secrets: bool,
         out: &mut Vec<Report>,
     ) {
         if frame.too_deep {
@@ -500,7 +485,7 @@ impl Stream {
         match xml::parse_element_with(bytes, &self.scope, limits.max_attributes, &mut self.scratch)
         {
             Ok(tree) => {
-                classify::element(&tree, show_secrets, &mut self.kinds);
+                classify::element(&tree, self.settings, &mut self.kinds);
                 self.scratch.keep(tree);
                 self.push_kinds(pos, out);
             }
