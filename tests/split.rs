@@ -63,7 +63,11 @@ fn conversation(stanzas: &[String]) -> (Vec<u8>, Vec<u8>) {
 /// Runs the handshake and then `segments` (from_client, start, end) of the two byte
 /// streams, in the given order, through the pipeline.
 fn run(c: &[u8], s: &[u8], segments: &[(bool, usize, usize)]) -> Vec<Event> {
-    let mut pipeline = Pipeline::new(Config::default());
+    run_with(Config::default(), c, s, segments)
+}
+
+fn run_with(config: Config, c: &[u8], s: &[u8], segments: &[(bool, usize, usize)]) -> Vec<Event> {
+    let mut pipeline = Pipeline::new(config);
     let (cisn, sisn) = (1000u32, 5000u32);
     let mut frames = vec![
         packet(true, cisn, 0, true, b""),
@@ -98,6 +102,56 @@ fn run(c: &[u8], s: &[u8], segments: &[(bool, usize, usize)]) -> Vec<Event> {
     // Drain through run() is not possible without a reader; use the public flush path.
     pipeline.drain_into(&mut sink).unwrap();
     sink.0
+}
+
+#[test]
+fn an_oversized_stanza_is_skipped_whole_though_its_inside_looks_like_stanzas() {
+    // RFC 6120 §13.12: a stanza over the limit is scanned to its end without being kept.
+    // Its children here are `<presence/>` elements, and the segments start at each of
+    // them: none may be taken for a top-level stanza once the start was dropped.
+    let inner = "<presence/>".repeat(40);
+    let big = format!("<message to='a@b'><body>x</body>{inner}</message>");
+    let (c, s) = conversation(&[
+        big.clone(),
+        "<presence/>".into(),
+        "<iq type='get' id='after'/>".into(),
+    ]);
+    let text = String::from_utf8(c.clone()).unwrap();
+    let start = text.find("<message").unwrap();
+    let mut points: Vec<usize> = vec![start + 30];
+    points.extend(text.match_indices("<presence/>").map(|(i, _)| i));
+    let segs: Vec<(bool, usize, usize)> = cuts(c.len(), &points)
+        .into_iter()
+        .map(|(a, b)| (true, a, b))
+        .chain(std::iter::once((false, 0, s.len())))
+        .collect();
+    let mut config = Config::default();
+    config.limits.max_stanza_bytes = 100;
+    let events = run_with(config, &c, &s, &segs);
+    let client: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.direction == xmppdump::model::Direction::ToServer)
+        .collect();
+    let presences = client
+        .iter()
+        .filter(|e| matches!(e.kind, xmppdump::model::EventKind::Presence(_)))
+        .count();
+    assert_eq!(presences, 0, "{client:#?}");
+    let too_large = client
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                xmppdump::model::EventKind::Anomaly {
+                    anomaly: xmppdump::model::Anomaly::StanzaTooLarge,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(too_large, 1, "{client:#?}");
+    assert!(client.iter().any(|e| matches!(&e.kind,
+        xmppdump::model::EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
 }
 
 fn cuts(len: usize, points: &[usize]) -> Vec<(usize, usize)> {

@@ -302,10 +302,11 @@ impl Stream {
         pos
     }
 
-    /// At a frame's first byte, which opens a start tag inside the stream, and nothing
-    /// asks for the element's bytes: the one-pass parse may try.
+    /// At a frame's first byte (not inside an oversized frame whose start was dropped),
+    /// which opens a start tag inside the stream, and nothing asks for the element's
+    /// bytes: the one-pass parse may try.
     fn at_element_start(&self, rest: &[u8]) -> bool {
-        self.framer.scanned() == 0
+        self.framer.at_frame_start()
             && self.framer.in_stream()
             && !self.closed
             && !self.keep_xml

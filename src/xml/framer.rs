@@ -135,9 +135,10 @@ impl Framer {
         self.first_tag_done = false;
     }
 
-    /// Bytes of the current frame scanned so far.
-    pub fn scanned(&self) -> usize {
-        self.pos
+    /// Nothing of the next frame has been seen yet (not even bytes the caller dropped
+    /// from an oversized frame).
+    pub fn at_frame_start(&self) -> bool {
+        matches!(self.scan, Scan::Start) && self.pos == 0 && self.dropped == 0
     }
 
     /// The caller dropped the first `n` scanned bytes of the current frame.
