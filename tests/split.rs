@@ -126,7 +126,7 @@ fn an_oversized_stanza_is_skipped_whole_though_its_inside_looks_like_stanzas() {
         .chain(std::iter::once((false, 0, s.len())))
         .collect();
     let mut config = Config::default();
-    config.limits.max_stanza_bytes = 100;
+    config.limits.max_stanza_bytes = 200;
     let events = run_with(config, &c, &s, &segs);
     let client: Vec<&Event> = events
         .iter()
@@ -231,6 +231,37 @@ proptest! {
         let to_server = |events: &[Event]| -> Vec<Event> {
             events.iter().filter(|e| e.direction == xmppdump::model::Direction::ToServer
                 && !matches!(e.kind, xmppdump::model::EventKind::FlowStart { .. } | xmppdump::model::EventKind::FlowEnd { .. })).cloned().collect()
+        };
+        prop_assert_eq!(to_server(&split), to_server(&whole));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// RFC 6120 §13.12: an element over the stanza limit is reported as too large
+    /// whether it came in one segment or in many.
+    #[test]
+    fn oversized_elements_are_reported_the_same_however_cut(
+        stanzas in proptest::collection::vec(prop_oneof![
+            stanza(),
+            "[a-z ]{150,400}".prop_map(|b| format!("<message><body>{b}</body><x/><y>z</y></message>")),
+        ], 1..8),
+        c_points in proptest::collection::vec(0usize..4000, 0..30),
+    ) {
+        let (c, s) = conversation(&stanzas);
+        let mut config = Config::default();
+        config.limits.max_stanza_bytes = 160;
+        let whole = run_with(config.clone(), &c, &s, &[(true, 0, c.len()), (false, 0, s.len())]);
+        let segs: Vec<(bool, usize, usize)> = cuts(c.len(), &c_points)
+            .into_iter()
+            .map(|(a, b)| (true, a, b))
+            .chain(std::iter::once((false, 0, s.len())))
+            .collect();
+        let split = run_with(config, &c, &s, &segs);
+        let to_server = |events: &[Event]| -> Vec<(u64, u64, xmppdump::model::EventKind)> {
+            events.iter().filter(|e| e.direction == xmppdump::model::Direction::ToServer
+                && !matches!(e.kind, xmppdump::model::EventKind::FlowStart { .. } | xmppdump::model::EventKind::FlowEnd { .. }))
+                .map(|e| (e.offset.0, e.size, e.kind.clone())).collect()
         };
         prop_assert_eq!(to_server(&split), to_server(&whole));
     }

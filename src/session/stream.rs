@@ -276,6 +276,14 @@ impl Stream {
                     limits.max_depth as usize,
                     &mut self.scratch,
                 );
+                // Over the stanza limit: the framer path reports it.
+                let parsed = match parsed {
+                    Some((tree, len)) if len > limits.max_stanza_bytes => {
+                        self.scratch.keep(tree);
+                        None
+                    }
+                    other => other,
+                };
                 if let Some((tree, len)) = parsed {
                     classify::element(&tree, self.settings, &mut self.kinds);
                     self.scratch.keep(tree);
@@ -346,6 +354,9 @@ impl Stream {
         out: &mut Vec<Report>,
     ) {
         let size = frame.len as u64 + frame.dropped;
+        // RFC 6120 §13.12: the same bound whether the frame came whole or in pieces
+        // (pieces beyond it were dropped already).
+        let oversized = frame.dropped > 0 || size > limits.max_stanza_bytes as u64;
         let pos = self.here(at, size);
         self.frame_offset += size;
         if self.closed && !matches!(frame.kind, FrameKind::Whitespace) {
@@ -375,7 +386,7 @@ impl Stream {
             FrameKind::XmlDecl => self.bytes.xml += size,
             FrameKind::StreamOpen => {
                 self.bytes.xml += size;
-                self.stream_open(bytes, frame.dropped, pos, limits, out);
+                self.stream_open(bytes, oversized, pos, limits, out);
             }
             FrameKind::StreamClose => {
                 self.bytes.xml += size;
@@ -384,7 +395,7 @@ impl Stream {
             }
             FrameKind::Element => {
                 self.bytes.xml += size;
-                self.element(frame, bytes, pos, limits, out);
+                self.element(frame, oversized, bytes, pos, limits, out);
             }
             FrameKind::Text => {
                 self.bytes.skipped += size;
@@ -419,12 +430,12 @@ impl Stream {
     fn stream_open(
         &mut self,
         bytes: &[u8],
-        dropped: u64,
+        oversized: bool,
         pos: Position,
         limits: &Limits,
         out: &mut Vec<Report>,
     ) {
-        if dropped > 0 {
+        if oversized {
             out.push((
                 pos,
                 anomaly(
@@ -455,6 +466,7 @@ impl Stream {
     fn element(
         &mut self,
         frame: xml::Frame,
+        oversized: bool,
         bytes: &[u8],
         pos: Position,
         limits: &Limits,
@@ -470,7 +482,7 @@ impl Stream {
             ));
             return;
         }
-        if frame.dropped > 0 {
+        if oversized {
             out.push((
                 pos,
                 anomaly(
