@@ -340,3 +340,38 @@ fn tables_keyed_by_wire_values_stay_bounded() {
     assert_eq!(iq_rows, (MAX_LISTED + extra) as u64);
     assert!(s.traffic.keys().any(|k| k.detail == "(other)"));
 }
+
+#[test]
+fn messages_per_minute_is_bounded_and_keeps_the_total() {
+    // Capture times come from the file: spread over more minutes than the table holds,
+    // the rest is counted, not kept (per run and when merging).
+    use xmppdump::analysis::MAX_MINUTES;
+    use xmppdump::model::{Event, EventKind, FlowId, FrameNo, Stanza, StreamOffset, Timestamp};
+    use xmppdump::output::Sink;
+    let extra = 7;
+    let mut collector = Collector::new("minutes");
+    for i in 0..MAX_MINUTES + extra {
+        let event = Event {
+            time: Timestamp(i as i64 * 60_000_000_000),
+            flow: FlowId(1),
+            direction: Direction::ToServer,
+            frame: FrameNo(i as u64 + 1),
+            offset: StreamOffset(0),
+            size: 10,
+            decrypted: false,
+            kind: EventKind::Message(Box::new(Stanza::default())),
+        };
+        collector.event(&event).unwrap();
+    }
+    let s = collector.into_stats();
+    assert_eq!(s.messages_per_minute.len(), MAX_MINUTES);
+    assert_eq!(s.messages_per_minute_dropped, extra as u64);
+    let mut merged = s.clone();
+    merged.merge(&s);
+    assert_eq!(merged.messages_per_minute.len(), MAX_MINUTES);
+    let total: u64 = merged.messages_per_minute.values().sum();
+    assert_eq!(
+        total + merged.messages_per_minute_dropped,
+        2 * (MAX_MINUTES + extra) as u64
+    );
+}

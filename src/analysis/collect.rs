@@ -6,6 +6,7 @@
 
 use super::{
     Class, Counter, IqNamespace, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED,
+    MAX_MINUTES,
 };
 use crate::jid::Jid;
 use crate::model::{Direction, EndReason, Event, EventKind, FlowId, Stanza, StreamKind, Timestamp};
@@ -361,11 +362,14 @@ impl Collector {
                 &mut slot.insert((minute_no, key)).1
             }
         };
-        match self.stats.messages_per_minute.get_mut(minute.as_str()) {
-            Some(n) => *n += 1,
-            None => {
-                self.stats.messages_per_minute.insert(minute.clone(), 1);
-            }
+        let per_minute = &mut self.stats.messages_per_minute;
+        if let Some(n) = per_minute.get_mut(minute.as_str()) {
+            *n += 1;
+        } else if per_minute.len() < MAX_MINUTES {
+            per_minute.insert(minute.clone(), 1);
+        } else {
+            // Minutes come from capture times: a hostile file may spread them out.
+            self.stats.messages_per_minute_dropped += 1;
         }
         if let (Some(a), Some(b)) = (from, to) {
             let (a, b) = (bare_or_whole(&a), bare_or_whole(&b));

@@ -21,6 +21,8 @@ pub use collect::Collector;
 pub const SCHEMA_VERSION: u32 = 1;
 /// Most rows kept in the open-ended lists and maps; the rest are counted only.
 pub const MAX_LISTED: usize = 10_000;
+/// Most minutes in `messages_per_minute` (about 69 days of minutes).
+pub const MAX_MINUTES: usize = 100_000;
 /// Most unanswered/orphan iqs listed by id.
 pub const MAX_IQ_LISTED: usize = 100;
 
@@ -223,6 +225,10 @@ pub struct Stats {
     pub conversations_dropped: u64,
     /// Minute (`YYYY-MM-DDTHH:MMZ`) → messages.
     pub messages_per_minute: BTreeMap<String, u64>,
+    /// Messages of minutes beyond the first [`MAX_MINUTES`] (a capture spanning more
+    /// than about 69 days of minutes with messages).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub messages_per_minute_dropped: u64,
     pub sessions: Vec<SessionRow>,
     pub sessions_dropped: u64,
     /// Bare JID → stanzas sent and their bytes.
@@ -251,6 +257,7 @@ impl Default for Stats {
             conversations: BTreeMap::new(),
             conversations_dropped: 0,
             messages_per_minute: BTreeMap::new(),
+            messages_per_minute_dropped: 0,
             sessions: Vec::new(),
             sessions_dropped: 0,
             talkers: BTreeMap::new(),
@@ -261,13 +268,22 @@ impl Default for Stats {
 
 /// Adds `n` to a bounded map entry; a new key beyond `MAX_LISTED` goes to `dropped`.
 fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K, n: u64, dropped: &mut u64) {
+    bump_within(map, key, n, MAX_LISTED, dropped);
+}
+
+/// Adds `n` to a map entry; a new key beyond `max` keys goes to `dropped`.
+fn bump_within<K: Ord>(map: &mut BTreeMap<K, u64>, key: K, n: u64, max: usize, dropped: &mut u64) {
     if let Some(v) = map.get_mut(&key) {
         *v += n;
-    } else if map.len() < MAX_LISTED {
+    } else if map.len() < max {
         map.insert(key, n);
     } else {
         *dropped += n;
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Stats {
@@ -316,9 +332,17 @@ impl Stats {
             bump(&mut self.conversations, k.clone(), *n, &mut dropped);
         }
         self.conversations_dropped += dropped;
+        let mut dropped = other.messages_per_minute_dropped;
         for (k, n) in &other.messages_per_minute {
-            *self.messages_per_minute.entry(k.clone()).or_insert(0) += n;
+            bump_within(
+                &mut self.messages_per_minute,
+                k.clone(),
+                *n,
+                MAX_MINUTES,
+                &mut dropped,
+            );
         }
+        self.messages_per_minute_dropped += dropped;
         let room = MAX_LISTED.saturating_sub(self.sessions.len());
         self.sessions
             .extend(other.sessions.iter().take(room).cloned());
