@@ -346,7 +346,7 @@ fn messages_per_minute_is_bounded_and_keeps_the_total() {
     // Capture times come from the file: spread over more minutes than the table holds,
     // the rest is counted, not kept (per run and when merging).
     use xmppdump::analysis::MAX_MINUTES;
-    use xmppdump::model::{Event, EventKind, FlowId, FrameNo, Stanza, StreamOffset, Timestamp};
+    use xmppdump::model::{Event, EventKind, FlowId, FrameNo, StreamOffset, Timestamp};
     use xmppdump::output::Sink;
     let extra = 7;
     let mut collector = Collector::new("minutes");
@@ -359,7 +359,7 @@ fn messages_per_minute_is_bounded_and_keeps_the_total() {
             offset: StreamOffset(0),
             size: 10,
             decrypted: false,
-            kind: EventKind::Message(Box::new(Stanza::default())),
+            kind: EventKind::Message(Box::default()),
         };
         collector.event(&event).unwrap();
     }
