@@ -5,10 +5,10 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-use xmppdump::capture::Packet;
-use xmppdump::model::{Anomaly, Direction, Event, EventKind, FrameNo, Timestamp};
+mod common;
+use xmppdump::model::{Anomaly, Direction, Event, EventKind, Timestamp};
 use xmppdump::output::{Sink, Summary};
-use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::pipeline::Config;
 use xmppdump::synth::{Conversation, Link};
 
 #[derive(Default)]
@@ -40,19 +40,8 @@ fn events(payload: &[u8], mss: usize) -> Vec<(u64, u64, EventKind)> {
     // when its start was not dropped, which depends on the cuts.)
     let mut config = Config::default();
     config.limits.max_depth = 8;
-    let mut pipeline = Pipeline::new(config);
-    for (i, p) in packets.iter().enumerate() {
-        pipeline.packet(&Packet {
-            frame: FrameNo(i as u64 + 1),
-            time: p.time,
-            linktype: p.linktype,
-            original_len: p.data.len() as u32,
-            data: &p.data,
-        });
-    }
-    pipeline.finish();
     let mut sink = Collect::default();
-    let _ = pipeline.drain_into(&mut sink);
+    common::feed(&packets, config, &mut sink);
     sink.0
         .into_iter()
         .filter(|e| e.direction == Direction::ToServer)
