@@ -154,6 +154,51 @@ fn an_oversized_stanza_is_skipped_whole_though_its_inside_looks_like_stanzas() {
         xmppdump::model::EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
 }
 
+#[test]
+fn an_oversized_xml_declaration_is_one_however_cut() {
+    // The framer tells a declaration from another processing instruction by its first
+    // bytes; when the declaration is over the stanza limit and arrives in pieces, those
+    // bytes are dropped before its end: the answer must not change.
+    let decl = format!("<?xml version='1.0' note='{}'?>", "n".repeat(300));
+    let (c, s) = conversation(&[
+        decl,
+        "<presence/>".into(),
+        "<iq type='get' id='after'/>".into(),
+    ]);
+    let mut config = Config::default();
+    config.limits.max_stanza_bytes = 200;
+    let whole = run_with(
+        config.clone(),
+        &c,
+        &s,
+        &[(true, 0, c.len()), (false, 0, s.len())],
+    );
+    let segs: Vec<(bool, usize, usize)> =
+        cuts(c.len(), &(0..c.len()).step_by(50).collect::<Vec<_>>())
+            .into_iter()
+            .map(|(a, b)| (true, a, b))
+            .chain(std::iter::once((false, 0, s.len())))
+            .collect();
+    let split = run_with(config, &c, &s, &segs);
+    let client = |events: &[Event]| -> Vec<(u64, u64, xmppdump::model::EventKind)> {
+        events
+            .iter()
+            .filter(|e| e.direction == xmppdump::model::Direction::ToServer)
+            .filter(|e| {
+                !matches!(
+                    e.kind,
+                    xmppdump::model::EventKind::FlowStart { .. }
+                        | xmppdump::model::EventKind::FlowEnd { .. }
+                )
+            })
+            .map(|e| (e.offset.0, e.size, e.kind.clone()))
+            .collect()
+    };
+    assert_eq!(client(&split), client(&whole));
+    assert!(client(&split).iter().any(|(_, _, k)| matches!(k,
+        xmppdump::model::EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
+}
+
 fn cuts(len: usize, points: &[usize]) -> Vec<(usize, usize)> {
     let mut p: Vec<usize> = points.iter().map(|x| x % (len + 1)).collect();
     p.push(0);

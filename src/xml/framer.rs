@@ -99,6 +99,8 @@ pub struct Framer {
     in_stream: bool,
     /// The current frame began with a start tag (an element or the root).
     first_tag_done: bool,
+    /// The current processing instruction starts like an XML declaration.
+    xml_decl: bool,
 }
 
 impl Framer {
@@ -112,6 +114,7 @@ impl Framer {
             dropped: 0,
             in_stream: false,
             first_tag_done: false,
+            xml_decl: false,
         }
     }
 
@@ -133,6 +136,7 @@ impl Framer {
         self.too_deep = false;
         self.dropped = 0;
         self.first_tag_done = false;
+        self.xml_decl = false;
     }
 
     /// Nothing of the next frame has been seen yet (not even bytes the caller dropped
@@ -226,9 +230,19 @@ impl Framer {
             Scan::Tag { quote, end, slash } => self.in_tag(buf, quote, end, slash, is_header),
             Scan::Pi { question } => {
                 self.pos += 1;
+                if self.pos == XML_DECL_START && self.dropped == 0 {
+                    // Decided while the start is still in `buf` (an oversized one is
+                    // dropped later): the same answer however the bytes were cut.
+                    self.xml_decl = is_xml_decl(buf.get(..self.pos).unwrap_or_default());
+                }
                 if question && byte == b'>' {
-                    let is_decl =
-                        self.depth == 0 && is_xml_decl(buf.get(..self.pos).unwrap_or_default());
+                    let start_seen = self.pos >= XML_DECL_START || self.dropped > 0;
+                    let is_decl = self.depth == 0
+                        && if start_seen {
+                            self.xml_decl
+                        } else {
+                            is_xml_decl(buf.get(..self.pos).unwrap_or_default())
+                        };
                     return Some(if is_decl {
                         FrameKind::XmlDecl
                     } else {
@@ -409,6 +423,9 @@ impl Framer {
         None
     }
 }
+
+/// Bytes that tell an XML declaration from another processing instruction.
+const XML_DECL_START: usize = 6;
 
 /// `<?xml` followed by whitespace: the XML declaration, allowed before a stream header.
 fn is_xml_decl(pi: &[u8]) -> bool {
