@@ -36,8 +36,9 @@ fn events(payload: &[u8], mss: usize) -> Vec<(u64, u64, EventKind)> {
     let mut packets = c.handshake();
     packets.extend(c.send(true, payload));
     // A small depth limit, so too-deep elements are common. (The stanza size limit
-    // stays above the input size: an oversized XML declaration is recognised only
-    // when its start was not dropped, which depends on the cuts.)
+    // stays above the input size: a restart header over the limit that arrives in
+    // pieces is not recognised as a header, its start being dropped before its end;
+    // one that arrives whole is. Known, see docs/limits.md.)
     let mut config = Config::default();
     config.limits.max_depth = 8;
     let mut sink = Collect::default();
