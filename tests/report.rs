@@ -9,16 +9,10 @@ use common::{capture_path, course_session};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Runs the binary; returns (exit code, stderr).
 fn xmppdump(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
-        .args(args)
-        .env_remove("SSLKEYLOGFILE")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, err) = common::xmppdump(args);
+    (code, err)
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -447,6 +447,7 @@ fn merge(
                 texts: &texts,
                 sink: &mut *sink,
                 done: &mut done,
+                ready: Vec::new(),
             };
             let mut group: Vec<Item> = Vec::new();
             for item in items {
@@ -481,6 +482,8 @@ struct Merger<'m> {
     sink: &'m mut dyn Sink,
     /// Events written, per shard that made them, to be freed there.
     done: &'m mut [Spent],
+    /// The group being written (kept to reuse its allocation).
+    ready: Vec<(Phase, FlowId, Counts, Ready)>,
 }
 
 /// An event ready to write: unformatted, or the shard's bytes.
@@ -498,7 +501,7 @@ impl Merger<'_> {
     /// Sends one group of output (same frame and phase): a packet's output in order; a
     /// sweep's or the end's by connection number, as a single pipeline orders them.
     fn emit(&mut self, group: &mut Vec<Item>) -> Result<(), RunError> {
-        let mut ready: Vec<(Phase, FlowId, Counts, Ready)> = Vec::with_capacity(group.len());
+        let mut ready = std::mem::take(&mut self.ready);
         for item in group.drain(..) {
             let (flow, counts, event) = match item.output {
                 Output::NewFlow(local) => {
@@ -538,7 +541,7 @@ impl Merger<'_> {
             // Stable: one connection's events keep their order.
             ready.sort_by_key(|(_, flow, ..)| *flow);
         }
-        for (_, flow, counts, event) in ready {
+        for (_, flow, counts, event) in ready.drain(..) {
             counts.add_to(self.summary);
             match event {
                 Ready::Event(mut e, shard) => {
@@ -556,6 +559,7 @@ impl Merger<'_> {
                 }
             }
         }
+        self.ready = ready;
         Ok(())
     }
 }
