@@ -13,7 +13,7 @@
 //! predefined ones and character references). Bounds: the input is already limited by
 //! the stanza size; attributes per element are limited here; depth by the framer.
 
-use super::ns;
+use super::{class, ns};
 use std::borrow::Cow;
 
 /// Prefix → namespace bindings in scope, innermost last. The empty prefix is the
@@ -390,18 +390,12 @@ impl<'a> Parser<'a> {
         self.text.as_bytes().get(from..).unwrap_or_default()
     }
 
-    /// The first position from `at` whose byte is not `wanted`.
-    fn skip(&self, at: usize, wanted: impl Fn(u8) -> bool) -> usize {
-        let rest = self.rest(at);
-        at + rest.iter().position(|&b| !wanted(b)).unwrap_or(rest.len())
-    }
-
     fn skip_space(&self, at: usize) -> usize {
-        self.skip(at, |b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        class::skip_while(self.text.as_bytes(), at, class::SPACE)
     }
 
     fn name_end(&self, at: usize) -> usize {
-        self.skip(at, is_name_byte)
+        class::skip_while(self.text.as_bytes(), at, class::NAME)
     }
 
     /// One element from its start tag to its end tag (XML 1.0 §3), character data
@@ -601,10 +595,13 @@ impl<'a> Parser<'a> {
         let start = open_quote + 1;
         let mut end = start;
         let mut replace = false;
+        let stop = if quote == b'"' {
+            class::STOP_IN_QUOT
+        } else {
+            class::STOP_IN_APOS
+        };
         loop {
-            end = self.skip(end, |b| {
-                b != quote && !matches!(b, b'<' | b'&' | b'\r' | b'\n' | b'\t')
-            });
+            end = class::find(self.text.as_bytes(), end, stop);
             match self.byte(end) {
                 None => return Err(syntax("attribute value not closed")),
                 Some(b) if b == quote => break,
@@ -668,25 +665,6 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.is_empty() || (a.as_bytes().first() == b.as_bytes().first() && a == b))
 }
 
-/// The ASCII bytes of XML 1.0 NameChar, one bit each.
-const NAME_BYTES: u128 = {
-    let mut mask = 0u128;
-    let mut b = 0u8;
-    while b < 128 {
-        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') {
-            mask |= 1 << b;
-        }
-        b += 1;
-    }
-    mask
-};
-
-/// XML 1.0 NameChar for ASCII; every non-ASCII byte is accepted (names are not
-/// checked further than XMPP needs).
-fn is_name_byte(b: u8) -> bool {
-    b >= 0x80 || (NAME_BYTES >> b) & 1 == 1
-}
-
 /// What a replaced line end (and, in attributes, tab) becomes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Normalise {
@@ -699,10 +677,11 @@ enum Normalise {
 /// Replaces entity and character references (XML 1.0 §4.1, only the predefined five
 /// per RFC 6120 §11.1) and normalises line ends; borrows when nothing changes.
 fn decode(raw: &str, mode: Normalise) -> Result<Cow<'_, str>, ElementError> {
-    let special = |b: &u8| match mode {
-        Normalise::Text => matches!(b, b'&' | b'\r'),
-        Normalise::Attribute => matches!(b, b'&' | b'\r' | b'\n' | b'\t'),
+    let classes = match mode {
+        Normalise::Text => class::TEXT_SPECIAL,
+        Normalise::Attribute => class::ATTR_SPECIAL,
     };
+    let special = |b: &u8| class::is(*b, classes);
     let bytes = raw.as_bytes();
     let Some(first) = bytes.iter().position(special) else {
         return Ok(Cow::Borrowed(raw));
@@ -755,7 +734,7 @@ fn push_reference(name: &str, out: &mut String) -> Result<(), ElementError> {
         return Ok(());
     }
     let Some(number) = name.strip_prefix('#') else {
-        return if !name.is_empty() && name.bytes().all(is_name_byte) {
+        return if !name.is_empty() && name.bytes().all(|b| class::is(b, class::NAME)) {
             Err(ElementError::UndefinedEntity(name.to_owned()))
         } else {
             Err(syntax("'&' that starts no reference"))

@@ -445,7 +445,7 @@ fn is_xml_decl(pi: &[u8]) -> bool {
 /// XML 1.0 NameStartChar, approximated for bytes: ASCII letters, `_`, `:` and any
 /// non-ASCII byte (the start of a multi-byte character).
 pub fn is_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
+    super::class::is(b, super::class::NAME_START)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Input: bytes of one direction; output: frames and parsed elements. Nothing here
 //! knows XMPP semantics beyond namespaces; `session` gives elements their meaning.
 
+pub mod class;
 pub mod element;
 pub mod framer;
 pub mod ns;
