@@ -186,6 +186,59 @@ fn an_oversized_xml_declaration_is_one_however_cut() {
         .any(|e| matches!(&e.kind, EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
 }
 
+#[test]
+fn an_oversized_restart_header_is_one_however_cut() {
+    // A restart header (RFC 6120 §4.3.3) over the stanza limit: whole, it is reported
+    // as too large; in pieces, its start (and its name) is dropped before its `>`
+    // arrives. Either way it is one too-large header, and the stanzas after it are
+    // parsed (it once swallowed the rest of the stream as an element never closed).
+    let header = format!(
+        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0' note='{}'>",
+        "n".repeat(300)
+    );
+    // Even entries are sent by the client, odd ones by the server.
+    let (c, s) = conversation(&[
+        "<presence/>".into(),
+        String::new(),
+        header,
+        String::new(),
+        "<iq type='get' id='after'/>".into(),
+    ]);
+    let mut config = Config::default();
+    config.limits.max_stanza_bytes = 200;
+    let whole = run_with(
+        config.clone(),
+        &c,
+        &s,
+        &[(true, 0, c.len()), (false, 0, s.len())],
+    );
+    for step in [7, 50, 120] {
+        let segs: Vec<(bool, usize, usize)> =
+            cuts(c.len(), &(0..c.len()).step_by(step).collect::<Vec<_>>())
+                .into_iter()
+                .map(|(a, b)| (true, a, b))
+                .chain(std::iter::once((false, 0, s.len())))
+                .collect();
+        let split = run_with(config.clone(), &c, &s, &segs);
+        assert_eq!(
+            direction(&split, true),
+            direction(&whole, true),
+            "step {step}"
+        );
+    }
+    let client = direction(&whole, true);
+    assert!(client.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Anomaly {
+            anomaly: xmppdump::model::Anomaly::StanzaTooLarge,
+            ..
+        }
+    )));
+    assert!(client
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
+}
+
 /// One direction's events without the flow's start and end (frame numbers and times
 /// are already zeroed by [`Collect`]: they depend on the cuts, what happened must not).
 fn direction(events: &[Event], to_server: bool) -> Vec<Event> {

@@ -1,7 +1,7 @@
 //! Differential: one client stream of arbitrary bytes, sent whole and cut into small
 //! segments, must give the same events (what, where in the stream, how big). Whole
 //! elements take the one-pass parse, cut ones the framer, so the two must agree on
-//! everything, however hostile the bytes, too-deep elements included.
+//! everything, however hostile the bytes, too-deep and too-large elements included.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -35,12 +35,11 @@ fn events(payload: &[u8], mss: usize) -> Vec<(u64, u64, EventKind)> {
     c.mss = mss;
     let mut packets = c.handshake();
     packets.extend(c.send(true, payload));
-    // A small depth limit, so too-deep elements are common. (The stanza size limit
-    // stays above the input size: a restart header over the limit that arrives in
-    // pieces is not recognised as a header, its start being dropped before its end;
-    // one that arrives whole is. Known, see docs/limits.md.)
+    // Small depth and size limits, so too-deep and too-large elements are common
+    // (RFC 6120 §13.12: the same answer whether an element came whole or in pieces).
     let mut config = Config::default();
     config.limits.max_depth = 8;
+    config.limits.max_stanza_bytes = 256;
     let mut sink = Collect::default();
     common::feed(&packets, config, &mut sink);
     sink.0

@@ -61,6 +61,9 @@ pub struct Stream {
     kinds: Vec<EventKind>,
     /// The element parser's vectors, reused from element to element.
     scratch: xml::Scratch,
+    /// The current frame's first tag was over the stanza limit and its start was
+    /// dropped; it is named like a stream header (decided before dropping it).
+    dropped_tag_named_stream: bool,
     pub bytes: DirectionBytes,
 }
 
@@ -84,6 +87,7 @@ impl Stream {
             tls_tail: None,
             kinds: Vec::new(),
             scratch: xml::Scratch::default(),
+            dropped_tag_named_stream: false,
             bytes: DirectionBytes::default(),
         }
     }
@@ -210,6 +214,12 @@ impl Stream {
     /// end without keeping its bytes.
     fn bound_pending(&mut self, limits: &Limits) {
         if self.pending.len() > limits.max_stanza_bytes {
+            if !self.framer.has_dropped() {
+                // The tag's name is about to go: whether it names a restart header
+                // is decided now, by the rule applied to a whole oversized tag.
+                self.dropped_tag_named_stream =
+                    self.framer.in_first_tag() && stream_named(&self.pending);
+            }
             let n = self.pending.len();
             self.framer.drop_scanned(n);
             self.bytes.skipped += n as u64;
@@ -297,9 +307,14 @@ impl Stream {
                 }
             }
             let scope = &self.scope;
-            let status = self
+            let dropped_named = self
                 .framer
-                .advance(rest, |tag| is_stream_header(tag, scope, limits));
+                .has_dropped()
+                .then_some(self.dropped_tag_named_stream);
+            let status = self.framer.advance(rest, |tag| match dropped_named {
+                Some(named) => named,
+                None => is_stream_header(tag, scope, limits),
+            });
             let Status::Complete(frame) = status else {
                 return pos;
             };
@@ -561,14 +576,15 @@ fn resync_point(buf: &[u8]) -> usize {
 
 /// True if a start tag inside the stream is a new stream header (a restart,
 /// RFC 6120 §4.3.3): its name resolves to `{http://etherx.jabber.org/streams}stream`.
+///
+/// A tag over the stanza limit (RFC 6120 §13.12) is not parsed: its name decides, as
+/// it must when the tag arrives in pieces and its start is dropped before its end.
 fn is_stream_header(tag: &[u8], scope: &NsScope, limits: &Limits) -> bool {
-    let name_end = tag
-        .iter()
-        .position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
-        .unwrap_or(tag.len());
-    let name = tag.get(1..name_end).unwrap_or_default();
-    if !(name == b"stream" || name.ends_with(b":stream")) {
+    if !stream_named(tag) {
         return false;
+    }
+    if tag.len() > limits.max_stanza_bytes {
+        return true;
     }
     match xml::parse_start_tag(tag, scope, limits.max_attributes) {
         Ok((tree, _)) => tree
@@ -576,4 +592,14 @@ fn is_stream_header(tag: &[u8], scope: &NsScope, limits: &Limits) -> bool {
             .is_some_and(|el| el.is(xml::ns::STREAMS, "stream")),
         Err(_) => false,
     }
+}
+
+/// True if `tag` starts with a start tag named `stream` or `prefix:stream`.
+fn stream_named(tag: &[u8]) -> bool {
+    let name_end = tag
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
+        .unwrap_or(tag.len());
+    let name = tag.get(1..name_end).unwrap_or_default();
+    tag.first() == Some(&b'<') && (name == b"stream" || name.ends_with(b":stream"))
 }

@@ -145,6 +145,17 @@ impl Framer {
         matches!(self.scan, Scan::Start) && self.pos == 0 && self.dropped == 0
     }
 
+    /// Still inside the current frame's first tag (the one `advance` asks about),
+    /// which is a start tag.
+    pub fn in_first_tag(&self) -> bool {
+        !self.first_tag_done && matches!(self.scan, Scan::Tag { end: false, .. })
+    }
+
+    /// Some bytes of the current frame were dropped by the caller.
+    pub fn has_dropped(&self) -> bool {
+        self.dropped > 0
+    }
+
     /// The caller dropped the first `n` scanned bytes of the current frame.
     pub fn drop_scanned(&mut self, n: usize) {
         let n = n.min(self.pos);
@@ -154,7 +165,8 @@ impl Framer {
 
     /// Scans `buf`, which starts at the current frame's first byte. `is_stream_header`
     /// is asked about the first start tag of a depth-1 element (its bytes from `<` to
-    /// `>`): a stream restart (RFC 6120 §4.3.3) opens a new root, not an element.
+    /// `>`, or only its last bytes when the caller dropped the start): a stream restart
+    /// (RFC 6120 §4.3.3) opens a new root, not an element.
     pub fn advance(&mut self, buf: &[u8], is_stream_header: impl Fn(&[u8]) -> bool) -> Status {
         while let Some(&byte) = buf.get(self.pos) {
             if let Some(kind) = self.step(buf, byte, &is_stream_header) {
@@ -406,11 +418,9 @@ impl Framer {
         if first && !self.in_stream && !slash {
             return Some(FrameKind::StreamOpen);
         }
-        if first
-            && !slash
-            && self.dropped == 0
-            && is_header(buf.get(..self.pos).unwrap_or_default())
-        {
+        // With dropped bytes, `buf` holds only the tag's end: the caller decided from
+        // its start before dropping it (see `in_first_tag`).
+        if first && !slash && is_header(buf.get(..self.pos).unwrap_or_default()) {
             return Some(FrameKind::StreamOpen);
         }
         if slash {
