@@ -483,7 +483,8 @@ fn stanza(name: &str, s: &Stanza, line: &mut String) {
     kv(line, "jid", s.bound_jid.as_deref());
     kv(line, "show", s.show.as_deref());
     if let Some(p) = s.priority {
-        let _ = write!(line, " priority={p}");
+        line.push_str(" priority=");
+        line.push_str(itoa::Buffer::new().format(p));
     }
     kv(line, "status", s.status.as_deref());
     if let Some(len) = s.body_len {

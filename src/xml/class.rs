@@ -22,6 +22,8 @@ pub const TEXT_SPECIAL: u8 = 1 << 5;
 /// Attribute value bytes §3.3.3 replaces: `&`, `\r`, `\n`, `\t`.
 pub const ATTR_SPECIAL: u8 = 1 << 6;
 
+// Indexing in a constant cannot panic at run time: it is evaluated by the compiler.
+#[allow(clippy::indexing_slicing)]
 const TABLE: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut i = 0;

@@ -549,7 +549,14 @@ impl<'a> Parser<'a> {
                 }
             }
         };
-        let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
+        // Names are short: a plain loop beats `split_once`'s searcher set-up.
+        let (prefix, local) = match qname.bytes().position(|b| b == b':') {
+            Some(colon) => (
+                qname.get(..colon).unwrap_or_default(),
+                qname.get(colon + 1..).unwrap_or_default(),
+            ),
+            None => ("", qname),
+        };
         let ns = self.resolve(prefix);
         if ns.is_none() && !prefix.is_empty() {
             return Err(ElementError::UnboundPrefix(prefix.to_owned()));
