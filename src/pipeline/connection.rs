@@ -12,7 +12,7 @@ use crate::model::{
     DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
 use crate::session::detect::{sniff, Verdict};
-use crate::session::{flow_position, At, Report, Session};
+use crate::session::{flow_position, At, Report, Reports, Session};
 use std::net::SocketAddr;
 
 /// What a flow's bytes are, as far as we know.
@@ -38,6 +38,18 @@ struct Conn<'a> {
 
 pub(super) fn flow_level(flow: FlowId, at: At, direction: Direction, kind: EventKind) -> Event {
     to_event(flow, direction, (flow_position(at), kind))
+}
+
+/// A session's reports as the connection's events.
+struct ToEvents<'a> {
+    id: FlowId,
+    events: &'a mut Vec<Event>,
+}
+
+impl Reports for ToEvents<'_> {
+    fn report(&mut self, dir: Direction, report: Report) {
+        self.events.push(to_event(self.id, dir, report));
+    }
 }
 
 fn to_event(flow: FlowId, direction: Direction, (pos, kind): Report) -> Event {
@@ -257,7 +269,10 @@ impl Conn<'_> {
         let App::Xmpp(session) = &mut *self.app else {
             return;
         };
-        let mut reports = Vec::new();
+        let mut reports = ToEvents {
+            id: self.id,
+            events,
+        };
         match d {
             Delivery::Data {
                 offset,
@@ -290,15 +305,9 @@ impl Conn<'_> {
                 time,
             } => {
                 let pos = flow_position(At { frame, time });
-                reports.push((dir, (pos, EventKind::Anomaly { anomaly, detail })));
+                reports.report(dir, (pos, EventKind::Anomaly { anomaly, detail }));
             }
         }
-        let id = self.id;
-        events.extend(
-            reports
-                .into_iter()
-                .map(|(dir, report)| to_event(id, dir, report)),
-        );
     }
 
     /// Content detection on an unknown port; on success the held bytes are replayed.

@@ -32,6 +32,20 @@ pub struct Options {
     pub keys: Option<Arc<KeyStore>>,
 }
 
+/// Where a session's reports go, each with its direction.
+pub trait Reports {
+    fn report(&mut self, dir: Direction, report: Report);
+}
+
+impl Reports for Vec<(Direction, Report)> {
+    fn report(&mut self, dir: Direction, report: Report) {
+        self.push((dir, report));
+    }
+}
+
+/// Most reports whose room a session keeps between deliveries.
+const KEEP_REPORTS: usize = 16;
+
 /// Both directions of one XMPP connection.
 #[derive(Debug)]
 pub struct Session {
@@ -45,6 +59,8 @@ pub struct Session {
     starttls_requested: bool,
     settings: classify::Settings,
     keep_xml: bool,
+    /// A direction's reports before routing, kept so a delivery does not allocate.
+    scratch: Vec<Report>,
 }
 
 impl Session {
@@ -77,6 +93,7 @@ impl Session {
             starttls_requested: false,
             settings,
             keep_xml,
+            scratch: Vec::new(),
         }
     }
 
@@ -100,17 +117,18 @@ impl Session {
         bytes: &[u8],
         at: At,
         limits: &Limits,
-        out: &mut Vec<(Direction, Report)>,
+        out: &mut dyn Reports,
     ) {
         if self.stream(dir).is_tls() {
             self.stream(dir).bytes.payload += bytes.len() as u64;
             self.tls_data(dir, offset, bytes, at, limits, out);
             return;
         }
-        let mut reports = Vec::new();
+        let mut reports = std::mem::take(&mut self.scratch);
         self.stream(dir)
             .feed(offset, bytes, at, limits, &mut reports);
-        self.route(dir, reports, out);
+        self.route(dir, &mut reports, out);
+        self.keep(reports);
         if let Some((tail_offset, tail)) = self.stream(dir).take_tls_tail() {
             // Direct TLS found by content: the other side answers in TLS too.
             let other = self.stream(dir.reverse());
@@ -129,7 +147,7 @@ impl Session {
         bytes: &[u8],
         at: At,
         limits: &Limits,
-        out: &mut Vec<(Direction, Report)>,
+        out: &mut dyn Reports,
     ) {
         self.stream(dir).bytes.tls += bytes.len() as u64;
         let keys = self.keys.clone();
@@ -146,38 +164,39 @@ impl Session {
         tls.feed(dir, offset, bytes, at, limits, &mut inner);
     }
 
-    pub fn gap(
-        &mut self,
-        dir: Direction,
-        offset: u64,
-        len: u64,
-        at: At,
-        out: &mut Vec<(Direction, Report)>,
-    ) {
-        let mut reports = Vec::new();
+    pub fn gap(&mut self, dir: Direction, offset: u64, len: u64, at: At, out: &mut dyn Reports) {
+        let mut reports = std::mem::take(&mut self.scratch);
         self.stream(dir).gap(offset, len, at, &mut reports);
         if self.stream(dir).is_tls() {
             if let Some(tls) = &mut self.tls {
                 tls.gap(dir);
             }
         }
-        self.route(dir, reports, out);
+        self.route(dir, &mut reports, out);
+        self.keep(reports);
+    }
+
+    /// Keeps an emptied report list's room for the next delivery, unless it grew big.
+    fn keep(&mut self, reports: Vec<Report>) {
+        if reports.capacity() <= KEEP_REPORTS {
+            self.scratch = reports;
+        }
     }
 
     /// Applies cross-direction feedback, then passes reports on.
-    fn route(&mut self, dir: Direction, reports: Vec<Report>, out: &mut Vec<(Direction, Report)>) {
-        for (pos, kind) in reports {
+    fn route(&mut self, dir: Direction, reports: &mut Vec<Report>, out: &mut dyn Reports) {
+        for (pos, kind) in reports.drain(..) {
             match (&kind, dir) {
                 (EventKind::StartTls, Direction::ToServer) => self.starttls_requested = true,
                 (EventKind::TlsProceed, Direction::ToClient) => {
                     if !self.starttls_requested {
-                        out.push((dir, (pos, unexpected_proceed())));
+                        out.report(dir, (pos, unexpected_proceed()));
                     }
                     self.stream(Direction::ToServer).start_tls();
                 }
                 _ => {}
             }
-            out.push((dir, (pos, kind)));
+            out.report(dir, (pos, kind));
         }
     }
 
@@ -214,12 +233,12 @@ struct Inner<'a> {
     limits: &'a Limits,
     settings: classify::Settings,
     keep_xml: bool,
-    out: &'a mut Vec<(Direction, Report)>,
+    out: &'a mut dyn Reports,
 }
 
 impl tls::Receiver for Inner<'_> {
     fn event(&mut self, dir: Direction, pos: Position, kind: EventKind) {
-        self.out.push((dir, (pos, kind)));
+        self.out.report(dir, (pos, kind));
     }
 
     fn plaintext(&mut self, dir: Direction, bytes: &[u8], at: At) {
@@ -232,18 +251,13 @@ impl tls::Receiver for Inner<'_> {
         stream.feed(offset, bytes, at, self.limits, &mut reports);
         // A `<starttls/>` inside TLS is not followed: the inner stream never hands off.
         let _ = stream.take_tls_tail();
-        self.out.extend(reports.into_iter().map(|(pos, kind)| {
-            (
-                dir,
-                (
-                    Position {
-                        decrypted: true,
-                        ..pos
-                    },
-                    kind,
-                ),
-            )
-        }));
+        for (pos, kind) in reports {
+            let pos = Position {
+                decrypted: true,
+                ..pos
+            };
+            self.out.report(dir, (pos, kind));
+        }
     }
 }
 
