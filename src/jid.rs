@@ -165,48 +165,79 @@ fn split(input: &str) -> (Option<&str>, &str, Option<&str>) {
     (local, domain.strip_suffix('.').unwrap_or(domain), resource)
 }
 
+/// Byte classes of [`plainly_valid`]: what may stand anywhere in the bare JID, and
+/// the separators. Everything else (controls, space, DEL, non-ASCII, and characters
+/// excluded from a localpart or domainpart by RFC 7622 §3.2 and §3.3.1, or allowed in
+/// only one of them) sends the JID to the full checks.
+const BAD: u8 = 0;
+const PLAIN: u8 = 1;
+const AT: u8 = 2;
+const SLASH: u8 = 3;
+const DOT: u8 = 4;
+
+// Indexing in a constant cannot panic at run time: it is evaluated by the compiler.
+#[allow(clippy::indexing_slicing)]
+const JID_BYTES: [u8; 256] = {
+    let mut table = [BAD; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        table[b] = match b as u8 {
+            b'"' | b'&' | b'\'' | b':' | b'<' | b'>' | b'[' | b']' | b'\\' => BAD,
+            b'@' => AT,
+            b'/' => SLASH,
+            b'.' => DOT,
+            _ => PLAIN,
+        };
+        b += 1;
+    }
+    table
+};
+
 /// The common case in one pass: a short ASCII JID of plain characters that is valid.
 /// `false` means only "not shown here": the full checks decide, and name the error.
 fn plainly_valid(input: &[u8]) -> bool {
     if input.len() > MAX_PART_BYTES {
         return false;
     }
-    let mut at = None;
-    let mut slash = None;
+    let mut at = false;
+    let mut domain_start = 0;
+    // Where the current domain label starts, and whether every label so far is 1 to
+    // 63 bytes (RFC 5890 §2.3.2.1); labels before an `@` do not count.
+    let mut label_start = 0;
+    let mut labels_ok = true;
+    let mut bare_end = input.len();
     for (i, &b) in input.iter().enumerate() {
-        if b <= b' ' || b >= 0x7f {
-            return false;
-        }
-        match b {
-            b'/' => {
-                slash = Some(i);
+        match JID_BYTES.get(usize::from(b)).copied().unwrap_or(BAD) {
+            PLAIN => {}
+            DOT => {
+                labels_ok &= (1..=MAX_LABEL_BYTES).contains(&(i - label_start));
+                label_start = i + 1;
+            }
+            AT if !at && i > 0 => {
+                at = true;
+                domain_start = i + 1;
+                label_start = i + 1;
+                labels_ok = true;
+            }
+            SLASH => {
+                bare_end = i;
                 break;
             }
-            b'@' if at.is_none() && i > 0 => at = Some(i),
-            // Excluded from a localpart or domainpart (RFC 7622 §3.2, §3.3.1), or
-            // allowed only in one of them: the full checks sort it out.
-            b'"' | b'&' | b'\'' | b':' | b'<' | b'>' | b'@' | b'[' | b']' | b'\\' => return false,
-            _ => {}
+            _ => return false,
         }
     }
-    let bare_end = slash.unwrap_or(input.len());
-    let domain = input
-        .get(at.map_or(0, |a| a + 1)..bare_end)
-        .unwrap_or_default();
-    let domain = domain.strip_suffix(b".").unwrap_or(domain);
-    if domain.is_empty()
-        || domain
-            .split(|&b| b == b'.')
-            .any(|label| label.is_empty() || label.len() > MAX_LABEL_BYTES)
-    {
+    // The last label may be empty only after a trailing dot (RFC 7622 §3.2), which
+    // needs a label before it: `label_start > domain start` then.
+    let last = bare_end - label_start;
+    let last_ok = last <= MAX_LABEL_BYTES && (last > 0 || label_start > domain_start);
+    if !(labels_ok && last_ok) {
         return false;
     }
-    match slash {
-        Some(s) => {
-            let resource = input.get(s + 1..).unwrap_or_default();
+    match input.get(bare_end..) {
+        Some([b'/', resource @ ..]) => {
             !resource.is_empty() && resource.iter().all(|&b| (b' '..0x7f).contains(&b))
         }
-        None => true,
+        _ => true,
     }
 }
 
@@ -299,6 +330,53 @@ fn first_forbidden(part: &str, forbidden_ascii: impl Fn(u8) -> bool) -> Option<c
 mod tests {
     use super::*;
 
+    /// The fast path as first written (a plain loop and a split): the table-driven
+    /// version must answer the same.
+    fn plainly_valid_reference(input: &[u8]) -> bool {
+        if input.len() > MAX_PART_BYTES {
+            return false;
+        }
+        let mut at = None;
+        let mut slash = None;
+        for (i, &b) in input.iter().enumerate() {
+            if b <= b' ' || b >= 0x7f {
+                return false;
+            }
+            match b {
+                b'/' => {
+                    slash = Some(i);
+                    break;
+                }
+                b'@' if at.is_none() && i > 0 => at = Some(i),
+                // Excluded from a localpart or domainpart (RFC 7622 §3.2, §3.3.1), or
+                // allowed only in one of them: the full checks sort it out.
+                b'"' | b'&' | b'\'' | b':' | b'<' | b'>' | b'@' | b'[' | b']' | b'\\' => {
+                    return false
+                }
+                _ => {}
+            }
+        }
+        let bare_end = slash.unwrap_or(input.len());
+        let domain = input
+            .get(at.map_or(0, |a| a + 1)..bare_end)
+            .unwrap_or_default();
+        let domain = domain.strip_suffix(b".").unwrap_or(domain);
+        if domain.is_empty()
+            || domain
+                .split(|&b| b == b'.')
+                .any(|label| label.is_empty() || label.len() > MAX_LABEL_BYTES)
+        {
+            return false;
+        }
+        match slash {
+            Some(s) => {
+                let resource = input.get(s + 1..).unwrap_or_default();
+                !resource.is_empty() && resource.iter().all(|&b| (b' '..0x7f).contains(&b))
+            }
+            None => true,
+        }
+    }
+
     #[test]
     fn the_one_pass_check_accepts_only_valid_jids() {
         // Every string the fast path accepts passes the full checks; common JIDs take
@@ -321,6 +399,24 @@ mod tests {
             assert!(plainly_valid(s.as_bytes()), "{s}");
             assert!(full(s).is_ok(), "{s}");
         }
+        let label = |n: usize| "x".repeat(n);
+        for s in [
+            format!("{}.com", label(63)),
+            format!("{}.com", label(64)),
+            format!("a.{}", label(64)),
+            format!("{}@b.c", label(70)),
+            format!("u@{}./r", label(63)),
+            "u@.".to_owned(),
+            "u@a..".to_owned(),
+            ".".to_owned(),
+            "a@b/".to_owned(),
+        ] {
+            assert_eq!(
+                plainly_valid(s.as_bytes()),
+                plainly_valid_reference(s.as_bytes()),
+                "{s}"
+            );
+        }
         // Random short strings over an alphabet rich in separators.
         let alphabet = b"ab.@/ :\"[]\\\t\x7f-";
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -334,6 +430,11 @@ mod tests {
                     alphabet[k] as char
                 })
                 .collect();
+            assert_eq!(
+                plainly_valid(s.as_bytes()),
+                plainly_valid_reference(s.as_bytes()),
+                "{s:?}"
+            );
             if plainly_valid(s.as_bytes()) {
                 assert!(full(&s).is_ok(), "{s:?}");
                 accepted += 1;

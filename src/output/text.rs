@@ -182,8 +182,8 @@ fn push_value(line: &mut String, s: &str) {
 fn push_joined(line: &mut String, items: &[String]) {
     // The joined length plus one.
     let len = items.iter().map(|i| i.len() + 1).sum::<usize>();
-    let plain = (2..=MAX_TEXT_CHARS + 1).contains(&len)
-        && items.iter().all(|i| plain_bytes(i.as_bytes()));
+    let plain =
+        (2..=MAX_TEXT_CHARS + 1).contains(&len) && items.iter().all(|i| plain_bytes(i.as_bytes()));
     if plain {
         for (n, item) in items.iter().enumerate() {
             if n > 0 {
@@ -535,7 +535,9 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let interesting = [0x00, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x7e, 0x7f, 0x80, 0xff, b'a'];
+        let interesting = [
+            0x00, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x7e, 0x7f, 0x80, 0xff, b'a',
+        ];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;
             let mut bytes: Vec<u8> = (0..len).map(|_| b'a' + (next() % 26) as u8).collect();
