@@ -14,7 +14,7 @@ use crate::output::time::rfc3339;
 use crate::output::{Sink, Summary};
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io;
 
 /// The collector's maps: foldhash, seeded per process (keys come from the wire).
@@ -56,7 +56,9 @@ struct FlowState {
 pub struct Collector {
     file: String,
     stats: Stats,
-    flows: BTreeMap<FlowId, FlowState>,
+    /// Per-connection state, looked up several times per event (hashed; ended in
+    /// connection order at the end).
+    flows: Map<FlowId, FlowState>,
     /// Hash of (sender, digest) → (first time, deliveries) of recent presences.
     fan_out: Map<u64, (Timestamp, u64)>,
     /// Presence pairs tracked now, over all flows.
@@ -84,7 +86,7 @@ impl Collector {
         Collector {
             file: file.to_owned(),
             stats,
-            flows: BTreeMap::new(),
+            flows: Map::default(),
             fan_out: Map::default(),
             next_fan_out_sweep: i64::MIN,
             presence_keys: 0,
@@ -111,7 +113,8 @@ impl Collector {
 
     /// The statistics so far (after `summary`, everything).
     pub fn into_stats(mut self) -> Stats {
-        let flows: Vec<FlowId> = self.flows.keys().copied().collect();
+        let mut flows: Vec<FlowId> = self.flows.keys().copied().collect();
+        flows.sort_unstable();
         for id in flows {
             self.end_flow(id, "capture_end");
         }
