@@ -91,6 +91,10 @@ impl Jid {
     /// The bare JID of `input` (RFC 7622 §3.1), borrowed unless the domain's
     /// trailing dot must go; `None` if `input` is not a valid JID.
     pub fn bare_of(input: &str) -> Option<std::borrow::Cow<'_, str>> {
+        if let Some((end, trailing_dot)) = plain_bare_end(input.as_bytes()) {
+            let end = end - usize::from(trailing_dot);
+            return input.get(..end).map(std::borrow::Cow::Borrowed);
+        }
         Jid::validate(input).ok()?;
         let (local, domain, _) = split(input);
         let end = local.map_or(0, |l| l.len() + 1) + domain.len();
@@ -196,8 +200,14 @@ const JID_BYTES: [u8; 256] = {
 /// The common case in one pass: a short ASCII JID of plain characters that is valid.
 /// `false` means only "not shown here": the full checks decide, and name the error.
 fn plainly_valid(input: &[u8]) -> bool {
+    plain_bare_end(input).is_some()
+}
+
+/// [`plainly_valid`], and if so where the bare JID ends and whether its domain has a
+/// trailing dot (the bare JID is then `input[..end]`, less that dot).
+fn plain_bare_end(input: &[u8]) -> Option<(usize, bool)> {
     if input.len() > MAX_PART_BYTES {
-        return false;
+        return None;
     }
     let mut at = false;
     let mut domain_start = 0;
@@ -223,7 +233,7 @@ fn plainly_valid(input: &[u8]) -> bool {
                 bare_end = i;
                 break;
             }
-            _ => return false,
+            _ => return None,
         }
     }
     // The last label may be empty only after a trailing dot (RFC 7622 §3.2), which
@@ -231,14 +241,15 @@ fn plainly_valid(input: &[u8]) -> bool {
     let last = bare_end - label_start;
     let last_ok = last <= MAX_LABEL_BYTES && (last > 0 || label_start > domain_start);
     if !(labels_ok && last_ok) {
-        return false;
+        return None;
     }
-    match input.get(bare_end..) {
+    let resource_ok = match input.get(bare_end..) {
         Some([b'/', resource @ ..]) => {
             !resource.is_empty() && resource.iter().all(|&b| (b' '..0x7f).contains(&b))
         }
         _ => true,
-    }
+    };
+    resource_ok.then_some((bare_end, last == 0))
 }
 
 /// RFC 7622 §3.3.1: UsernameCaseMapped profile; these ASCII characters are excluded.
@@ -433,6 +444,11 @@ mod tests {
             assert_eq!(
                 plainly_valid(s.as_bytes()),
                 plainly_valid_reference(s.as_bytes()),
+                "{s:?}"
+            );
+            assert_eq!(
+                Jid::bare_of(&s).map(|b| b.into_owned()),
+                Jid::parse(&s).ok().map(|j| j.bare().to_owned()),
                 "{s:?}"
             );
             if plainly_valid(s.as_bytes()) {
