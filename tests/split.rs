@@ -120,11 +120,7 @@ fn an_oversized_stanza_is_skipped_whole_though_its_inside_looks_like_stanzas() {
     let start = text.find("<message").unwrap();
     let mut points: Vec<usize> = vec![start + 30];
     points.extend(text.match_indices("<presence/>").map(|(i, _)| i));
-    let segs: Vec<(bool, usize, usize)> = cuts(c.len(), &points)
-        .into_iter()
-        .map(|(a, b)| (true, a, b))
-        .chain(std::iter::once((false, 0, s.len())))
-        .collect();
+    let segs: Vec<(bool, usize, usize)> = client_cut_at(&c, &s, &points);
     let mut config = Config::default();
     config.limits.max_stanza_bytes = 200;
     let events = run_with(config, &c, &s, &segs);
@@ -167,18 +163,9 @@ fn an_oversized_xml_declaration_is_one_however_cut() {
     ]);
     let mut config = Config::default();
     config.limits.max_stanza_bytes = 200;
-    let whole = run_with(
-        config.clone(),
-        &c,
-        &s,
-        &[(true, 0, c.len()), (false, 0, s.len())],
-    );
+    let whole = run_with(config.clone(), &c, &s, &whole_streams(&c, &s));
     let segs: Vec<(bool, usize, usize)> =
-        cuts(c.len(), &(0..c.len()).step_by(50).collect::<Vec<_>>())
-            .into_iter()
-            .map(|(a, b)| (true, a, b))
-            .chain(std::iter::once((false, 0, s.len())))
-            .collect();
+        client_cut_at(&c, &s, &(0..c.len()).step_by(50).collect::<Vec<_>>());
     let split = run_with(config, &c, &s, &segs);
     assert_eq!(direction(&split, true), direction(&whole, true));
     assert!(direction(&split, true)
@@ -206,19 +193,10 @@ fn an_oversized_restart_header_is_one_however_cut() {
     ]);
     let mut config = Config::default();
     config.limits.max_stanza_bytes = 200;
-    let whole = run_with(
-        config.clone(),
-        &c,
-        &s,
-        &[(true, 0, c.len()), (false, 0, s.len())],
-    );
+    let whole = run_with(config.clone(), &c, &s, &whole_streams(&c, &s));
     for step in [7, 50, 120] {
         let segs: Vec<(bool, usize, usize)> =
-            cuts(c.len(), &(0..c.len()).step_by(step).collect::<Vec<_>>())
-                .into_iter()
-                .map(|(a, b)| (true, a, b))
-                .chain(std::iter::once((false, 0, s.len())))
-                .collect();
+            client_cut_at(&c, &s, &(0..c.len()).step_by(step).collect::<Vec<_>>());
         let split = run_with(config.clone(), &c, &s, &segs);
         assert_eq!(
             direction(&split, true),
@@ -252,6 +230,20 @@ fn direction(events: &[Event], to_server: bool) -> Vec<Event> {
             )
         })
         .cloned()
+        .collect()
+}
+
+/// Both byte streams in one segment each.
+fn whole_streams(c: &[u8], s: &[u8]) -> [(bool, usize, usize); 2] {
+    [(true, 0, c.len()), (false, 0, s.len())]
+}
+
+/// The client's bytes cut at `points`, then the server's in one segment.
+fn client_cut_at(c: &[u8], s: &[u8], points: &[usize]) -> Vec<(bool, usize, usize)> {
+    cuts(c.len(), points)
+        .into_iter()
+        .map(|(a, b)| (true, a, b))
+        .chain(std::iter::once((false, 0, s.len())))
         .collect()
 }
 
@@ -289,7 +281,7 @@ proptest! {
         dups in proptest::collection::vec(0usize..64, 0..5),
     ) {
         let (c, s) = conversation(&stanzas);
-        let whole = run(&c, &s, &[(true, 0, c.len()), (false, 0, s.len())]);
+        let whole = run(&c, &s, &whole_streams(&c, &s));
         let mut segs: Vec<(bool, usize, usize)> = cuts(c.len(), &c_points).into_iter().map(|(a, b)| (true, a, b))
             .chain(cuts(s.len(), &s_points).into_iter().map(|(a, b)| (false, a, b))).collect();
         for (a, b) in swaps {
@@ -318,12 +310,8 @@ proptest! {
         c_points in proptest::collection::vec(0usize..4000, 0..30),
     ) {
         let (c, s) = conversation(&stanzas);
-        let whole = run(&c, &s, &[(true, 0, c.len()), (false, 0, s.len())]);
-        let segs: Vec<(bool, usize, usize)> = cuts(c.len(), &c_points)
-            .into_iter()
-            .map(|(a, b)| (true, a, b))
-            .chain(std::iter::once((false, 0, s.len())))
-            .collect();
+        let whole = run(&c, &s, &whole_streams(&c, &s));
+        let segs: Vec<(bool, usize, usize)> = client_cut_at(&c, &s, &c_points);
         let split = run(&c, &s, &segs);
         prop_assert_eq!(direction(&split, true), direction(&whole, true));
     }
@@ -344,12 +332,8 @@ proptest! {
         let (c, s) = conversation(&stanzas);
         let mut config = Config::default();
         config.limits.max_stanza_bytes = 160;
-        let whole = run_with(config.clone(), &c, &s, &[(true, 0, c.len()), (false, 0, s.len())]);
-        let segs: Vec<(bool, usize, usize)> = cuts(c.len(), &c_points)
-            .into_iter()
-            .map(|(a, b)| (true, a, b))
-            .chain(std::iter::once((false, 0, s.len())))
-            .collect();
+        let whole = run_with(config.clone(), &c, &s, &whole_streams(&c, &s));
+        let segs: Vec<(bool, usize, usize)> = client_cut_at(&c, &s, &c_points);
         let split = run_with(config, &c, &s, &segs);
         prop_assert_eq!(direction(&split, true), direction(&whole, true));
     }
