@@ -43,9 +43,6 @@ impl Reports for Vec<(Direction, Report)> {
     }
 }
 
-/// Most reports whose room a session keeps between deliveries.
-const KEEP_REPORTS: usize = 16;
-
 /// Both directions of one XMPP connection.
 #[derive(Debug)]
 pub struct Session {
@@ -59,8 +56,6 @@ pub struct Session {
     starttls_requested: bool,
     settings: classify::Settings,
     keep_xml: bool,
-    /// A direction's reports before routing, kept so a delivery does not allocate.
-    scratch: Vec<Report>,
 }
 
 impl Session {
@@ -93,7 +88,6 @@ impl Session {
             starttls_requested: false,
             settings,
             keep_xml,
-            scratch: Vec::new(),
         }
     }
 
@@ -124,11 +118,14 @@ impl Session {
             self.tls_data(dir, offset, bytes, at, limits, out);
             return;
         }
-        let mut reports = std::mem::take(&mut self.scratch);
-        self.stream(dir)
-            .feed(offset, bytes, at, limits, &mut reports);
-        self.route(dir, &mut reports, out);
-        self.keep(reports);
+        let proceed = {
+            let [c, s] = &mut self.streams;
+            let stream = if dir == Direction::ToServer { c } else { s };
+            let mut route = Route::new(dir, &mut self.starttls_requested, out);
+            stream.feed(offset, bytes, at, limits, &mut route);
+            route.proceed
+        };
+        self.after_route(proceed);
         if let Some((tail_offset, tail)) = self.stream(dir).take_tls_tail() {
             // Direct TLS found by content: the other side answers in TLS too.
             let other = self.stream(dir.reverse());
@@ -165,38 +162,25 @@ impl Session {
     }
 
     pub fn gap(&mut self, dir: Direction, offset: u64, len: u64, at: At, out: &mut dyn Reports) {
-        let mut reports = std::mem::take(&mut self.scratch);
-        self.stream(dir).gap(offset, len, at, &mut reports);
+        let proceed = {
+            let [c, s] = &mut self.streams;
+            let stream = if dir == Direction::ToServer { c } else { s };
+            let mut route = Route::new(dir, &mut self.starttls_requested, out);
+            stream.gap(offset, len, at, &mut route);
+            route.proceed
+        };
         if self.stream(dir).is_tls() {
             if let Some(tls) = &mut self.tls {
                 tls.gap(dir);
             }
         }
-        self.route(dir, &mut reports, out);
-        self.keep(reports);
+        self.after_route(proceed);
     }
 
-    /// Keeps an emptied report list's room for the next delivery, unless it grew big.
-    fn keep(&mut self, reports: Vec<Report>) {
-        if reports.capacity() <= KEEP_REPORTS {
-            self.scratch = reports;
-        }
-    }
-
-    /// Applies cross-direction feedback, then passes reports on.
-    fn route(&mut self, dir: Direction, reports: &mut Vec<Report>, out: &mut dyn Reports) {
-        for (pos, kind) in reports.drain(..) {
-            match (&kind, dir) {
-                (EventKind::StartTls, Direction::ToServer) => self.starttls_requested = true,
-                (EventKind::TlsProceed, Direction::ToClient) => {
-                    if !self.starttls_requested {
-                        out.report(dir, (pos, unexpected_proceed()));
-                    }
-                    self.stream(Direction::ToServer).start_tls();
-                }
-                _ => {}
-            }
-            out.report(dir, (pos, kind));
+    /// The server's `<proceed/>`: the client's next bytes are TLS (RFC 6120 §5.4.3.3).
+    fn after_route(&mut self, proceed: bool) {
+        if proceed {
+            self.stream(Direction::ToServer).start_tls();
         }
     }
 
@@ -226,6 +210,60 @@ impl Session {
     }
 }
 
+/// One direction's reports on their way out, with the feedback between directions:
+/// the client's `<starttls/>` is noted, and a server's `<proceed/>` without one is
+/// flagged; the caller switches the client's stream once the server's bytes are read.
+struct Route<'a> {
+    dir: Direction,
+    starttls_requested: &'a mut bool,
+    /// A `<proceed/>` came from the server.
+    proceed: bool,
+    out: &'a mut dyn Reports,
+}
+
+impl<'a> Route<'a> {
+    fn new(dir: Direction, starttls_requested: &'a mut bool, out: &'a mut dyn Reports) -> Self {
+        Route {
+            dir,
+            starttls_requested,
+            proceed: false,
+            out,
+        }
+    }
+}
+
+impl stream::Out for Route<'_> {
+    fn push(&mut self, (pos, kind): Report) {
+        match (&kind, self.dir) {
+            (EventKind::StartTls, Direction::ToServer) => *self.starttls_requested = true,
+            (EventKind::TlsProceed, Direction::ToClient) => {
+                if !*self.starttls_requested {
+                    self.out.report(self.dir, (pos, unexpected_proceed()));
+                }
+                self.proceed = true;
+            }
+            _ => {}
+        }
+        self.out.report(self.dir, (pos, kind));
+    }
+}
+
+/// Reports of a stream inside TLS: marked decrypted.
+struct Decrypted<'a> {
+    dir: Direction,
+    out: &'a mut dyn Reports,
+}
+
+impl stream::Out for Decrypted<'_> {
+    fn push(&mut self, (pos, kind): Report) {
+        let pos = Position {
+            decrypted: true,
+            ..pos
+        };
+        self.out.report(self.dir, (pos, kind));
+    }
+}
+
 /// Receives the TLS layer's output: events as they are, plaintext into the inner
 /// stream of its direction.
 struct Inner<'a> {
@@ -247,17 +285,13 @@ impl tls::Receiver for Inner<'_> {
         let (keep_xml, settings) = (self.keep_xml, self.settings);
         let stream = slot.get_or_insert_with(|| Stream::new(self.limits, keep_xml, settings));
         let offset = stream.bytes.payload;
-        let mut reports = Vec::new();
-        stream.feed(offset, bytes, at, self.limits, &mut reports);
+        let mut decrypted = Decrypted {
+            dir,
+            out: &mut *self.out,
+        };
+        stream.feed(offset, bytes, at, self.limits, &mut decrypted);
         // A `<starttls/>` inside TLS is not followed: the inner stream never hands off.
         let _ = stream.take_tls_tail();
-        for (pos, kind) in reports {
-            let pos = Position {
-                decrypted: true,
-                ..pos
-            };
-            self.out.report(dir, (pos, kind));
-        }
     }
 }
 

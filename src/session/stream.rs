@@ -70,6 +70,17 @@ pub struct Stream {
 /// Output of a direction: where and what.
 pub type Report = (Position, EventKind);
 
+/// Where a direction's reports go, in order.
+pub trait Out {
+    fn push(&mut self, report: Report);
+}
+
+impl Out for Vec<Report> {
+    fn push(&mut self, report: Report) {
+        Vec::push(self, report);
+    }
+}
+
 impl Stream {
     pub fn new(limits: &Limits, keep_xml: bool, settings: classify::Settings) -> Stream {
         Stream {
@@ -136,7 +147,7 @@ impl Stream {
     }
 
     /// Bytes from the capture were lost: report, drop the partial frame, resync.
-    pub fn gap(&mut self, offset: u64, len: u64, at: At, out: &mut Vec<Report>) {
+    pub fn gap(&mut self, offset: u64, len: u64, at: At, out: &mut dyn Out) {
         self.started = true;
         self.bytes.missing += len;
         let partial = self.pending.len() as u64;
@@ -163,14 +174,7 @@ impl Stream {
     }
 
     /// Takes in-order bytes starting at stream offset `offset`.
-    pub fn feed(
-        &mut self,
-        offset: u64,
-        data: &[u8],
-        at: At,
-        limits: &Limits,
-        out: &mut Vec<Report>,
-    ) {
+    pub fn feed(&mut self, offset: u64, data: &[u8], at: At, limits: &Limits, out: &mut dyn Out) {
         if !self.started {
             self.started = true;
             self.frame_offset = offset;
@@ -191,7 +195,7 @@ impl Stream {
         }
     }
 
-    fn feed_piece(&mut self, data: &[u8], at: At, limits: &Limits, out: &mut Vec<Report>) {
+    fn feed_piece(&mut self, data: &[u8], at: At, limits: &Limits, out: &mut dyn Out) {
         if self.pending.is_empty() {
             let used = self.run(data, at, limits, out);
             self.stash(data.get(used..).unwrap_or_default(), limits);
@@ -227,7 +231,7 @@ impl Stream {
         }
     }
 
-    fn run(&mut self, buf: &[u8], at: At, limits: &Limits, out: &mut Vec<Report>) -> usize {
+    fn run(&mut self, buf: &[u8], at: At, limits: &Limits, out: &mut dyn Out) -> usize {
         let mut pos = 0;
         // The valid UTF-8 text of `buf` from some position on, found once per call for
         // the one-pass parse of complete elements.
@@ -339,7 +343,7 @@ impl Stream {
 
     /// Reports the classified element's events; `<starttls/>` and `<proceed/>` change
     /// the mode (RFC 6120 §5.4.3.3).
-    fn push_kinds(&mut self, pos: Position, out: &mut Vec<Report>) {
+    fn push_kinds(&mut self, pos: Position, out: &mut dyn Out) {
         for kind in self.kinds.drain(..) {
             match kind {
                 EventKind::TlsProceed => self.mode = Mode::Tls,
@@ -366,7 +370,7 @@ impl Stream {
         bytes: &[u8],
         at: At,
         limits: &Limits,
-        out: &mut Vec<Report>,
+        out: &mut dyn Out,
     ) {
         let size = frame.len as u64 + frame.dropped;
         // RFC 6120 §13.12: the same bound whether the frame came whole or in pieces
@@ -448,7 +452,7 @@ impl Stream {
         oversized: bool,
         pos: Position,
         limits: &Limits,
-        out: &mut Vec<Report>,
+        out: &mut dyn Out,
     ) {
         if oversized {
             out.push((
@@ -469,7 +473,9 @@ impl Stream {
                 drop(tree);
                 self.scope = scope;
                 self.headers += 1;
-                out.extend(kinds.into_iter().map(|k| (pos, k)));
+                for kind in kinds {
+                    out.push((pos, kind));
+                }
             }
             Err(e) => out.push((
                 pos,
@@ -485,7 +491,7 @@ impl Stream {
         bytes: &[u8],
         pos: Position,
         limits: &Limits,
-        out: &mut Vec<Report>,
+        out: &mut dyn Out,
     ) {
         if frame.too_deep {
             out.push((
