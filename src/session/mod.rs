@@ -118,14 +118,9 @@ impl Session {
             self.tls_data(dir, offset, bytes, at, limits, out);
             return;
         }
-        let proceed = {
-            let [c, s] = &mut self.streams;
-            let stream = if dir == Direction::ToServer { c } else { s };
-            let mut route = Route::new(dir, &mut self.starttls_requested, out);
-            stream.feed(offset, bytes, at, limits, &mut route);
-            route.proceed
-        };
-        self.after_route(proceed);
+        self.routed(dir, out, |stream, route| {
+            stream.feed(offset, bytes, at, limits, route);
+        });
         if let Some((tail_offset, tail)) = self.stream(dir).take_tls_tail() {
             // Direct TLS found by content: the other side answers in TLS too.
             let other = self.stream(dir.reverse());
@@ -162,24 +157,27 @@ impl Session {
     }
 
     pub fn gap(&mut self, dir: Direction, offset: u64, len: u64, at: At, out: &mut dyn Reports) {
-        let proceed = {
-            let [c, s] = &mut self.streams;
-            let stream = if dir == Direction::ToServer { c } else { s };
-            let mut route = Route::new(dir, &mut self.starttls_requested, out);
-            stream.gap(offset, len, at, &mut route);
-            route.proceed
-        };
+        self.routed(dir, out, |stream, route| stream.gap(offset, len, at, route));
         if self.stream(dir).is_tls() {
             if let Some(tls) = &mut self.tls {
                 tls.gap(dir);
             }
         }
-        self.after_route(proceed);
     }
 
-    /// The server's `<proceed/>`: the client's next bytes are TLS (RFC 6120 §5.4.3.3).
-    fn after_route(&mut self, proceed: bool) {
-        if proceed {
+    /// Runs `f` on the stream of `dir` with its reports routed to `out`; after a
+    /// server's `<proceed/>` the client's next bytes are TLS (RFC 6120 §5.4.3.3).
+    fn routed(
+        &mut self,
+        dir: Direction,
+        out: &mut dyn Reports,
+        f: impl FnOnce(&mut Stream, &mut dyn stream::Out),
+    ) {
+        let [c, s] = &mut self.streams;
+        let stream = if dir == Direction::ToServer { c } else { s };
+        let mut route = Route::new(dir, &mut self.starttls_requested, out);
+        f(stream, &mut route);
+        if route.proceed {
             self.stream(Direction::ToServer).start_tls();
         }
     }
