@@ -53,9 +53,29 @@ pub fn time_of_day(t: Timestamp) -> String {
 
 /// RFC 3339 in UTC, e.g. `2015-07-21T10:12:13.123456Z`.
 pub fn rfc3339(t: Timestamp) -> String {
-    let secs = t.secs();
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}T{}Z", time_of_day(t))
+    let mut s = String::with_capacity(32);
+    push_rfc3339(&mut s, t);
+    s
+}
+
+/// Appends [`rfc3339`]`(t)` digit by digit: NDJSON writes one per event.
+pub fn push_rfc3339(out: &mut String, t: Timestamp) {
+    let (y, m, d) = civil_from_days(t.secs().div_euclid(86_400));
+    match u64::try_from(y) {
+        Ok(year) if year <= 9999 => push_digits(out, year, 4),
+        // A hostile capture's time may lie outside years 0–9999: as `{:04}` writes it.
+        _ => {
+            use std::fmt::Write;
+            let _ = write!(out, "{y:04}");
+        }
+    }
+    out.push('-');
+    push_digits(out, u64::from(m), 2);
+    out.push('-');
+    push_digits(out, u64::from(d), 2);
+    out.push('T');
+    push_time_of_day(out, t);
+    out.push('Z');
 }
 
 pub fn serialize_rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -77,5 +97,25 @@ mod tests {
             time_of_day(Timestamp::from_parts(-1, 0, 1)),
             "23:59:59.000000"
         );
+    }
+
+    /// The digit-by-digit writer equals the formatting machinery, far outside the
+    /// usual years too (hostile capture times).
+    #[test]
+    fn rfc3339_equals_format() {
+        let by_format = |t: Timestamp| {
+            let (y, m, d) = civil_from_days(t.secs().div_euclid(86_400));
+            format!("{y:04}-{m:02}-{d:02}T{}Z", time_of_day(t))
+        };
+        let mut secs: i64 = 1;
+        for _ in 0..200 {
+            for t in [
+                Timestamp::from_parts(secs, 123_456, 1_000_000),
+                Timestamp::from_parts(-secs, 7, 1_000_000_000),
+            ] {
+                assert_eq!(rfc3339(t), by_format(t), "{secs}");
+            }
+            secs = secs.saturating_mul(3).saturating_add(7) % (i64::MAX / 4_000_000_000);
+        }
     }
 }
