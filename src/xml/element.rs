@@ -402,7 +402,12 @@ impl<'a> Parser<'a> {
     /// between tags going to the innermost open element.
     fn element(&mut self) -> Result<(), ElementError> {
         loop {
-            let lt = memchr::memchr(b'<', self.rest(self.pos)).map(|i| self.pos + i);
+            // Tags often follow each other directly: look at the next byte first.
+            let lt = if self.byte(self.pos) == Some(b'<') {
+                Some(self.pos)
+            } else {
+                memchr::memchr(b'<', self.rest(self.pos)).map(|i| self.pos + i)
+            };
             let text_end = lt.unwrap_or(self.text.len());
             if let Some(top) = self.open.last() {
                 if text_end > self.pos {
