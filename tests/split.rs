@@ -217,6 +217,37 @@ fn an_oversized_restart_header_is_one_however_cut() {
         .any(|e| matches!(&e.kind, EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
 }
 
+#[test]
+fn a_start_tag_named_past_the_stanza_limit_is_the_same_however_cut() {
+    // Found by the `segmentation` fuzz target: whether an oversized first tag is a
+    // restart header is decided from its name, which must be read the same way from
+    // the tag's first bytes (in pieces) and from the whole tag. A name ends at the
+    // first byte that cannot be in a name, and a name as long as the limit is never a
+    // stream header's (in pieces its end may not have arrived).
+    let junk = "\u{1f}".repeat(300);
+    let long_name = format!("<{}:stream>", "a".repeat(300));
+    let junk_then_stream = format!("<message{junk}amstream:stream>");
+    for tag in [long_name, junk_then_stream] {
+        let (c, s) = conversation(&[
+            tag.clone(),
+            String::new(),
+            "<iq type='get' id='after'/>".into(),
+        ]);
+        let mut config = Config::default();
+        config.limits.max_stanza_bytes = 200;
+        let whole = run_with(config.clone(), &c, &s, &whole_streams(&c, &s));
+        for step in [7, 50, 120] {
+            let segs = client_cut_at(&c, &s, &(0..c.len()).step_by(step).collect::<Vec<_>>());
+            let split = run_with(config.clone(), &c, &s, &segs);
+            assert_eq!(
+                direction(&split, true),
+                direction(&whole, true),
+                "{tag:.20} step {step}"
+            );
+        }
+    }
+}
+
 /// One direction's events without the flow's start and end (frame numbers and times
 /// are already zeroed by [`Collect`]: they depend on the cuts, what happened must not).
 fn direction(events: &[Event], to_server: bool) -> Vec<Event> {

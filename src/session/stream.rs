@@ -221,8 +221,8 @@ impl Stream {
             if !self.framer.has_dropped() {
                 // The tag's name is about to go: whether it names a restart header
                 // is decided now, by the rule applied to a whole oversized tag.
-                self.dropped_tag_named_stream =
-                    self.framer.in_first_tag() && stream_named(&self.pending);
+                self.dropped_tag_named_stream = self.framer.in_first_tag()
+                    && stream_named(&self.pending, limits.max_stanza_bytes);
             }
             let n = self.pending.len();
             self.framer.drop_scanned(n);
@@ -586,7 +586,7 @@ fn resync_point(buf: &[u8]) -> usize {
 /// A tag over the stanza limit (RFC 6120 §13.12) is not parsed: its name decides, as
 /// it must when the tag arrives in pieces and its start is dropped before its end.
 fn is_stream_header(tag: &[u8], scope: &NsScope, limits: &Limits) -> bool {
-    if !stream_named(tag) {
+    if !stream_named(tag, limits.max_stanza_bytes) {
         return false;
     }
     if tag.len() > limits.max_stanza_bytes {
@@ -600,12 +600,15 @@ fn is_stream_header(tag: &[u8], scope: &NsScope, limits: &Limits) -> bool {
     }
 }
 
-/// True if `tag` starts with a start tag named `stream` or `prefix:stream`.
-fn stream_named(tag: &[u8]) -> bool {
-    let name_end = tag
-        .iter()
-        .position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
-        .unwrap_or(tag.len());
+/// True if `tag` starts with a start tag named `stream` or `prefix:stream`, the name
+/// ending (at a byte that cannot be in a name) before index `limit`. The bound makes the
+/// answer the same for a tag cut after `limit` bytes and for the whole tag: a name
+/// that long is never a stream header's.
+fn stream_named(tag: &[u8], limit: usize) -> bool {
+    let name_end = xml::class::skip_while(tag, 1, xml::class::NAME);
     let name = tag.get(1..name_end).unwrap_or_default();
-    tag.first() == Some(&b'<') && (name == b"stream" || name.ends_with(b":stream"))
+    tag.first() == Some(&b'<')
+        && name_end < tag.len()
+        && name_end <= limit
+        && (name == b"stream" || name.ends_with(b":stream"))
 }
