@@ -37,12 +37,6 @@ pub trait Reports {
     fn report(&mut self, dir: Direction, report: Report);
 }
 
-impl Reports for Vec<(Direction, Report)> {
-    fn report(&mut self, dir: Direction, report: Report) {
-        self.push((dir, report));
-    }
-}
-
 /// Both directions of one XMPP connection.
 #[derive(Debug)]
 pub struct Session {

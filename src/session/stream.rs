@@ -75,11 +75,6 @@ pub trait Out {
     fn push(&mut self, report: Report);
 }
 
-impl Out for Vec<Report> {
-    fn push(&mut self, report: Report) {
-        Vec::push(self, report);
-    }
-}
 
 impl Stream {
     pub fn new(limits: &Limits, keep_xml: bool, settings: classify::Settings) -> Stream {
