@@ -75,7 +75,6 @@ pub trait Out {
     fn push(&mut self, report: Report);
 }
 
-
 impl Stream {
     pub fn new(limits: &Limits, keep_xml: bool, settings: classify::Settings) -> Stream {
         Stream {
@@ -605,5 +604,5 @@ fn stream_named(tag: &[u8], limit: usize) -> bool {
     tag.first() == Some(&b'<')
         && name_end < tag.len()
         && name_end <= limit
-        && (name == b"stream" || name.ends_with(b":stream"))
+        && xml::is_stream_name(name)
 }

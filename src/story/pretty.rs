@@ -54,7 +54,7 @@ fn is_open_tag(xml: &str) -> bool {
         .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
         .unwrap_or(xml.len());
     let name = xml.get(1..name_end).unwrap_or_default();
-    name.ends_with(":stream") || name == "stream"
+    crate::xml::is_stream_name(name.as_bytes())
 }
 
 fn one_line(xml: &str) -> String {

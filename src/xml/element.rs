@@ -306,9 +306,11 @@ pub fn parse_element_prefix<'a>(
     parse_in(text, scope, max_attrs, Some(max_depth), scratch).ok()
 }
 
-/// `stream` or `prefix:stream`: a start tag the framer asks about (a restart).
-fn is_stream_name(qname: &str) -> bool {
-    qname == "stream" || qname.ends_with(":stream")
+/// `stream` or `prefix:stream`: the qualified name of a stream header (RFC 6120 §4.2),
+/// before its prefix is resolved. The one test for it: the parser, the session's
+/// restart check and the transcript printer use this.
+pub fn is_stream_name(qname: &[u8]) -> bool {
+    qname == b"stream" || qname.ends_with(b":stream")
 }
 
 /// Parses a start tag on its own (the stream header, which never closes): a tree of
@@ -455,7 +457,7 @@ impl<'a> Parser<'a> {
                     }
                     self.pos = after;
                     if let Some(max_depth) = self.prefix {
-                        if self.tree.nodes.len() == 1 && is_stream_name(qname) {
+                        if self.tree.nodes.len() == 1 && is_stream_name(qname.as_bytes()) {
                             return Err(syntax("a stream header, not an element"));
                         }
                         if self.open.len() > max_depth {

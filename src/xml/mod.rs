@@ -12,7 +12,7 @@ pub mod framer;
 pub mod ns;
 
 pub use element::{
-    parse_element, parse_element_prefix, parse_element_with, parse_start_tag, Attr, Element,
-    ElementError, NsScope, Scratch, Tree,
+    is_stream_name, parse_element, parse_element_prefix, parse_element_with, parse_start_tag, Attr,
+    Element, ElementError, NsScope, Scratch, Tree,
 };
 pub use framer::{Frame, FrameKind, Framer, Status};
