@@ -20,6 +20,7 @@ pub mod capture;
 pub mod check;
 pub mod decode;
 pub mod flow;
+pub mod fnv;
 pub mod jid;
 pub mod limits;
 #[cfg(feature = "live")]

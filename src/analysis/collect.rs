@@ -8,6 +8,7 @@ use super::{
     Class, Counter, IqNamespace, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED,
     MAX_MINUTES,
 };
+use crate::fnv;
 use crate::jid::Jid;
 use crate::model::{Direction, EndReason, Event, EventKind, FlowId, Stanza, StreamKind, Timestamp};
 use crate::output::time::rfc3339;
@@ -588,20 +589,13 @@ impl Collector {
 
 /// (direction, stream, sender, recipient) as one 64-bit FNV-1a hash.
 fn pair_key(dir: Direction, stream_no: u32, from: &str, to: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let parts: [&[u8]; 5] = [
+    fnv::of(&[
         &[dir.index() as u8],
         &stream_no.to_le_bytes(),
         from.as_bytes(),
         b"\0",
         to.as_bytes(),
-    ];
-    for part in parts {
-        for &b in part {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
+    ])
 }
 
 fn kind_by_port(server: &str) -> Option<StreamKind> {
@@ -683,12 +677,7 @@ fn bare_or_whole(jid: &str) -> Cow<'_, str> {
 
 /// (sender, digest) of a fan-out group as one 64-bit FNV-1a hash.
 fn fan_out_key(sender: &str, digest: u64) -> u64 {
-    sender
-        .bytes()
-        .chain(digest.to_le_bytes())
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
+    fnv::of(&[sender.as_bytes(), &digest.to_le_bytes()])
 }
 
 impl Sink for Collector {

@@ -5,6 +5,7 @@
 //! Matching is by (namespace, local name) only (RFC 6120 §4.8).
 
 use super::sasl;
+use crate::fnv;
 use crate::jid::Jid;
 use crate::model::{Anomaly, EventKind, Features, Stanza, StreamKind};
 use crate::xml::{ns, Element, NsScope, Tree};
@@ -151,20 +152,11 @@ pub fn content_digest(root: Element<'_>) -> u64 {
     element_digest(root, true)
 }
 
-fn fnv(h: u64, bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
 /// Recursion is bounded by the framer's depth limit.
 fn element_digest(el: Element<'_>, is_root: bool) -> u64 {
-    let mut h = fnv(
-        0xcbf2_9ce4_8422_2325,
-        el.ns().unwrap_or_default().as_bytes(),
-    );
-    h = fnv(h, b"}");
-    h = fnv(h, el.name().as_bytes());
+    let mut h = fnv::add(fnv::OFFSET, el.ns().unwrap_or_default().as_bytes());
+    h = fnv::add(h, b"}");
+    h = fnv::add(h, el.name().as_bytes());
     // Attributes in sorted order: combine their hashes commutatively (sum), which is
     // order-independent without sorting or allocating.
     let mut attrs: u64 = 0;
@@ -172,15 +164,15 @@ fn element_digest(el: Element<'_>, is_root: bool) -> u64 {
         if is_root && matches!(attr.name, "id" | "from" | "to") {
             continue;
         }
-        let a = fnv(
-            fnv(fnv(0xcbf2_9ce4_8422_2325, attr.name.as_bytes()), b"="),
+        let a = fnv::add(
+            fnv::add(fnv::add(fnv::OFFSET, attr.name.as_bytes()), b"="),
             attr.value.as_bytes(),
         );
         attrs = attrs.wrapping_add(a.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     }
-    h = fnv(h, &attrs.to_le_bytes());
-    h = fnv(h, b">");
-    h = fnv(h, el.text().trim().as_bytes());
+    h = fnv::add(h, &attrs.to_le_bytes());
+    h = fnv::add(h, b">");
+    h = fnv::add(h, el.text().trim().as_bytes());
     // Children in sorted hash order; up to 16 are sorted on the stack.
     let mut few = [0u64; 16];
     let mut count = 0;
@@ -207,7 +199,7 @@ fn element_digest(el: Element<'_>, is_root: bool) -> u64 {
     };
     children.sort_unstable();
     for c in children.iter() {
-        h = fnv(h, &c.to_le_bytes());
+        h = fnv::add(h, &c.to_le_bytes());
     }
     h
 }
