@@ -277,6 +277,11 @@ impl Stream {
                 // well-formed, too deep, a restart) goes to the framer as before.
                 let (from, text) = *valid.get_or_insert_with(|| (pos, valid_prefix(rest)));
                 let text = text.get(pos - from..).unwrap_or_default();
+                // At most the stanza limit: an element that does not end within it is
+                // over the limit, and the framer path reports it (RFC 6120 §13.12).
+                let text = text
+                    .get(..text.floor_char_boundary(limits.max_stanza_bytes))
+                    .unwrap_or_default();
                 let parsed = xml::parse_element_prefix(
                     text,
                     &self.scope,
@@ -284,14 +289,6 @@ impl Stream {
                     limits.max_depth as usize,
                     &mut self.scratch,
                 );
-                // Over the stanza limit: the framer path reports it.
-                let parsed = match parsed {
-                    Some((tree, len)) if len > limits.max_stanza_bytes => {
-                        self.scratch.keep(tree);
-                        None
-                    }
-                    other => other,
-                };
                 if let Some((tree, len)) = parsed {
                     classify::element(&tree, self.settings, &mut self.kinds);
                     self.scratch.keep(tree);
