@@ -82,19 +82,20 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 /// mutated packets).
 fn plain_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
     // RFC 791 §3.1: version, IHL, total length, flags and fragment offset, protocol.
-    let (&[version_ihl], rest) = ip.split_first_chunk::<1>()?;
+    let [version_ihl] = bytes_at(ip, 0)?;
     let ihl = usize::from(version_ihl & 0x0f) * 4;
     if version_ihl >> 4 != 4 || ihl < 20 {
         return None;
     }
-    let total = usize::from(u16::from_be_bytes(*ip.get(2..4)?.first_chunk::<2>()?));
-    let flags_fragment = u16::from_be_bytes(*ip.get(6..8)?.first_chunk::<2>()?);
+    let total = usize::from(u16::from_be_bytes(bytes_at(ip, 2)?));
+    let flags_fragment = u16::from_be_bytes(bytes_at(ip, 6)?);
+    let [protocol] = bytes_at(ip, 9)?;
     // More fragments, or an offset: a fragment (the DF bit, 0x4000, is fine).
-    if flags_fragment & 0x3fff != 0 || *rest.get(8)? != 6 || total < ihl || total > ip.len() {
+    if flags_fragment & 0x3fff != 0 || protocol != 6 || total < ihl || total > ip.len() {
         return None;
     }
-    let src = std::net::Ipv4Addr::from(*ip.get(12..16)?.first_chunk::<4>()?);
-    let dst = std::net::Ipv4Addr::from(*ip.get(16..20)?.first_chunk::<4>()?);
+    let src = std::net::Ipv4Addr::from(bytes_at::<4>(ip, 12)?);
+    let dst = std::net::Ipv4Addr::from(bytes_at::<4>(ip, 16)?);
     // Ethernet padding beyond the total length is not payload.
     let tcp = ip.get(ihl..total)?;
     // RFC 9293 §3.1: ports, sequence and acknowledgment numbers, data offset, flags.
@@ -102,16 +103,8 @@ fn plain_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
     if data_offset < 20 || data_offset > tcp.len() {
         return None;
     }
-    let word = |at: usize| {
-        tcp.get(at..at + 4)?
-            .first_chunk::<4>()
-            .map(|b| u32::from_be_bytes(*b))
-    };
-    let port = |at: usize| {
-        tcp.get(at..at + 2)?
-            .first_chunk::<2>()
-            .map(|b| u16::from_be_bytes(*b))
-    };
+    let word = |at| bytes_at(tcp, at).map(u32::from_be_bytes);
+    let port = |at| bytes_at(tcp, at).map(u16::from_be_bytes);
     let flags = *tcp.get(13)?;
     Some(Segment {
         src: SocketAddr::new(IpAddr::V4(src), port(0)?),
@@ -167,10 +160,14 @@ fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, DecodeError> {
 }
 
 fn be16(data: &[u8], at: usize) -> Result<u16, DecodeError> {
-    match data.get(at..at + 2) {
-        Some(&[a, b]) => Ok(u16::from_be_bytes([a, b])),
-        _ => Err(DecodeError::ShortLink),
-    }
+    bytes_at(data, at)
+        .map(u16::from_be_bytes)
+        .ok_or(DecodeError::ShortLink)
+}
+
+/// The `N` bytes of `data` from `at`, if it has them.
+fn bytes_at<const N: usize>(data: &[u8], at: usize) -> Option<[u8; N]> {
+    data.get(at..)?.first_chunk::<N>().copied()
 }
 
 fn segment_from<'a>(sliced: &LaxSlicedPacket<'a>) -> Result<Option<Segment<'a>>, DecodeError> {
