@@ -74,18 +74,7 @@ impl Jid {
         if plainly_valid(input.as_bytes()) {
             return Ok(());
         }
-        let (local, domain, resource) = split(input);
-        if let Some(local) = local {
-            check_localpart(local)?;
-        }
-        check_domainpart(domain)?;
-        if let Some(resource) = resource {
-            check_resourcepart(resource)?;
-        }
-        if input.len() > usize::from(u16::MAX) {
-            return Err(JidError::TooLong("JID"));
-        }
-        Ok(())
+        validate_fully(input)
     }
 
     /// The bare JID of `input` (RFC 7622 §3.1), borrowed unless the domain's
@@ -95,7 +84,7 @@ impl Jid {
             let end = end - usize::from(trailing_dot);
             return input.get(..end).map(std::borrow::Cow::Borrowed);
         }
-        Jid::validate(input).ok()?;
+        validate_fully(input).ok()?;
         let (local, domain, _) = split(input);
         let end = local.map_or(0, |l| l.len() + 1) + domain.len();
         match input.get(..end) {
@@ -167,6 +156,23 @@ fn split(input: &str) -> (Option<&str>, &str, Option<&str>) {
         None => (None, bare),
     };
     (local, domain.strip_suffix('.').unwrap_or(domain), resource)
+}
+
+/// The full checks of RFC 7622 §3 (what [`plainly_valid`] does not vouch for), naming
+/// the rule broken.
+fn validate_fully(input: &str) -> Result<(), JidError> {
+    let (local, domain, resource) = split(input);
+    if let Some(local) = local {
+        check_localpart(local)?;
+    }
+    check_domainpart(domain)?;
+    if let Some(resource) = resource {
+        check_resourcepart(resource)?;
+    }
+    if input.len() > usize::from(u16::MAX) {
+        return Err(JidError::TooLong("JID"));
+    }
+    Ok(())
 }
 
 /// Byte classes of [`plainly_valid`]: what may stand anywhere in the bare JID, and

@@ -114,7 +114,7 @@ fn value(s: &str) -> Cow<'_, str> {
     let needs_quotes = s.is_empty()
         || if s.is_ascii() {
             // The same test on bytes: ASCII whitespace and controls are ≤ ' ' or DEL.
-            s.bytes().any(|b| b <= b' ' || b == b'"' || b == 0x7f)
+            !plain_bytes(s.as_bytes())
         } else {
             s.chars()
                 .any(|c| c.is_whitespace() || c.is_control() || c == '"')
