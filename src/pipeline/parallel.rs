@@ -25,7 +25,7 @@ use crate::model::{Event, EventKind, FlowId, FrameNo, Timestamp};
 use crate::output::{LineFormat, Sink, Summary};
 use crate::session::At;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
@@ -145,10 +145,10 @@ struct Item {
 /// The shard that owns the connection between `a` and `b` (either order).
 fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    lo.hash(&mut h);
-    hi.hash(&mut h);
-    (h.finish() % shards.max(1) as u64) as usize
+    // Any fixed hash gives the same output (tests/parallel.rs); foldhash costs a
+    // fraction of SipHash on the reading thread, which every packet passes.
+    let h = foldhash::fast::FixedState::with_seed(0).hash_one((lo, hi));
+    (h % shards.max(1) as u64) as usize
 }
 
 /// Runs the analysis on `jobs` threads; `jobs <= 1` is the ordinary pipeline.
@@ -167,6 +167,8 @@ pub fn run(
         let (out_tx, out_rx) = mpsc::sync_channel::<ShardOutput>(IN_FLIGHT * jobs);
         let mut work_txs = Vec::with_capacity(jobs);
         let mut spent_txs = Vec::with_capacity(jobs);
+        // Shards hand their batches back emptied, so the reader reuses the buffers.
+        let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
         for shard in 0..jobs {
             let (tx, rx) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
             work_txs.push(tx);
@@ -175,10 +177,12 @@ pub fn run(
             let format = sink.line_format();
             let (spent_tx, spent_rx) = mpsc::channel::<Spent>();
             spent_txs.push(spent_tx);
-            scope.spawn(move || shard_loop(shard, cfg, format, &rx, &spent_rx, &out));
+            let empty = empty_tx.clone();
+            scope.spawn(move || shard_loop(shard, cfg, format, &rx, &spent_rx, &out, &empty));
         }
+        drop(empty_tx);
         drop(out_tx);
-        let dispatcher = scope.spawn(move || dispatch(reader, &work_txs));
+        let dispatcher = scope.spawn(move || dispatch(reader, &work_txs, &empty_rx));
         let merged = merge(&out_rx, jobs, sink, &spent_txs);
         // Drain what the shards still send if the sink failed, so they can finish.
         for _ in out_rx.iter() {}
@@ -197,12 +201,23 @@ pub fn run(
 fn dispatch(
     reader: &mut Reader,
     shards: &[SyncSender<Batch>],
+    emptied: &Receiver<Batch>,
 ) -> (u64, u64, Result<(), crate::capture::CaptureError>) {
     let n = shards.len();
-    let new_batch = |id| Batch {
-        id,
-        work: Vec::new(),
-        data: Vec::new(),
+    // At most the batches in flight plus one per shard ever exist, so the buffers
+    // handed back stay bounded too.
+    let new_batch = |id| match emptied.try_recv() {
+        Ok(mut batch) => {
+            batch.id = id;
+            batch.work.clear();
+            batch.data.clear();
+            batch
+        }
+        Err(_) => Batch {
+            id,
+            work: Vec::new(),
+            data: Vec::new(),
+        },
     };
     let mut batches: Vec<Batch> = (0..n).map(|_| new_batch(0)).collect();
     let mut batch_id = 0u64;
@@ -349,6 +364,7 @@ fn shard_loop(
     work: &Receiver<Batch>,
     spent: &Receiver<Spent>,
     out: &SyncSender<ShardOutput>,
+    emptied: &mpsc::Sender<Batch>,
 ) {
     let mut pipeline = Pipeline::new(config);
     pipeline.shard = true;
@@ -408,6 +424,8 @@ fn shard_loop(
         if out.send(writer.take(batch.id)).is_err() {
             return;
         }
+        // The reader may have ended already; then the batch is simply freed.
+        let _ = emptied.send(batch);
     }
 }
 
