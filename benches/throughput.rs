@@ -7,6 +7,7 @@
 mod tls_harness;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
 use std::io::Cursor;
 use std::sync::Arc;
 use xmppdump::capture::Reader;
@@ -14,7 +15,7 @@ use xmppdump::output::text::Text;
 use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth::gen::{generate, GenConfig};
 use xmppdump::tls::{KeyLog, KeyStore};
-use xmppdump::xml::{Framer, Status};
+use xmppdump::xml::{parse_element_prefix, parse_start_tag, Framer, NsScope, Scratch, Status};
 
 fn stream_bytes() -> Vec<u8> {
     let mut s = String::from(
@@ -43,6 +44,58 @@ fn framer(c: &mut Criterion) {
                 frames += 1;
             }
             frames
+        })
+    });
+    group.finish();
+}
+
+/// Reference points for the framer and parser on the same bytes (docs/performance.md,
+/// "how far can XML scanning go"): one pass that only finds `<`, the UTF-8 check every
+/// byte gets, a widely used XML tokenizer (quick-xml, start tags with their attributes
+/// parsed, no tree), and our one-pass element parser (tree with namespaces resolved).
+fn reference(c: &mut Criterion) {
+    let bytes = stream_bytes();
+    let text = std::str::from_utf8(&bytes).unwrap();
+    let mut group = c.benchmark_group("reference");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("memchr_lt", |b| {
+        b.iter(|| memchr::memchr_iter(b'<', black_box(&bytes)).count())
+    });
+    group.bench_function("utf8_check", |b| {
+        b.iter(|| std::str::from_utf8(black_box(&bytes)).map(str::len))
+    });
+    group.bench_function("quick_xml_tokens", |b| {
+        b.iter(|| {
+            let mut reader = quick_xml::Reader::from_str(black_box(text));
+            let mut attributes = 0usize;
+            loop {
+                match reader.read_event().unwrap() {
+                    quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                        for a in e.attributes() {
+                            attributes += a.unwrap().value.len();
+                        }
+                    }
+                    quick_xml::events::Event::Eof => break,
+                    _ => {}
+                }
+            }
+            attributes
+        })
+    });
+    group.bench_function("xmppdump_elements", |b| {
+        let header_end = text.find('>').unwrap() + 1;
+        let (_, scope) = parse_start_tag(&bytes[..header_end], &NsScope::default(), 64).unwrap();
+        let mut scratch = Scratch::default();
+        b.iter(|| {
+            let mut rest = black_box(&text[header_end..]);
+            let mut nodes = 0usize;
+            while let Some((tree, len)) = parse_element_prefix(rest, &scope, 64, 16, &mut scratch) {
+                nodes += tree.len();
+                scratch.keep(tree);
+                rest = &rest[len..];
+            }
+            assert!(rest.is_empty());
+            nodes
         })
     });
     group.finish();
@@ -135,5 +188,5 @@ fn tls(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, framer, pipeline, tls);
+criterion_group!(benches, framer, reference, pipeline, tls);
 criterion_main!(benches);
