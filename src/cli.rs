@@ -348,6 +348,11 @@ pub struct Common {
     #[arg(long, value_name = "N")]
     pub max_depth: Option<u32>,
 
+    /// Most bytes held for all connections together (default 128 MiB); above it the
+    /// connections holding the most drop what they hold.
+    #[arg(long, value_name = "BYTES")]
+    pub max_buffered_bytes: Option<usize>,
+
     /// Most out-of-order segments held per direction.
     #[arg(long, value_name = "N")]
     pub max_segments: Option<usize>,
@@ -374,6 +379,7 @@ impl Common {
         set(&mut limits.max_reassembly_bytes, self.max_reassembly_bytes);
         set(&mut limits.max_stanza_bytes, self.max_stanza_bytes);
         set(&mut limits.max_segments, self.max_segments);
+        set(&mut limits.max_buffered_bytes, self.max_buffered_bytes);
         set(&mut limits.max_attributes, self.max_attributes);
         set(&mut limits.max_tls_record, self.max_tls_record);
         set(&mut limits.max_tls_handshake, self.max_tls_handshake);

@@ -28,6 +28,11 @@ pub struct Limits {
     pub max_detect_bytes: usize,
     /// Seconds of capture time without a packet after which a flow is expired.
     pub flow_idle_timeout_secs: u64,
+    /// Most bytes held for all connections together: out-of-order segments,
+    /// unfinished elements, TLS records and handshake messages, bytes sniffed on
+    /// unknown ports. Above it the connections holding the most let theirs go
+    /// (`buffer_limit`), so memory is bounded whatever the capture holds.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +48,7 @@ impl Default for Limits {
             max_tls_handshake: 1 << 18,
             max_detect_bytes: 1024,
             flow_idle_timeout_secs: 3600,
+            max_buffered_bytes: 128 << 20,
         }
     }
 }

@@ -522,6 +522,9 @@ pub enum Anomaly {
     OutOfWindow,
     /// Out-of-order data exceeded the reassembly limit and was dropped.
     ReassemblyLimit,
+    /// The bytes held for all connections together exceeded their budget
+    /// (`Limits::max_buffered_bytes`): this connection's held bytes were let go.
+    BufferLimit,
     /// The flow table is full; a new connection is not tracked.
     FlowLimit,
     /// An element exceeded the stanza size limit and was skipped.

@@ -7,17 +7,23 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use xmppdump::synth::{adversarial, write_pcap, Packet};
 
-/// Address space the analyzer may use for these runs (docs/limits.md).
-const ADDRESS_SPACE: &str = "512MiB";
-
-/// Runs `xmppdump -r - --json ARGS` under the address-space limit, streaming stdin
+/// Runs `xmppdump -r - --json ARGS` under a 512 MiB address-space limit (docs/limits.md), streaming stdin
 /// from `feed`; returns the exit code and the anomaly counts by kind.
 fn run_limited(
     args: &[&str],
     feed: impl FnOnce(&mut dyn Write) + Send + 'static,
 ) -> (i32, BTreeMap<String, u64>, String) {
+    run_within(512 << 20, args, feed)
+}
+
+/// [`run_limited`] with another address-space limit, in bytes.
+fn run_within(
+    address_space: u64,
+    args: &[&str],
+    feed: impl FnOnce(&mut dyn Write) + Send + 'static,
+) -> (i32, BTreeMap<String, u64>, String) {
     let mut child = Command::new("prlimit")
-        .arg(format!("--as={}", 512u64 << 20))
+        .arg(format!("--as={address_space}"))
         .arg(env!("CARGO_BIN_EXE_xmppdump"))
         .args(["-r", "-", "--json"])
         .args(args)
@@ -45,7 +51,7 @@ fn run_limited(
     let code = out.status.code().unwrap_or(-1);
     assert!(
         code == 0,
-        "exit {code} under {ADDRESS_SPACE}: {}",
+        "exit {code} under {address_space} bytes of address space: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     (code, anomalies, text)
@@ -85,6 +91,30 @@ fn a_stanza_that_never_closes() {
         "the element never ends, so it is never reported complete"
     );
     assert!(anomalies.is_empty(), "{anomalies:?}");
+}
+
+/// 300 connections each leave 900 KiB of a message unfinished: 270 MB to hold, more
+/// than the 256 MiB of address space allowed. The buffer budget (32 MiB here) makes the
+/// connections holding the most let go, so the run finishes inside the limit.
+#[test]
+fn many_connections_each_holding_an_unfinished_stanza() {
+    const CONNECTIONS: u64 = 300;
+    const EACH: u64 = 900 << 10;
+    const BUDGET: u64 = 32 << 20;
+    let budget = BUDGET.to_string();
+    let (_, anomalies, text) = run_within(256 << 20, &["--max-buffered-bytes", &budget], |w| {
+        let _ = adversarial::many_unfinished_stanzas(CONNECTIONS as u32, EACH as usize, w);
+    });
+    let let_go = anomalies.get("buffer_limit").copied().unwrap_or(0);
+    // At most one per connection (its message gets no more bytes afterwards); at least
+    // as many as it takes to bring what was sent back within the budget.
+    let least = (CONNECTIONS * EACH - BUDGET) / EACH;
+    assert!(
+        (least..=CONNECTIONS).contains(&let_go),
+        "{let_go} let go, expected {least}..={CONNECTIONS}"
+    );
+    assert_eq!(count_events(&text, "flow_start"), CONNECTIONS as usize);
+    assert_eq!(anomalies.len(), 1, "{anomalies:?}");
 }
 
 #[test]

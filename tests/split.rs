@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use xmppdump::capture::Packet;
-use xmppdump::model::{Direction, Event, EventKind, FrameNo, Timestamp};
+use xmppdump::model::{Anomaly, Direction, Event, EventKind, FrameNo, Timestamp};
 use xmppdump::output::{Sink, Summary};
 use xmppdump::pipeline::{Config, Pipeline};
 
@@ -373,4 +373,40 @@ fn awkward() -> impl Strategy<Value = String> {
         Just("<message to='a@b'><body>\u{e9}t\u{e9}</body></message>".to_string()),
         Just("<iq type='get' id='z'><query xmlns=''/></iq>".to_string()),
     ]
+}
+
+#[test]
+fn a_handshake_byte_skipped_after_starttls_is_skipped_however_cut() {
+    // Found by the `segmentation` fuzz target: after `<starttls/>` the next frame
+    // decides whether the client speaks TLS (RFC 6120 §5.4.3.3). Text there is
+    // skipped up to the next element; a segment that happened to begin with a TLS
+    // handshake byte (0x16) inside that text switched the direction to TLS, which
+    // the same bytes arriving whole never did.
+    let mut c = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='x'><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>junk".to_vec();
+    let handshake_at = c.len();
+    c.extend_from_slice(b"\x16\x16\x16\x16\x16 more junk<presence/>");
+    let s = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='x' id='s1'>".to_vec();
+    // Top-level text ends where the bytes at hand end, by design: its size is left out.
+    let client_side = |segments: &[(bool, usize, usize)]| {
+        let mut events = direction(&run(&c, &s, segments), true);
+        for e in &mut events {
+            if let EventKind::Anomaly {
+                anomaly: Anomaly::TextAtTopLevel,
+                detail,
+            } = &mut e.kind
+            {
+                detail.clear();
+                e.size = 0;
+            }
+        }
+        events
+    };
+    let client = client_side(&whole_streams(&c, &s));
+    assert_eq!(client_side(&client_cut_at(&c, &s, &[handshake_at])), client);
+    assert!(
+        client
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Presence(_))),
+        "the element after the skipped text is parsed: {client:?}"
+    );
 }

@@ -16,6 +16,8 @@ fuzz_target!(|data: &[u8]| {
         max_stanza_bytes: 4096,
         max_depth: 16,
         max_attributes: 16,
+        // Small, so connections often have to let go of what they hold.
+        max_buffered_bytes: 8192,
         ..Limits::default()
     };
     let config = Config {

@@ -39,6 +39,9 @@ pub struct Flow<T> {
     pub rst: bool,
     pub last_seen: Timestamp,
     pub app: T,
+    /// Bytes of memory the flow held after its last packet, as counted by the
+    /// pipeline against its budget for all connections.
+    pub held: usize,
 }
 
 impl<T> Flow<T> {
@@ -140,8 +143,14 @@ impl<T> Table<T> {
             rst: false,
             last_seen: time,
             app: make(),
+            held: 0,
         };
         Lookup::Created(slot.insert(flow))
+    }
+
+    /// Every flow, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Flow<T>> {
+        self.flows.values()
     }
 
     /// The flow of `a ↔ b`, if tracked.

@@ -233,6 +233,31 @@ impl Reassembler {
         }
     }
 
+    /// The bytes held for all connections exceeded their budget
+    /// (`Limits::max_buffered_bytes`): every hole becomes a gap, as at the flow's end,
+    /// and what waited behind it is delivered. Returns the bytes that were held.
+    pub fn give_up_holes(
+        &mut self,
+        frame: FrameNo,
+        time: Timestamp,
+        deliver: &mut impl FnMut(Delivery<'_>),
+    ) -> usize {
+        let held = self.waiting_bytes;
+        if !self.waiting.is_empty() {
+            deliver(Delivery::Anomaly {
+                anomaly: Anomaly::BufferLimit,
+                detail: format!(
+                    "{held} bytes in {} segments waited for a hole; giving up on it (buffer budget for all connections spent)",
+                    self.waiting.len()
+                ),
+                frame,
+                time,
+            });
+            self.flush(frame, time, deliver);
+        }
+        held
+    }
+
     fn check_retransmission(
         &self,
         start: i64,

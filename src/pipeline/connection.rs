@@ -185,6 +185,48 @@ pub(super) fn segment(
     flow.rst |= seg.rst;
 }
 
+/// Bytes of memory the flow holds for data still to come (out-of-order segments,
+/// sniffed bytes, the session's buffers): what counts against
+/// `Limits::max_buffered_bytes`.
+pub(super) fn held_bytes(flow: &Flow<App>) -> usize {
+    let waiting = flow
+        .sent
+        .iter()
+        .map(Reassembler::waiting_bytes)
+        .sum::<usize>();
+    waiting
+        + match &flow.app {
+            App::Undecided([a, b]) => a.capacity() + b.capacity(),
+            App::Xmpp(session) => session.held_bytes(),
+            App::Ignored | App::Closed => 0,
+        }
+}
+
+/// The bytes held for all connections exceeded their budget: this flow lets go of
+/// what it holds. Holes in reassembly become gaps (what waited behind them is
+/// delivered), then the session frees its buffers; a flow still being sniffed on an
+/// unknown port is given up (not XMPP as far as we can tell).
+pub(super) fn let_go(flow: &mut Flow<App>, config: &Config, at: At, events: &mut Vec<Event>) {
+    let syn_seen = [flow.sent[0].saw_syn, flow.sent[1].saw_syn];
+    let (sent, mut conn) = split(flow, syn_seen);
+    for (side, reassembler) in sent.iter_mut().enumerate() {
+        reassembler.give_up_holes(at.frame, at.time, &mut |d| {
+            conn.delivery(side, d, config, events)
+        });
+    }
+    match &mut flow.app {
+        App::Undecided(_) => flow.app = App::Ignored,
+        App::Xmpp(session) => {
+            let mut reports = ToEvents {
+                id: flow.id,
+                events,
+            };
+            session.let_go(at, &config.limits, &mut reports);
+        }
+        App::Ignored | App::Closed => {}
+    }
+}
+
 /// Flushes what waits in reassembly and reports the flow's end with its counters.
 pub(super) fn end(
     flow: &mut Flow<App>,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 mod connection;
 pub mod parallel;
 
-use connection::{classify_new, end, flow_level, App};
+use connection::{classify_new, end, flow_level, held_bytes, let_go, App};
 
 /// Ports on which a flow is XMPP without looking at its bytes.
 pub const DEFAULT_PORTS: &[u16] = &[5222, 5269, 5223, 5270, 5347];
@@ -82,6 +82,9 @@ pub struct Pipeline {
     /// flows are recorded so flow numbers can be made global.
     shard: bool,
     created: Vec<FlowId>,
+    /// Bytes held by all flows together (the sum of their `held`), kept within
+    /// `Limits::max_buffered_bytes`.
+    held: usize,
 }
 
 impl Pipeline {
@@ -99,6 +102,7 @@ impl Pipeline {
             next_sweep: i64::MIN,
             shard: false,
             created: Vec::new(),
+            held: 0,
         }
     }
 
@@ -184,7 +188,9 @@ impl Pipeline {
             && segment.ack.is_none()
             && existing.is_some_and(|f| matches!(f.app, App::Closed))
         {
-            self.table.remove(segment.src, segment.dst);
+            if let Some(old) = self.table.remove(segment.src, segment.dst) {
+                self.held = self.held.saturating_sub(old.held);
+            }
         }
         let config = &self.config;
         let lookup = self.table.lookup(
@@ -238,6 +244,49 @@ impl Pipeline {
             end(flow, reason, config, at, &mut self.events);
             flow.app = App::Closed;
         }
+        let held = held_bytes(flow);
+        self.held = self.held.saturating_sub(flow.held) + held;
+        flow.held = held;
+        if self.held > self.config.limits.max_buffered_bytes {
+            self.let_go_largest(at);
+        }
+    }
+
+    /// Bytes held by all flows for data still to come (out-of-order segments,
+    /// unfinished elements, TLS records, sniffed bytes), as counted after the last
+    /// packet; at most `Limits::max_buffered_bytes` after each packet but for what a
+    /// flow cannot let go of (a few bytes each, see `connection::let_go`).
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    /// Over the budget for all connections: the flows holding the most let go of it,
+    /// largest first (ties in flow order, so the output does not depend on the
+    /// table's order), until at most three quarters of the budget is held. The next
+    /// pass is then at least a quarter of the budget of new bytes away, so sorting
+    /// the flows each time costs little per byte.
+    fn let_go_largest(&mut self, at: At) {
+        let budget = self.config.limits.max_buffered_bytes;
+        let target = budget - budget / 4;
+        let mut holders: Vec<(usize, FlowId, [std::net::SocketAddr; 2])> = self
+            .table
+            .iter()
+            .filter(|f| f.held > 0)
+            .map(|f| (f.held, f.id, f.endpoints))
+            .collect();
+        holders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for (_, _, [a, b]) in holders {
+            if self.held <= target {
+                break;
+            }
+            let Some(flow) = self.table.get_mut(a, b) else {
+                continue;
+            };
+            let_go(flow, &self.config, at, &mut self.events);
+            let held = held_bytes(flow);
+            self.held = self.held.saturating_sub(flow.held) + held;
+            flow.held = held;
+        }
     }
 
     /// Whether an idle sweep is due at `at` (every minute of capture time); moves the
@@ -265,6 +314,7 @@ impl Pipeline {
             .table
             .drain_where(|f| now.saturating_sub(f.last_seen.secs()) > timeout);
         for mut flow in expired {
+            self.held = self.held.saturating_sub(flow.held);
             end(
                 &mut flow,
                 EndReason::Idle,
@@ -279,6 +329,7 @@ impl Pipeline {
     pub fn finish(&mut self) {
         let at = self.last;
         for mut flow in self.table.drain_where(|_| true) {
+            self.held = self.held.saturating_sub(flow.held);
             end(
                 &mut flow,
                 EndReason::CaptureEnd,

@@ -16,7 +16,8 @@
 //! Global decisions stay global: the reader thread decides when the idle sweep runs
 //! (every minute of capture time) and tells every shard at the same frame; events a
 //! sweep or the end of the capture produces are ordered by connection number. The one
-//! difference: each shard tracks at most `max_flows / N` connections.
+//! difference: each shard tracks at most `max_flows / N` connections and holds at most
+//! `max_buffered_bytes / N` bytes.
 
 use super::{Config, Pipeline, RunError};
 use crate::capture::{Packet, Reader};
@@ -163,6 +164,7 @@ pub fn run(
     }
     let mut shard_config = config.clone();
     shard_config.limits.max_flows = (config.limits.max_flows / jobs).max(1);
+    shard_config.limits.max_buffered_bytes = (config.limits.max_buffered_bytes / jobs).max(1);
     std::thread::scope(|scope| {
         let (out_tx, out_rx) = mpsc::sync_channel::<ShardOutput>(IN_FLIGHT * jobs);
         let mut work_txs = Vec::with_capacity(jobs);

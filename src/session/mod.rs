@@ -176,6 +176,56 @@ impl Session {
         }
     }
 
+    /// Bytes of memory held for data still to come: unfinished elements (outside and
+    /// inside TLS), TLS records and handshake messages.
+    pub fn held_bytes(&self) -> usize {
+        let streams = self.streams.iter().map(Stream::held_bytes).sum::<usize>();
+        let inner = self
+            .inner
+            .iter()
+            .flatten()
+            .map(Stream::held_bytes)
+            .sum::<usize>();
+        streams + inner + self.tls.as_ref().map_or(0, |tls| tls.held_bytes())
+    }
+
+    /// The bytes held for all connections exceeded their budget
+    /// (`Limits::max_buffered_bytes`): every buffer of this session is freed. An
+    /// unfinished element is reported (`buffer_limit`) when its end is found; an
+    /// unfinished TLS record or handshake message is reported now, and TLS of that
+    /// direction is then only counted.
+    pub fn let_go(&mut self, at: At, limits: &Limits, out: &mut dyn Reports) {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            self.routed(dir, out, |stream, route| stream.let_go(at, limits, route));
+        }
+        let [c, s] = &mut self.inner;
+        for (dir, inner) in [(Direction::ToServer, c), (Direction::ToClient, s)] {
+            if let Some(stream) = inner {
+                let mut decrypted = Decrypted {
+                    dir,
+                    out: &mut *out,
+                };
+                stream.let_go(at, limits, &mut decrypted);
+            }
+        }
+        let Some(tls) = &mut self.tls else { return };
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let (record, handshake) = tls.let_go(dir);
+            let detail = match (record, handshake) {
+                (0, 0) => continue,
+                (0, n) => format!("{n} bytes of an unfinished TLS handshake message dropped (buffer budget for all connections spent); handshake not parsed further in this direction"),
+                (n, _) => format!("{n} bytes of an unfinished TLS record dropped (buffer budget for all connections spent); TLS of this direction is only counted from here"),
+            };
+            {
+                let kind = EventKind::Anomaly {
+                    anomaly: Anomaly::BufferLimit,
+                    detail,
+                };
+                out.report(dir, (flow_position(at), kind));
+            }
+        }
+    }
+
     /// Byte counters per direction: the TCP stream's, plus what TLS carried.
     pub fn bytes(&self) -> (DirectionBytes, DirectionBytes) {
         let [outer_c, outer_s] = &self.streams;

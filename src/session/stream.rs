@@ -64,6 +64,9 @@ pub struct Stream {
     /// The current frame's first tag was over the stanza limit and its start was
     /// dropped; it is named like a stream header (decided before dropping it).
     dropped_tag_named_stream: bool,
+    /// The current frame's bytes were let go for the buffer budget
+    /// ([`Stream::let_go`]), not for its size.
+    let_go: bool,
     pub bytes: DirectionBytes,
 }
 
@@ -93,6 +96,7 @@ impl Stream {
             kinds: Vec::new(),
             scratch: xml::Scratch::default(),
             dropped_tag_named_stream: false,
+            let_go: false,
             bytes: DirectionBytes::default(),
         }
     }
@@ -104,6 +108,7 @@ impl Stream {
             self.bytes.skipped += self.pending.len() as u64;
             self.pending.clear();
             self.framer.reset_frame();
+            self.let_go = false;
         }
     }
 
@@ -161,6 +166,7 @@ impl Stream {
         ));
         self.pending.clear();
         self.framer.reset_frame();
+        self.let_go = false;
         self.frame_offset = offset + len;
         if matches!(self.mode, Mode::Xml | Mode::TlsPending) {
             self.resync = true;
@@ -212,16 +218,52 @@ impl Stream {
     /// end without keeping its bytes.
     fn bound_pending(&mut self, limits: &Limits) {
         if self.pending.len() > limits.max_stanza_bytes {
-            if !self.framer.has_dropped() {
-                // The tag's name is about to go: whether it names a restart header
-                // is decided now, by the rule applied to a whole oversized tag.
-                self.dropped_tag_named_stream = self.framer.in_first_tag()
-                    && stream_named(&self.pending, limits.max_stanza_bytes);
-            }
-            let n = self.pending.len();
-            self.framer.drop_scanned(n);
-            self.bytes.skipped += n as u64;
-            self.pending.clear();
+            self.drop_pending(limits);
+        }
+    }
+
+    /// Drops the unfinished frame's bytes; the framer still finds its end.
+    fn drop_pending(&mut self, limits: &Limits) {
+        if !self.framer.has_dropped() {
+            // The tag's name is about to go: whether it names a restart header is
+            // decided now, by the rule applied to a whole oversized tag.
+            self.dropped_tag_named_stream =
+                self.framer.in_first_tag() && stream_named(&self.pending, limits.max_stanza_bytes);
+        }
+        let n = self.pending.len();
+        self.framer.drop_scanned(n);
+        self.bytes.skipped += n as u64;
+        self.pending.clear();
+    }
+
+    /// Bytes of memory this direction holds for data still to come.
+    pub fn held_bytes(&self) -> usize {
+        self.pending.capacity()
+    }
+
+    /// The bytes held for all connections exceeded their budget
+    /// (`Limits::max_buffered_bytes`): the unfinished frame's bytes are dropped and
+    /// reported (`buffer_limit`), the frame is skipped when its end is found (as an
+    /// oversized one is), and the buffer's memory is freed.
+    pub fn let_go(&mut self, at: At, limits: &Limits, out: &mut dyn Out) {
+        let n = self.pending.len();
+        // While resynchronising, the few bytes held were not framed yet: kept.
+        if n > 0 && !self.resync {
+            out.push((
+                self.here(at, n as u64),
+                anomaly(
+                    Anomaly::BufferLimit,
+                    format!(
+                        "{n} bytes of an unfinished element dropped: the {}-byte buffer budget for all connections was spent; the element is skipped",
+                        limits.max_buffered_bytes
+                    ),
+                ),
+            ));
+            self.drop_pending(limits);
+            self.let_go = true;
+            self.pending = Vec::new();
+        } else if self.pending.is_empty() {
+            self.pending = Vec::new();
         }
     }
 
@@ -246,7 +288,10 @@ impl Stream {
                     self.frame_offset += rest.len() as u64;
                     return buf.len();
                 }
-                Mode::TlsPending if rest.first() == Some(&TLS_HANDSHAKE) => {
+                // At a frame's start only: bytes skipped while resynchronising are
+                // not looked at one by one, so a handshake byte among them would
+                // switch to TLS or not depending on where a segment happens to end.
+                Mode::TlsPending if !self.resync && rest.first() == Some(&TLS_HANDSHAKE) => {
                     self.mode = Mode::Tls;
                     continue;
                 }
@@ -366,7 +411,13 @@ impl Stream {
         let size = frame.len as u64 + frame.dropped;
         // RFC 6120 §13.12: the same bound whether the frame came whole or in pieces
         // (pieces beyond it were dropped already).
-        let oversized = frame.dropped > 0 || size > limits.max_stanza_bytes as u64;
+        let oversized = if frame.dropped > 0 && std::mem::take(&mut self.let_go) {
+            Some(Anomaly::BufferLimit)
+        } else if frame.dropped > 0 || size > limits.max_stanza_bytes as u64 {
+            Some(Anomaly::StanzaTooLarge)
+        } else {
+            None
+        };
         let pos = self.here(at, size);
         self.frame_offset += size;
         if self.closed && !matches!(frame.kind, FrameKind::Whitespace) {
@@ -440,19 +491,15 @@ impl Stream {
     fn stream_open(
         &mut self,
         bytes: &[u8],
-        oversized: bool,
+        oversized: Option<Anomaly>,
         pos: Position,
         limits: &Limits,
         out: &mut dyn Out,
     ) {
-        if oversized {
-            out.push((
-                pos,
-                anomaly(
-                    Anomaly::StanzaTooLarge,
-                    format!("stream header of {} bytes", pos.size),
-                ),
-            ));
+        if let Some(kind) = oversized {
+            if let Some(report) = too_large(kind, "stream header", pos, limits) {
+                out.push(report);
+            }
             return;
         }
         match xml::parse_start_tag(bytes, &self.scope, limits.max_attributes) {
@@ -478,7 +525,7 @@ impl Stream {
     fn element(
         &mut self,
         frame: xml::Frame,
-        oversized: bool,
+        oversized: Option<Anomaly>,
         bytes: &[u8],
         pos: Position,
         limits: &Limits,
@@ -494,17 +541,10 @@ impl Stream {
             ));
             return;
         }
-        if oversized {
-            out.push((
-                pos,
-                anomaly(
-                    Anomaly::StanzaTooLarge,
-                    format!(
-                        "element of {} bytes exceeds the {}-byte limit",
-                        pos.size, limits.max_stanza_bytes
-                    ),
-                ),
-            ));
+        if let Some(kind) = oversized {
+            if let Some(report) = too_large(kind, "element", pos, limits) {
+                out.push(report);
+            }
             return;
         }
         match xml::parse_element_with(bytes, &self.scope, limits.max_attributes, &mut self.scratch)
@@ -549,6 +589,20 @@ fn valid_prefix(bytes: &[u8]) -> &str {
 
 fn anomaly(anomaly: Anomaly, detail: String) -> EventKind {
     EventKind::Anomaly { anomaly, detail }
+}
+
+/// The report on a frame whose bytes were not kept: over the stanza limit (RFC 6120
+/// §13.12); none for one let go for the buffer budget, reported when it was dropped.
+fn too_large(kind: Anomaly, what: &str, pos: Position, limits: &Limits) -> Option<Report> {
+    let detail = match kind {
+        Anomaly::BufferLimit => return None,
+        _ if what == "element" => format!(
+            "element of {} bytes exceeds the {}-byte limit",
+            pos.size, limits.max_stanza_bytes
+        ),
+        _ => format!("{what} of {} bytes", pos.size),
+    };
+    Some((pos, anomaly(kind, detail)))
 }
 
 /// Bytes to skip before the next plausible top-level start: `<` followed by a name

@@ -3,7 +3,8 @@
 //!
 //! Input: sizes; output: hostile traffic on port 5222: a SYN flood, a stanza that
 //! never closes, deep nesting, entity expansion, invalid UTF-8, huge attribute lists,
-//! sequence jumps, and retransmissions that change content.
+//! sequence jumps, retransmissions that change content, and many connections that
+//! each leave a large element unfinished.
 
 use super::{client_header, server_header, Conversation, Flags, Link, Packet};
 use crate::capture::write::PcapWriter;
@@ -73,6 +74,42 @@ pub fn endless_stanza<W: Write>(bytes: u64, out: W) -> io::Result<W> {
         let p = c.send_one(true, &chunk);
         w.packet(p.time, &p.data, p.data.len() as u32)?;
         sent += chunk.len() as u64;
+    }
+    Ok(w.into_inner())
+}
+
+/// `connections` connections, one after another, each opening its streams and then a
+/// `<message><body>` with `bytes_each` bytes of text that never closes: together they
+/// ask to hold `connections × bytes_each` bytes at once.
+pub fn many_unfinished_stanzas<W: Write>(
+    connections: u32,
+    bytes_each: usize,
+    out: W,
+) -> io::Result<W> {
+    let mut w = PcapWriter::new(out, Link::Raw.linktype(), false, false)?;
+    let chunk = vec![b'x'; 1400];
+    for i in 0..connections {
+        let mut c = Conversation::new(
+            client(i),
+            server(),
+            Link::Raw,
+            Timestamp(T0 + i64::from(i) * 1_000_000_000),
+        );
+        c.step = 1000;
+        let mut packets = c.handshake();
+        packets.extend(c.send(true, client_header("example.org").as_bytes()));
+        packets.extend(c.send(false, server_header("example.org", "x", "").as_bytes()));
+        packets.push(c.send_one(true, b"<message to='a@b'><body>"));
+        for p in &packets {
+            w.packet(p.time, &p.data, p.data.len() as u32)?;
+        }
+        let mut sent = 0;
+        while sent < bytes_each {
+            let n = chunk.len().min(bytes_each - sent);
+            let p = c.send_one(true, chunk.get(..n).unwrap_or_default());
+            w.packet(p.time, &p.data, p.data.len() as u32)?;
+            sent += n;
+        }
     }
     Ok(w.into_inner())
 }

@@ -160,6 +160,36 @@ impl Connection {
         half.handshake = Vec::new();
     }
 
+    /// Bytes of memory held for records and handshake messages still to come.
+    pub fn held_bytes(&self) -> usize {
+        let [a, b] = &self.halves;
+        self.scratch.capacity()
+            + [a, b]
+                .iter()
+                .map(|h| h.buf.capacity() + h.handshake.capacity())
+                .sum::<usize>()
+    }
+
+    /// The bytes held for all connections exceeded their budget
+    /// (`Limits::max_buffered_bytes`): the buffers of `dir` are freed. An unfinished
+    /// record loses that direction its record boundaries (as a gap does), an unfinished
+    /// handshake message its handshake parsing. Returns the bytes of record and of
+    /// handshake data dropped.
+    pub fn let_go(&mut self, dir: Direction) -> (usize, usize) {
+        let half = self.half(dir);
+        let dropped = (half.buf.len(), half.handshake.len());
+        if !half.buf.is_empty() {
+            half.dead = true;
+        }
+        if !half.handshake.is_empty() {
+            half.handshake_dead = true;
+        }
+        half.buf = Vec::new();
+        half.handshake = Vec::new();
+        self.scratch = Vec::new();
+        dropped
+    }
+
     /// Takes in-order bytes of one direction starting at TCP stream offset `offset`.
     pub fn feed(
         &mut self,
@@ -571,7 +601,9 @@ fn bad_header(content_type: u8, major: u8, first: bool) -> Option<(Anomaly, Stri
     if first && (content_type != wire::HANDSHAKE || major != 3) {
         return Some((
             Anomaly::NotTls,
-            format!("expected a TLS handshake record, got byte 0x{content_type:02x}"),
+            format!(
+                "expected a TLS handshake record (bytes 16 03), got {content_type:02x} {major:02x}"
+            ),
         ));
     }
     (!known).then(|| {

@@ -1,0 +1,168 @@
+//! The buffer budget for all connections (`Limits::max_buffered_bytes`): whatever the
+//! traffic, the bytes held after each packet stay within it; the connections holding
+//! the most let theirs go (`buffer_limit`) and their streams stay in step.
+
+mod common;
+
+use common::Collect;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use xmppdump::capture::Packet as CapturePacket;
+use xmppdump::model::{Anomaly, Event, EventKind, FrameNo, Timestamp};
+use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::synth::{client_header, server_header, Conversation, Link, Packet};
+
+const T0: i64 = 1_700_000_000_000_000_000;
+
+fn conversation(n: u8) -> Conversation {
+    Conversation::new(
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)), 40_000),
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 5222),
+        Link::Raw,
+        Timestamp(T0 + i64::from(n) * 1_000_000_000),
+    )
+}
+
+fn opened(c: &mut Conversation) -> Vec<Packet> {
+    let mut packets = c.handshake();
+    packets.extend(c.send(true, client_header("example.org").as_bytes()));
+    packets.extend(c.send(false, server_header("example.org", "s1", "").as_bytes()));
+    packets
+}
+
+/// Feeds `packets` one by one, checking the bytes held after each against `budget`;
+/// returns the events and the most bytes held after any packet.
+fn run(packets: &[Packet], budget: usize) -> (Vec<Event>, usize) {
+    let mut config = Config::default();
+    config.limits.max_buffered_bytes = budget;
+    let mut pipeline = Pipeline::new(config);
+    let mut sink = Collect::default();
+    let mut peak = 0;
+    for (i, p) in packets.iter().enumerate() {
+        pipeline.packet(&CapturePacket {
+            frame: FrameNo(i as u64 + 1),
+            time: p.time,
+            linktype: p.linktype,
+            original_len: p.data.len() as u32,
+            data: &p.data,
+        });
+        let held = pipeline.held_bytes();
+        assert!(
+            held <= budget,
+            "{held} bytes held after packet {} (budget {budget})",
+            i + 1
+        );
+        peak = peak.max(held);
+        pipeline.drain_into(&mut sink).unwrap();
+    }
+    pipeline.finish_into(&mut sink).unwrap();
+    (sink.events, peak)
+}
+
+fn anomalies(events: &[Event], kind: Anomaly) -> Vec<&Event> {
+    events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Anomaly { anomaly, .. } if *anomaly == kind))
+        .collect()
+}
+
+/// Message ids reported, in order.
+fn message_ids(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Message(m) => m.id.clone(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Eight connections each start a message of 16–30 KiB, all unfinished at once (about
+/// 180 KiB held); then each finishes it and sends a short one.
+fn eight_long_messages() -> Vec<Packet> {
+    let mut conversations: Vec<Conversation> = (1..=8).map(conversation).collect();
+    let mut packets = Vec::new();
+    for c in &mut conversations {
+        packets.extend(opened(c));
+    }
+    for (i, c) in conversations.iter_mut().enumerate() {
+        let body = "x".repeat((16 + 2 * i) << 10);
+        let start = format!("<message id='long{i}' to='a@example.org'><body>{body}");
+        packets.extend(c.send(true, start.as_bytes()));
+    }
+    for (i, c) in conversations.iter_mut().enumerate() {
+        let end = format!("</body></message><message id='after{i}' to='a@example.org'/>");
+        packets.extend(c.send(true, end.as_bytes()));
+    }
+    packets
+}
+
+#[test]
+fn within_the_budget_nothing_is_let_go() {
+    let packets = eight_long_messages();
+    let (events, peak) = run(&packets, 1 << 20);
+    assert!(anomalies(&events, Anomaly::BufferLimit).is_empty());
+    assert!(
+        peak > 150 << 10,
+        "the unfinished messages were held: {peak}"
+    );
+    let ids = message_ids(&events);
+    assert_eq!(ids.len(), 16, "{ids:?}");
+}
+
+#[test]
+fn over_the_budget_the_largest_holders_let_go_and_streams_stay_in_step() {
+    let packets = eight_long_messages();
+    let budget = 64 << 10;
+    let (events, peak) = run(&packets, budget);
+    assert!(peak <= budget);
+    let let_go = anomalies(&events, Anomaly::BufferLimit);
+    assert!(!let_go.is_empty());
+    // Each connection lets go at most once (its message is skipped from then on), and
+    // the largest go first: the first to go is the 30 KiB message's connection or
+    // one holding as much at that moment.
+    let flows: std::collections::BTreeSet<_> = let_go.iter().map(|e| e.flow).collect();
+    assert_eq!(flows.len(), let_go.len(), "one let-go per connection");
+    // A long message let go is skipped when it ends, not reported as too large, and
+    // the short message after it is parsed: the stream stayed in step.
+    assert!(anomalies(&events, Anomaly::StanzaTooLarge).is_empty());
+    let ids = message_ids(&events);
+    for i in 0..8 {
+        assert!(ids.contains(&format!("after{i}")), "after{i} in {ids:?}");
+    }
+    let long = ids.iter().filter(|id| id.starts_with("long")).count();
+    assert_eq!(
+        long + let_go.len(),
+        8,
+        "each long message parsed or let go: {ids:?}"
+    );
+}
+
+/// One connection whose first segment after the headers is lost: what follows waits
+/// in reassembly for a hole that never fills.
+#[test]
+fn segments_held_behind_a_hole_are_delivered_when_let_go() {
+    let mut c = conversation(1);
+    let mut packets = opened(&mut c);
+    let lost = c.send_one(true, b"<message id='lost'/>");
+    drop(lost);
+    for i in 0..40 {
+        let stanza = format!(
+            "<message id='m{i}'><body>{}</body></message>",
+            "y".repeat(1000)
+        );
+        packets.push(c.send_one(true, stanza.as_bytes()));
+    }
+    let budget = 16 << 10;
+    let (events, peak) = run(&packets, budget);
+    assert!(peak <= budget);
+    assert!(!anomalies(&events, Anomaly::BufferLimit).is_empty());
+    assert!(!anomalies(&events, Anomaly::Gap).is_empty());
+    let ids = message_ids(&events);
+    // Everything after the hole is delivered (in pieces, as the budget runs out).
+    assert_eq!(ids.len(), 40, "{ids:?}");
+    let (_, unlimited_peak) = run(&packets, 1 << 20);
+    assert!(
+        unlimited_peak > budget,
+        "without the budget the segments wait"
+    );
+}
