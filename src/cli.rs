@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::sync::Arc;
-use xmppdump::limits::Limits;
+use xmppdump::limits::{Limits, MIN_BUFFER_BUDGET};
 use xmppdump::pipeline::{Config, DEFAULT_PORTS, DIRECT_TLS_PORTS};
 use xmppdump::tls::KeyStore;
 
@@ -348,8 +348,8 @@ pub struct Common {
     #[arg(long, value_name = "N")]
     pub max_depth: Option<u32>,
 
-    /// Most bytes held for all connections together (default 128 MiB); above it the
-    /// connections holding the most drop what they hold.
+    /// Most bytes held for all connections together (default 128 MiB, at least 1 MiB);
+    /// above it the connections holding the most drop what they hold.
     #[arg(long, value_name = "BYTES")]
     pub max_buffered_bytes: Option<usize>,
 
@@ -379,7 +379,10 @@ impl Common {
         set(&mut limits.max_reassembly_bytes, self.max_reassembly_bytes);
         set(&mut limits.max_stanza_bytes, self.max_stanza_bytes);
         set(&mut limits.max_segments, self.max_segments);
-        set(&mut limits.max_buffered_bytes, self.max_buffered_bytes);
+        set(
+            &mut limits.max_buffered_bytes,
+            self.max_buffered_bytes.map(|v| v.max(MIN_BUFFER_BUDGET)),
+        );
         set(&mut limits.max_attributes, self.max_attributes);
         set(&mut limits.max_tls_record, self.max_tls_record);
         set(&mut limits.max_tls_handshake, self.max_tls_handshake);

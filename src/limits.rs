@@ -31,9 +31,24 @@ pub struct Limits {
     /// Most bytes held for all connections together: out-of-order segments,
     /// unfinished elements, TLS records and handshake messages, bytes sniffed on
     /// unknown ports. Above it the connections holding the most let theirs go
-    /// (`buffer_limit`), so memory is bounded whatever the capture holds.
+    /// (`buffer_limit`), so memory is bounded whatever the capture holds. The CLI
+    /// takes no value below [`MIN_BUFFER_BUDGET`].
     pub max_buffered_bytes: usize,
 }
+
+impl Limits {
+    /// The budget for the bytes held by all connections (`max_buffered_bytes`, at
+    /// least 1).
+    pub fn buffer_budget(&self) -> usize {
+        self.max_buffered_bytes.max(1)
+    }
+}
+
+/// Smallest budget the CLI accepts for the bytes held by all connections: each time
+/// the budget is spent every connection is looked at, at most once per quarter of the
+/// budget of new bytes, so a tiny budget with many connections would make that
+/// happen for nearly every packet.
+pub const MIN_BUFFER_BUDGET: usize = 1 << 20;
 
 impl Default for Limits {
     fn default() -> Self {

@@ -32,6 +32,13 @@ fn opened(c: &mut Conversation) -> Vec<Packet> {
 /// Feeds `packets` one by one, checking the bytes held after each against `budget`;
 /// returns the events and the most bytes held after any packet.
 fn run(packets: &[Packet], budget: usize) -> (Vec<Event>, usize) {
+    let (events, peak) = run_budget(packets, budget);
+    assert!(peak <= budget, "{peak} bytes held (budget {budget})");
+    (events, peak)
+}
+
+/// [`run`] without the check: `budget` as given to the pipeline.
+fn run_budget(packets: &[Packet], budget: usize) -> (Vec<Event>, usize) {
     let mut config = Config::default();
     config.limits.max_buffered_bytes = budget;
     let mut pipeline = Pipeline::new(config);
@@ -45,13 +52,7 @@ fn run(packets: &[Packet], budget: usize) -> (Vec<Event>, usize) {
             original_len: p.data.len() as u32,
             data: &p.data,
         });
-        let held = pipeline.held_bytes();
-        assert!(
-            held <= budget,
-            "{held} bytes held after packet {} (budget {budget})",
-            i + 1
-        );
-        peak = peak.max(held);
+        peak = peak.max(pipeline.held_bytes());
         pipeline.drain_into(&mut sink).unwrap();
     }
     pipeline.finish_into(&mut sink).unwrap();
@@ -76,8 +77,8 @@ fn message_ids(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-/// Eight connections each start a message of 16–30 KiB, all unfinished at once (about
-/// 180 KiB held); then each finishes it and sends a short one.
+/// Eight connections each start a message of 160–300 KiB, all unfinished at once
+/// (about 1.8 MiB held); then each finishes it and sends a short one.
 fn eight_long_messages() -> Vec<Packet> {
     let mut conversations: Vec<Conversation> = (1..=8).map(conversation).collect();
     let mut packets = Vec::new();
@@ -85,7 +86,7 @@ fn eight_long_messages() -> Vec<Packet> {
         packets.extend(opened(c));
     }
     for (i, c) in conversations.iter_mut().enumerate() {
-        let body = "x".repeat((16 + 2 * i) << 10);
+        let body = "x".repeat((160 + 20 * i) << 10);
         let start = format!("<message id='long{i}' to='a@example.org'><body>{body}");
         packets.extend(c.send(true, start.as_bytes()));
     }
@@ -99,10 +100,11 @@ fn eight_long_messages() -> Vec<Packet> {
 #[test]
 fn within_the_budget_nothing_is_let_go() {
     let packets = eight_long_messages();
-    let (events, peak) = run(&packets, 1 << 20);
+    // Buffers are counted by their allocated size, up to twice what they hold.
+    let (events, peak) = run(&packets, 8 << 20);
     assert!(anomalies(&events, Anomaly::BufferLimit).is_empty());
     assert!(
-        peak > 150 << 10,
+        peak > 1500 << 10,
         "the unfinished messages were held: {peak}"
     );
     let ids = message_ids(&events);
@@ -112,14 +114,13 @@ fn within_the_budget_nothing_is_let_go() {
 #[test]
 fn over_the_budget_the_largest_holders_let_go_and_streams_stay_in_step() {
     let packets = eight_long_messages();
-    let budget = 64 << 10;
+    let budget = 1 << 20;
     let (events, peak) = run(&packets, budget);
     assert!(peak <= budget);
     let let_go = anomalies(&events, Anomaly::BufferLimit);
     assert!(!let_go.is_empty());
     // Each connection lets go at most once (its message is skipped from then on), and
-    // the largest go first: the first to go is the 30 KiB message's connection or
-    // one holding as much at that moment.
+    // the largest go first.
     let flows: std::collections::BTreeSet<_> = let_go.iter().map(|e| e.flow).collect();
     assert_eq!(flows.len(), let_go.len(), "one let-go per connection");
     // A long message let go is skipped when it ends, not reported as too large, and
@@ -137,32 +138,51 @@ fn over_the_budget_the_largest_holders_let_go_and_streams_stay_in_step() {
     );
 }
 
-/// One connection whose first segment after the headers is lost: what follows waits
-/// in reassembly for a hole that never fills.
+/// Two connections whose first segment after the headers is lost: what follows waits
+/// in reassembly for a hole that never fills, 700 KB each (within the per-direction
+/// limit of 1 MiB, over the budget of 1 MiB for both).
 #[test]
 fn segments_held_behind_a_hole_are_delivered_when_let_go() {
-    let mut c = conversation(1);
-    let mut packets = opened(&mut c);
-    let lost = c.send_one(true, b"<message id='lost'/>");
-    drop(lost);
-    for i in 0..40 {
-        let stanza = format!(
-            "<message id='m{i}'><body>{}</body></message>",
-            "y".repeat(1000)
-        );
-        packets.push(c.send_one(true, stanza.as_bytes()));
+    let mut packets = Vec::new();
+    let mut tails = Vec::new();
+    for n in 1..=2 {
+        let mut c = conversation(n);
+        packets.extend(opened(&mut c));
+        let lost = c.send_one(true, b"<message id='lost'/>");
+        drop(lost);
+        for i in 0..35 {
+            let body = "y".repeat(20_000);
+            let stanza = format!("<message id='c{n}m{i}'><body>{body}</body></message>");
+            tails.push(c.send_one(true, stanza.as_bytes()));
+        }
     }
-    let budget = 16 << 10;
+    packets.extend(tails);
+    let budget = 1 << 20;
     let (events, peak) = run(&packets, budget);
     assert!(peak <= budget);
     assert!(!anomalies(&events, Anomaly::BufferLimit).is_empty());
     assert!(!anomalies(&events, Anomaly::Gap).is_empty());
+    assert!(anomalies(&events, Anomaly::ReassemblyLimit).is_empty());
     let ids = message_ids(&events);
-    // Everything after the hole is delivered (in pieces, as the budget runs out).
-    assert_eq!(ids.len(), 40, "{ids:?}");
-    let (_, unlimited_peak) = run(&packets, 1 << 20);
+    // Everything after the holes is delivered (in pieces, as the budget runs out).
+    assert_eq!(ids.len(), 70, "{ids:?}");
+    let (_, unlimited_peak) = run(&packets, 8 << 20);
     assert!(
         unlimited_peak > budget,
         "without the budget the segments wait"
     );
+}
+
+/// On the command line a budget below the minimum counts as the minimum.
+#[test]
+fn the_cli_takes_no_budget_below_the_minimum() {
+    let path = common::temp_capture("budget-cli.pcapng", &eight_long_messages());
+    let minimum = xmppdump::limits::MIN_BUFFER_BUDGET.to_string();
+    let (code, tiny, _) =
+        common::xmppdump(&["--json", "--max-buffered-bytes", "1000", "-r", &path]);
+    assert_eq!(code, 0);
+    let (_, at_minimum, _) =
+        common::xmppdump(&["--json", "--max-buffered-bytes", &minimum, "-r", &path]);
+    assert!(tiny.contains("\"anomaly\":\"buffer_limit\""), "{tiny}");
+    assert_eq!(tiny, at_minimum);
 }

@@ -85,10 +85,15 @@ pub struct Pipeline {
     /// Bytes held by all flows together (the sum of their `held`), kept within
     /// `Limits::max_buffered_bytes`.
     held: usize,
+    /// Held bytes above which flows are made to let go: the budget, or, when the
+    /// last pass could not get below it, a quarter of the budget more than what was
+    /// left (so passes stay that many new bytes apart whatever the traffic).
+    let_go_above: usize,
 }
 
 impl Pipeline {
     pub fn new(config: Config) -> Pipeline {
+        let budget = config.limits.buffer_budget();
         Pipeline {
             config,
             table: Table::default(),
@@ -103,6 +108,7 @@ impl Pipeline {
             shard: false,
             created: Vec::new(),
             held: 0,
+            let_go_above: budget,
         }
     }
 
@@ -247,15 +253,15 @@ impl Pipeline {
         let held = held_bytes(flow);
         self.held = self.held.saturating_sub(flow.held) + held;
         flow.held = held;
-        if self.held > self.config.limits.max_buffered_bytes {
+        if self.held > self.let_go_above {
             self.let_go_largest(at);
         }
     }
 
     /// Bytes held by all flows for data still to come (out-of-order segments,
     /// unfinished elements, TLS records, sniffed bytes), as counted after the last
-    /// packet; at most `Limits::max_buffered_bytes` after each packet but for what a
-    /// flow cannot let go of (a few bytes each, see `connection::let_go`).
+    /// packet: at most the budget ([`Limits::buffer_budget`]) but for the few bytes a flow cannot let go of (those
+    /// not yet framed while it resynchronises).
     pub fn held_bytes(&self) -> usize {
         self.held
     }
@@ -263,10 +269,10 @@ impl Pipeline {
     /// Over the budget for all connections: the flows holding the most let go of it,
     /// largest first (ties in flow order, so the output does not depend on the
     /// table's order), until at most three quarters of the budget is held. The next
-    /// pass is then at least a quarter of the budget of new bytes away, so sorting
-    /// the flows each time costs little per byte.
+    /// pass is at least a quarter of the budget of new bytes away (`let_go_above`),
+    /// so sorting the flows each time costs little per byte.
     fn let_go_largest(&mut self, at: At) {
-        let budget = self.config.limits.max_buffered_bytes;
+        let budget = self.config.limits.buffer_budget();
         let target = budget - budget / 4;
         let mut holders: Vec<(usize, FlowId, [std::net::SocketAddr; 2])> = self
             .table
@@ -287,6 +293,7 @@ impl Pipeline {
             self.held = self.held.saturating_sub(flow.held) + held;
             flow.held = held;
         }
+        self.let_go_above = budget.max(self.held.saturating_add(budget / 4));
     }
 
     /// Whether an idle sweep is due at `at` (every minute of capture time); moves the

@@ -255,7 +255,7 @@ impl Stream {
                     Anomaly::BufferLimit,
                     format!(
                         "{n} bytes of an unfinished element dropped: the {}-byte buffer budget for all connections was spent; the element is skipped",
-                        limits.max_buffered_bytes
+                        limits.buffer_budget()
                     ),
                 ),
             ));
