@@ -71,7 +71,8 @@ enum Phase {
 
 enum Output {
     NewFlow(FlowId),
-    Event(Box<Event>),
+    /// An unformatted event: its index in the shard's batch events.
+    Event(usize),
     /// An event the shard formatted: `text[head.0..head.1]`, the connection number,
     /// `text[tail.0..tail.1]` of the shard's batch text.
     Line {
@@ -122,10 +123,13 @@ impl Counts {
     }
 }
 
-/// Events the sink is done with, going back to the shard that allocated them. The
-/// boxes are the shard's own allocations, returned as they are so they are freed there.
-#[allow(clippy::vec_box)]
-type Spent = Vec<Box<Event>>;
+/// A batch's events once the sink is done with them, going back to the shard that
+/// allocated their strings, to be freed there; the vector is reused for its next batch.
+type Spent = Vec<Event>;
+
+/// Global connection numbers by (shard, shard's number), looked up for every event:
+/// foldhash (keys are our own numbers, not from the wire).
+type Ids = HashMap<(usize, FlowId), FlowId, foldhash::fast::FixedState>;
 
 /// One shard's output for one batch.
 struct ShardOutput {
@@ -133,6 +137,7 @@ struct ShardOutput {
     shard: usize,
     items: Vec<Item>,
     text: Vec<u8>,
+    events: Vec<Event>,
 }
 
 struct Item {
@@ -309,6 +314,8 @@ struct ShardWriter {
     format: Option<Box<dyn LineFormat>>,
     items: Vec<Item>,
     text: Vec<u8>,
+    /// Unformatted events of the batch, in one vector (not a box each).
+    events: Vec<Event>,
 }
 
 impl ShardWriter {
@@ -341,7 +348,8 @@ impl ShardWriter {
             // reports the error).
             Some(Err(_)) | None => {
                 self.text.truncate(start);
-                Output::Event(Box::new(event))
+                self.events.push(event);
+                Output::Event(self.events.len() - 1)
             }
         };
         self.push(frame, phase, output);
@@ -353,6 +361,7 @@ impl ShardWriter {
             shard: self.shard,
             items: std::mem::take(&mut self.items),
             text: std::mem::take(&mut self.text),
+            events: std::mem::take(&mut self.events),
         }
     }
 }
@@ -376,12 +385,17 @@ fn shard_loop(
         format,
         items: Vec::new(),
         text: Vec::new(),
+        events: Vec::new(),
     };
     for batch in work.iter() {
-        // Events the sink is done with come back to be freed here, where they were
-        // allocated (freeing in the merging thread costs it more than the sink).
-        while let Ok(events) = spent.try_recv() {
-            drop(events);
+        // Events the sink is done with come back to be freed here, where their
+        // strings were allocated (freeing in the merging thread costs it more than the
+        // sink); one vector is kept for the next batch's events.
+        while let Ok(mut events) = spent.try_recv() {
+            events.clear();
+            if writer.events.capacity() == 0 {
+                writer.events = events;
+            }
         }
         for w in &batch.work {
             match w {
@@ -438,10 +452,9 @@ fn merge(
     sink: &mut dyn Sink,
     spent: &[mpsc::Sender<Spent>],
 ) -> Result<Summary, RunError> {
-    let mut done: Vec<Spent> = (0..shards).map(|_| Vec::new()).collect();
     let mut waiting: BTreeMap<u64, Vec<ShardOutput>> = BTreeMap::new();
     let mut next = 0u64;
-    let mut ids: HashMap<(usize, FlowId), FlowId> = HashMap::new();
+    let mut ids: Ids = Ids::default();
     let mut next_id = 1u32;
     let mut summary = Summary::default();
     for part in out.iter() {
@@ -452,10 +465,14 @@ fn merge(
             };
             next += 1;
             let mut texts: Vec<Vec<u8>> = (0..shards).map(|_| Vec::new()).collect();
+            let mut events: Vec<Vec<Event>> = (0..shards).map(|_| Vec::new()).collect();
             let mut items: Vec<Item> = Vec::new();
             for part in parts {
                 if let Some(slot) = texts.get_mut(part.shard) {
                     *slot = part.text;
+                }
+                if let Some(slot) = events.get_mut(part.shard) {
+                    *slot = part.events;
                 }
                 items.extend(part.items);
             }
@@ -465,8 +482,8 @@ fn merge(
                 next_id: &mut next_id,
                 summary: &mut summary,
                 texts: &texts,
+                events: &mut events,
                 sink: &mut *sink,
-                done: &mut done,
                 ready: Vec::new(),
             };
             let mut group: Vec<Item> = Vec::new();
@@ -480,10 +497,10 @@ fn merge(
                 group.push(item);
             }
             merger.emit(&mut group)?;
-            for (events, tx) in done.iter_mut().zip(spent) {
+            for (events, tx) in events.into_iter().zip(spent) {
                 if !events.is_empty() {
                     // A shard that has finished frees nothing more: drop here then.
-                    let _ = tx.send(std::mem::take(events));
+                    let _ = tx.send(events);
                 }
             }
         }
@@ -494,22 +511,22 @@ fn merge(
 
 /// The merging thread's state while it writes one batch.
 struct Merger<'m> {
-    ids: &'m mut HashMap<(usize, FlowId), FlowId>,
+    ids: &'m mut Ids,
     next_id: &'m mut u32,
     summary: &'m mut Summary,
     /// Each shard's formatted text of this batch.
     texts: &'m [Vec<u8>],
+    /// Each shard's unformatted events of this batch.
+    events: &'m mut [Vec<Event>],
     sink: &'m mut dyn Sink,
-    /// Events written, per shard that made them, to be freed there.
-    done: &'m mut [Spent],
     /// The group being written (kept to reuse its allocation).
     ready: Vec<(Phase, FlowId, Counts, Ready)>,
 }
 
 /// An event ready to write: unformatted, or the shard's bytes.
 enum Ready {
-    /// With the shard that made it.
-    Event(Box<Event>, usize),
+    /// Its index in the events of the shard that made it.
+    Event { shard: usize, index: usize },
     Line {
         shard: usize,
         head: (usize, usize),
@@ -530,7 +547,16 @@ impl Merger<'_> {
                     self.summary.tcp_flows += 1;
                     continue;
                 }
-                Output::Event(e) => (e.flow, Counts::of(&e.kind), Ready::Event(e, item.shard)),
+                Output::Event(index) => {
+                    let Some(e) = self.events.get(item.shard).and_then(|v| v.get(index)) else {
+                        continue;
+                    };
+                    let ready = Ready::Event {
+                        shard: item.shard,
+                        index,
+                    };
+                    (e.flow, Counts::of(&e.kind), ready)
+                }
                 Output::Line {
                     flow,
                     counts,
@@ -564,11 +590,11 @@ impl Merger<'_> {
         for (_, flow, counts, event) in ready.drain(..) {
             counts.add_to(self.summary);
             match event {
-                Ready::Event(mut e, shard) => {
-                    e.flow = flow;
-                    self.sink.event(&e)?;
-                    if let Some(done) = self.done.get_mut(shard) {
-                        done.push(e);
+                Ready::Event { shard, index } => {
+                    let event = self.events.get_mut(shard).and_then(|v| v.get_mut(index));
+                    if let Some(e) = event {
+                        e.flow = flow;
+                        self.sink.event(e)?;
                     }
                 }
                 Ready::Line { shard, head, tail } => {
