@@ -186,3 +186,55 @@ fn the_cli_takes_no_budget_below_the_minimum() {
     assert!(tiny.contains("\"anomaly\":\"buffer_limit\""), "{tiny}");
     assert_eq!(tiny, at_minimum);
 }
+
+fn on_port(port: u16) -> Conversation {
+    Conversation::new(
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), 40_000),
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), port),
+        Link::Raw,
+        Timestamp(T0),
+    )
+}
+
+/// Direct TLS (XEP-0368, port 5223): an unfinished record is held until the rest
+/// arrives; let go, the direction's TLS is only counted from then on.
+#[test]
+fn an_unfinished_tls_record_let_go_ends_that_directions_tls() {
+    let mut c = on_port(5223);
+    let mut packets = c.handshake();
+    // A handshake record announcing 4,000 bytes, of which 1,000 arrive.
+    let mut record = vec![0x16, 0x03, 0x01, 0x0f, 0xa0];
+    record.extend(std::iter::repeat_n(0u8, 1000));
+    packets.extend(c.send(true, &record));
+    let (events, _) = run_budget(&packets, 500);
+    let let_go = anomalies(&events, Anomaly::BufferLimit);
+    assert_eq!(let_go.len(), 1, "{events:?}");
+    assert!(
+        matches!(&let_go[0].kind, EventKind::Anomaly { detail, .. } if detail.contains("unfinished TLS record")),
+        "{let_go:?}"
+    );
+    let (kept, _) = run_budget(&packets, 1 << 20);
+    assert!(anomalies(&kept, Anomaly::BufferLimit).is_empty());
+}
+
+/// On a port that is not XMPP's, the first bytes are held to decide whether the flow
+/// is XMPP; a flow let go before that is given up.
+#[test]
+fn a_flow_being_sniffed_is_given_up_when_let_go() {
+    let mut c = on_port(6000);
+    let mut packets = c.handshake();
+    let header = client_header("example.org");
+    let (first, rest) = header.as_bytes().split_at(10);
+    packets.extend(c.send(true, first));
+    packets.extend(c.send(true, rest));
+    let started = |events: &[Event]| {
+        events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::FlowStart { .. }))
+            .count()
+    };
+    let (kept, _) = run_budget(&packets, 1 << 20);
+    assert_eq!(started(&kept), 1, "detected by content: {kept:?}");
+    let (given_up, _) = run_budget(&packets, 1);
+    assert_eq!(started(&given_up), 0, "{given_up:?}");
+}
