@@ -6,8 +6,7 @@ mod common;
 
 use common::Collect;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use xmppdump::capture::Packet as CapturePacket;
-use xmppdump::model::{Anomaly, Event, EventKind, FrameNo, Timestamp};
+use xmppdump::model::{Anomaly, Event, EventKind, Timestamp};
 use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth::{client_header, server_header, Conversation, Link, Packet};
 
@@ -45,13 +44,7 @@ fn run_budget(packets: &[Packet], budget: usize) -> (Vec<Event>, usize) {
     let mut sink = Collect::default();
     let mut peak = 0;
     for (i, p) in packets.iter().enumerate() {
-        pipeline.packet(&CapturePacket {
-            frame: FrameNo(i as u64 + 1),
-            time: p.time,
-            linktype: p.linktype,
-            original_len: p.data.len() as u32,
-            data: &p.data,
-        });
+        pipeline.packet(&p.as_read(i as u64 + 1));
         peak = peak.max(pipeline.held_bytes());
         pipeline.drain_into(&mut sink).unwrap();
     }

@@ -74,6 +74,19 @@ pub struct Packet {
     pub data: Vec<u8>,
 }
 
+impl Packet {
+    /// The packet as a capture reader hands it over, as frame number `frame`.
+    pub fn as_read(&self, frame: u64) -> crate::capture::Packet<'_> {
+        crate::capture::Packet {
+            frame: crate::model::FrameNo(frame),
+            time: self.time,
+            linktype: self.linktype,
+            original_len: u32::try_from(self.data.len()).unwrap_or(u32::MAX),
+            data: &self.data,
+        }
+    }
+}
+
 /// Writes packets as classic pcap (all must share one link type).
 pub fn write_pcap<W: io::Write>(
     out: W,

@@ -1,7 +1,5 @@
 //! Shared by the fuzz targets that build a connection from their input.
 
-use xmppdump::capture::Packet;
-use xmppdump::model::FrameNo;
 use xmppdump::output::text::Text;
 use xmppdump::output::Sink;
 use xmppdump::pipeline::{Config, Pipeline};
@@ -19,13 +17,7 @@ pub fn analyse(packets: &[synth::Packet], config: Config) {
 pub fn feed(packets: &[synth::Packet], config: Config, sink: &mut dyn Sink) {
     let mut pipeline = Pipeline::new(config);
     for (i, p) in packets.iter().enumerate() {
-        pipeline.packet(&Packet {
-            frame: FrameNo(i as u64 + 1),
-            time: p.time,
-            linktype: p.linktype,
-            original_len: p.data.len() as u32,
-            data: &p.data,
-        });
+        pipeline.packet(&p.as_read(i as u64 + 1));
     }
     pipeline.finish();
     let _ = pipeline.drain_into(sink);
