@@ -25,6 +25,16 @@ fn client(n: u32) -> SocketAddr {
     )
 }
 
+/// The `i`-th client's connection to the server, starting `i × spacing_ns` after T0.
+fn nth_connection(i: u32, spacing_ns: i64) -> Conversation {
+    Conversation::new(
+        client(i),
+        server(),
+        Link::Raw,
+        Timestamp(T0 + i64::from(i) * spacing_ns),
+    )
+}
+
 /// An opened c2s connection: handshake and both stream headers.
 fn opened() -> (Conversation, Vec<Packet>) {
     let mut c = Conversation::new(client(1), server(), Link::Raw, Timestamp(T0));
@@ -38,12 +48,7 @@ fn opened() -> (Conversation, Vec<Packet>) {
 pub fn syn_flood<W: Write>(n: u32, out: W) -> io::Result<W> {
     let mut w = PcapWriter::new(out, Link::Raw.linktype(), false, false)?;
     for i in 0..n {
-        let mut c = Conversation::new(
-            client(i),
-            server(),
-            Link::Raw,
-            Timestamp(T0 + i64::from(i) * 1000),
-        );
+        let mut c = nth_connection(i, 1000);
         let p = c.segment(
             true,
             1,
@@ -89,12 +94,7 @@ pub fn many_unfinished_stanzas<W: Write>(
     let mut w = PcapWriter::new(out, Link::Raw.linktype(), false, false)?;
     let chunk = vec![b'x'; 1400];
     for i in 0..connections {
-        let mut c = Conversation::new(
-            client(i),
-            server(),
-            Link::Raw,
-            Timestamp(T0 + i64::from(i) * 1_000_000_000),
-        );
+        let mut c = nth_connection(i, 1_000_000_000);
         c.step = 1000;
         let mut packets = c.handshake();
         packets.extend(c.send(true, client_header("example.org").as_bytes()));
