@@ -1,0 +1,149 @@
+//! The hand-written NDJSON lines of stanza events are the lines serde's derived
+//! serialization gives, on every event of every capture and on arbitrary stanzas.
+
+mod common;
+
+use proptest::prelude::*;
+use xmppdump::model::{
+    Direction, Event, EventKind, FlowId, FrameNo, Stanza, StreamOffset, Timestamp,
+};
+use xmppdump::output::ndjson::write_event;
+use xmppdump::pipeline::Config;
+use xmppdump::synth::gen::{generate, GenConfig};
+
+fn by_serde(event: &Event) -> String {
+    serde_json::to_string(event).unwrap()
+}
+
+fn by_hand(event: &Event) -> String {
+    let mut out = Vec::new();
+    write_event(event, &mut out, &mut String::new()).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn stanzas(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::Message(_) | EventKind::Presence(_) | EventKind::Iq(_)
+            )
+        })
+        .count()
+}
+
+#[test]
+fn every_event_of_every_capture_is_written_as_serde_writes_it() {
+    let mut checked = 0;
+    for name in common::CAPTURES {
+        let bytes = std::fs::read(common::capture_path(name)).unwrap();
+        let (events, _) = common::run_bytes(bytes, common::config_for(name));
+        for event in &events {
+            assert_eq!(by_hand(event), by_serde(event), "{name}");
+        }
+        checked += stanzas(&events);
+    }
+    let mut capture = Vec::new();
+    let config = GenConfig {
+        target_bytes: 2 << 20,
+        ..GenConfig::default()
+    };
+    generate(&config, &mut capture).unwrap();
+    let (events, _) = common::run_bytes(capture, Config::default());
+    for event in &events {
+        assert_eq!(by_hand(event), by_serde(event));
+    }
+    checked += stanzas(&events);
+    assert!(checked > 5_000, "{checked} stanzas compared");
+}
+
+/// Strings with the characters JSON escapes: quotes, backslashes, control characters,
+/// and non-ASCII text.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z@./]{0,12}",
+        any::<String>(),
+        proptest::collection::vec(
+            prop_oneof![
+                Just('"'),
+                Just('\\'),
+                (0u8..0x20).prop_map(char::from),
+                Just('\u{7f}'),
+                Just('é'),
+                Just('😀'),
+                Just('a')
+            ],
+            0..12
+        )
+        .prop_map(|c| c.into_iter().collect()),
+    ]
+}
+
+fn stanza() -> impl Strategy<Value = Stanza> {
+    let strings = proptest::collection::vec(proptest::option::of(text()), 14);
+    let numbers = (
+        proptest::option::of(any::<usize>()),
+        proptest::option::of(any::<i16>()),
+        proptest::option::of(any::<u64>()),
+    );
+    let extensions = proptest::collection::vec(text(), 0..4);
+    (strings, numbers, extensions).prop_map(|(s, (body_len, priority, digest), extensions)| {
+        let mut s = s.into_iter();
+        let mut next = || s.next().flatten();
+        Stanza {
+            r#type: next(),
+            id: next(),
+            from: next(),
+            to: next(),
+            payload: next(),
+            payload_name: next(),
+            body_len,
+            subject: next(),
+            thread: next(),
+            show: next(),
+            status: next(),
+            priority,
+            bind_resource: next(),
+            bound_jid: next(),
+            error: next(),
+            extensions,
+            digest,
+            wrapper: None,
+        }
+    })
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_stanzas_are_written_as_serde_writes_them(
+        stanza in stanza(),
+        wrapper in proptest::option::of(text()),
+        kind in 0u8..3,
+        time in any::<i64>(),
+        flow in any::<u32>(),
+        to_server in any::<bool>(),
+        frame in any::<u64>(),
+        offset in any::<u64>(),
+        size in any::<u64>(),
+        decrypted in any::<bool>(),
+    ) {
+        let stanza = Box::new(Stanza { wrapper, ..stanza });
+        let kind = match kind {
+            0 => EventKind::Message(stanza),
+            1 => EventKind::Presence(stanza),
+            _ => EventKind::Iq(stanza),
+        };
+        let event = Event {
+            time: Timestamp(time),
+            flow: FlowId(flow),
+            direction: if to_server { Direction::ToServer } else { Direction::ToClient },
+            frame: FrameNo(frame),
+            offset: StreamOffset(offset),
+            size,
+            decrypted,
+            kind,
+        };
+        prop_assert_eq!(by_hand(&event), by_serde(&event));
+    }
+}
