@@ -573,10 +573,23 @@ impl fmt::Display for Anomaly {
     }
 }
 
-/// Digests are shown as 16 hex digits.
+/// `d` as 16 lowercase hex digits: how digests are shown (the NDJSON writer uses it
+/// for its `\u00XX` escapes too).
+pub fn hex16(d: u64) -> [u8; 16] {
+    let mut out = [b'0'; 16];
+    for (i, digit) in out.iter_mut().enumerate() {
+        let nibble = (d >> (60 - 4 * i)) & 0xf;
+        *digit = b"0123456789abcdef"
+            .get(nibble as usize)
+            .copied()
+            .unwrap_or(b'0');
+    }
+    out
+}
+
 fn hex_digest<S: serde::Serializer>(digest: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
     match digest {
-        Some(d) => s.serialize_str(&format!("{d:016x}")),
+        Some(d) => s.serialize_str(std::str::from_utf8(&hex16(*d)).unwrap_or_default()),
         None => s.serialize_none(),
     }
 }

@@ -235,19 +235,19 @@ impl Reassembler {
 
     /// The bytes held for all connections exceeded their budget
     /// (`Limits::max_buffered_bytes`): every hole becomes a gap, as at the flow's end,
-    /// and what waited behind it is delivered. Returns the bytes that were held.
+    /// and what waited behind it is delivered.
     pub fn give_up_holes(
         &mut self,
         frame: FrameNo,
         time: Timestamp,
         deliver: &mut impl FnMut(Delivery<'_>),
-    ) -> usize {
-        let held = self.waiting_bytes;
+    ) {
         if !self.waiting.is_empty() {
             deliver(Delivery::Anomaly {
                 anomaly: Anomaly::BufferLimit,
                 detail: format!(
-                    "{held} bytes in {} segments waited for a hole; giving up on it (buffer budget for all connections spent)",
+                    "{} bytes in {} segments waited for a hole; giving up on it (buffer budget for all connections spent)",
+                    self.waiting_bytes,
                     self.waiting.len()
                 ),
                 frame,
@@ -255,7 +255,6 @@ impl Reassembler {
             });
             self.flush(frame, time, deliver);
         }
-        held
     }
 
     fn check_retransmission(

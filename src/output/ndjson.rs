@@ -6,7 +6,7 @@
 //! the event kind flattened into the line, costs several times as much per stanza.
 
 use super::{LineFormat, Sink, Summary};
-use crate::model::{Direction, Event, EventKind, FlowId, Stanza};
+use crate::model::{hex16, Direction, Event, EventKind, FlowId, Stanza};
 use std::io::{self, Write};
 
 pub struct Ndjson<W: Write> {
@@ -102,9 +102,7 @@ fn push_stanza(out: &mut Vec<u8>, s: &Stanza) {
     }
     if let Some(d) = s.digest {
         out.extend_from_slice(b",\"digest\":\"");
-        for shift in (0..16).rev() {
-            out.push(hex_digit((d >> (shift * 4)) as u8));
-        }
+        out.extend_from_slice(&hex16(d));
         out.push(b'"');
     }
     field(out, b",\"wrapper\":", &s.wrapper);
@@ -137,21 +135,13 @@ fn push_string(out: &mut Vec<u8>, s: &str) {
             b'\r' => out.extend_from_slice(b"\\r"),
             _ => {
                 out.extend_from_slice(b"\\u00");
-                out.push(hex_digit(b >> 4));
-                out.push(hex_digit(b));
+                let hex = hex16(u64::from(b));
+                out.extend_from_slice(hex.get(14..).unwrap_or_default());
             }
         }
     }
     out.extend_from_slice(bytes.get(plain_from..).unwrap_or_default());
     out.push(b'"');
-}
-
-/// The lowercase hex digit of `n`'s low four bits.
-fn hex_digit(n: u8) -> u8 {
-    b"0123456789abcdef"
-        .get(usize::from(n & 0xf))
-        .copied()
-        .unwrap_or(b'0')
 }
 
 /// [`Ndjson`]'s lines, formatted on another thread.

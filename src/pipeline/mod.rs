@@ -250,9 +250,7 @@ impl Pipeline {
             end(flow, reason, config, at, &mut self.events);
             flow.app = App::Closed;
         }
-        let held = held_bytes(flow);
-        self.held = self.held.saturating_sub(flow.held) + held;
-        flow.held = held;
+        recount(&mut self.held, flow);
         if self.held > self.let_go_above {
             self.let_go_largest(at);
         }
@@ -289,9 +287,7 @@ impl Pipeline {
                 continue;
             };
             let_go(flow, &self.config, at, &mut self.events);
-            let held = held_bytes(flow);
-            self.held = self.held.saturating_sub(flow.held) + held;
-            flow.held = held;
+            recount(&mut self.held, flow);
         }
         self.let_go_above = budget.max(self.held.saturating_add(budget / 4));
     }
@@ -346,6 +342,13 @@ impl Pipeline {
             );
         }
     }
+}
+
+/// Counts again what `flow` holds, keeping `total` (the sum over all flows) in step.
+fn recount(total: &mut usize, flow: &mut crate::flow::Flow<App>) {
+    let held = held_bytes(flow);
+    *total = total.saturating_sub(flow.held) + held;
+    flow.held = held;
 }
 
 /// Writes a pcapng copy of a capture whose packet comments name the XMPP events each

@@ -190,10 +190,10 @@ impl Session {
     }
 
     /// The bytes held for all connections exceeded their budget
-    /// (`Limits::max_buffered_bytes`): every buffer of this session is freed. An
-    /// unfinished element is reported (`buffer_limit`) when its end is found; an
-    /// unfinished TLS record or handshake message is reported now, and TLS of that
-    /// direction is then only counted.
+    /// (`Limits::max_buffered_bytes`): every buffer of this session is freed, and each
+    /// unfinished element, TLS record or handshake message dropped is reported
+    /// (`buffer_limit`). A dropped element is skipped when its end arrives; a dropped
+    /// record ends that direction's decryption (its records are then only counted).
     pub fn let_go(&mut self, at: At, limits: &Limits, out: &mut dyn Reports) {
         for dir in [Direction::ToServer, Direction::ToClient] {
             self.routed(dir, out, |stream, route| stream.let_go(at, limits, route));
@@ -216,13 +216,11 @@ impl Session {
                 (0, n) => format!("{n} bytes of an unfinished TLS handshake message dropped (buffer budget for all connections spent); handshake not parsed further in this direction"),
                 (n, _) => format!("{n} bytes of an unfinished TLS record dropped (buffer budget for all connections spent); TLS of this direction is only counted from here"),
             };
-            {
-                let kind = EventKind::Anomaly {
-                    anomaly: Anomaly::BufferLimit,
-                    detail,
-                };
-                out.report(dir, (flow_position(at), kind));
-            }
+            let kind = EventKind::Anomaly {
+                anomaly: Anomaly::BufferLimit,
+                detail,
+            };
+            out.report(dir, (flow_position(at), kind));
         }
     }
 

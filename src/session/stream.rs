@@ -497,8 +497,10 @@ impl Stream {
         out: &mut dyn Out,
     ) {
         if let Some(kind) = oversized {
-            if let Some(report) = too_large(kind, "stream header", pos, limits) {
-                out.push(report);
+            // One let go for the buffer budget was reported when it was dropped.
+            if kind == Anomaly::StanzaTooLarge {
+                let detail = format!("stream header of {} bytes", pos.size);
+                out.push((pos, anomaly(kind, detail)));
             }
             return;
         }
@@ -542,8 +544,13 @@ impl Stream {
             return;
         }
         if let Some(kind) = oversized {
-            if let Some(report) = too_large(kind, "element", pos, limits) {
-                out.push(report);
+            // One let go for the buffer budget was reported when it was dropped.
+            if kind == Anomaly::StanzaTooLarge {
+                let detail = format!(
+                    "element of {} bytes exceeds the {}-byte limit",
+                    pos.size, limits.max_stanza_bytes
+                );
+                out.push((pos, anomaly(kind, detail)));
             }
             return;
         }
@@ -589,20 +596,6 @@ fn valid_prefix(bytes: &[u8]) -> &str {
 
 fn anomaly(anomaly: Anomaly, detail: String) -> EventKind {
     EventKind::Anomaly { anomaly, detail }
-}
-
-/// The report on a frame whose bytes were not kept: over the stanza limit (RFC 6120
-/// §13.12); none for one let go for the buffer budget, reported when it was dropped.
-fn too_large(kind: Anomaly, what: &str, pos: Position, limits: &Limits) -> Option<Report> {
-    let detail = match kind {
-        Anomaly::BufferLimit => return None,
-        _ if what == "element" => format!(
-            "element of {} bytes exceeds the {}-byte limit",
-            pos.size, limits.max_stanza_bytes
-        ),
-        _ => format!("{what} of {} bytes", pos.size),
-    };
-    Some((pos, anomaly(kind, detail)))
 }
 
 /// Bytes to skip before the next plausible top-level start: `<` followed by a name
