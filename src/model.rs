@@ -319,38 +319,58 @@ pub enum EventKind {
         level: String,
         description: String,
     },
-    /// `<auth mechanism=…>` (RFC 6120 §6.4.2).
+    /// `<auth mechanism=…>` (RFC 6120 §6.4.2), or SASL2's `<authenticate>` (XEP-0388
+    /// §2.3) with its `<initial-response>`.
     SaslAuth {
         mechanism: String,
-        /// Authentication identity, where the mechanism shows it (PLAIN, SCRAM).
+        /// Authentication identity, where the mechanism shows it (PLAIN, SCRAM, HT-*).
         #[serde(skip_serializing_if = "Option::is_none")]
         username: Option<String>,
         data_len: usize,
         #[serde(skip_serializing_if = "Option::is_none")]
         data: Option<String>,
+        /// The Extensible SASL Profile (XEP-0388, namespace `urn:xmpp:sasl:2`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        sasl2: bool,
     },
-    /// `<challenge>` (RFC 6120 §6.4.3).
+    /// `<challenge>` (RFC 6120 §6.4.3, XEP-0388 §2.4).
     SaslChallenge {
         data_len: usize,
         #[serde(skip_serializing_if = "Option::is_none")]
         data: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        sasl2: bool,
     },
-    /// `<response>` (RFC 6120 §6.4.3).
+    /// `<response>` (RFC 6120 §6.4.3, XEP-0388 §2.4).
     SaslResponse {
         data_len: usize,
         #[serde(skip_serializing_if = "Option::is_none")]
         data: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        sasl2: bool,
     },
-    /// `<success>` (RFC 6120 §6.4.6).
+    /// `<success>` (RFC 6120 §6.4.6; XEP-0388 §2.6.1: no stream restart follows).
     SaslSuccess {
+        /// Additional data with success (SASL2: `<additional-data>`).
         data_len: usize,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        sasl2: bool,
+        /// SASL2's `<authorization-identifier>`: the account, or the full JID when a
+        /// resource was bound inline.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        jid: Option<JidText>,
+        /// A resource was bound inline (Bind 2, XEP-0386 `<bound/>`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        bound: bool,
     },
-    /// `<failure>` in the SASL namespace (RFC 6120 §6.5).
+    /// `<failure>` in the SASL namespace (RFC 6120 §6.5, XEP-0388 §2.6.2).
     SaslFailure {
         #[serde(skip_serializing_if = "Option::is_none")]
         condition: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        sasl2: bool,
     },
     /// `<abort/>` (RFC 6120 §6.4.4).
     SaslAbort,
@@ -386,7 +406,27 @@ pub enum EventKind {
     },
     /// `</stream:stream>` (RFC 6120 §4.4).
     StreamClose,
-    /// Any other top-level element (stream management, compression, wrappers).
+    /// A stream management element (XEP-0198): `enable`, `enabled`, `resume`,
+    /// `resumed`, `failed`, `r` (request) or `a` (ack).
+    Sm {
+        action: String,
+        /// Stanzas handled so far (`h`, XEP-0198 §4).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        h: Option<u32>,
+        /// The stream's id (`enabled`), or the one resumed (`previd`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// Resumption asked for (`enable`) or allowed (`enabled`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        resume: bool,
+        /// Seconds the server keeps the session for resumption (`max`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max: Option<u32>,
+        /// Why `failed` (a stanza error condition).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        condition: Option<String>,
+    },
+    /// Any other top-level element (compression, wrappers, extensions).
     Element {
         name: String,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -438,6 +478,12 @@ pub struct Features {
     pub bind: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub session: bool,
+    /// SASL2 mechanisms (XEP-0388 `<authentication>`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sasl2: Vec<String>,
+    /// Bind 2 offered inline with SASL2 (XEP-0386).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bind2: bool,
     /// Stream management (XEP-0198).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sm: bool,

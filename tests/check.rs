@@ -158,6 +158,30 @@ fn bound_resource_and_valid_jids() {
     let (passed, out) = verdict(&unbound, "bound_resource");
     assert!(!passed);
     assert!(out.contains("authenticated but no resource bound"), "{out}");
+    // RFC 6120 SASL, then XEP-0198 resumption instead of binding: the session keeps
+    // the resource it had.
+    let resumed = capture(
+        "resumed.pcapng",
+        &[
+            (true, &auth("SCRAM-SHA-1")),
+            (false, SUCCESS),
+            (true, "<resume xmlns='urn:xmpp:sm:3' previd='s1' h='3'/>"),
+            (false, "<resumed xmlns='urn:xmpp:sm:3' previd='s1' h='5'/>"),
+        ],
+        false,
+    );
+    assert!(verdict(&resumed, "bound_resource").0);
+    let refused = capture(
+        "refused.pcapng",
+        &[
+            (true, &auth("SCRAM-SHA-1")),
+            (false, SUCCESS),
+            (true, "<resume xmlns='urn:xmpp:sm:3' previd='s1' h='3'/>"),
+            (false, "<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>"),
+        ],
+        false,
+    );
+    assert!(!verdict(&refused, "bound_resource").0);
     let bad_jid = capture(
         "jid.pcapng",
         &[(true, "<message to='@example.org'><body>x</body></message>")],
@@ -304,4 +328,31 @@ fn bad_rules_are_errors_with_line_and_column() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The real SASL2 session: SASL2 in the clear is judged like RFC 6120 SASL, and
+/// Bind 2 (flows 1, 2) and resumption (flow 3) count as bound.
+#[test]
+fn sasl2_sessions_are_judged_like_sasl() {
+    let file = capture_path("prosody_sasl2.pcap");
+    let (passed, out) = verdict(&file, "require_tls_before_sasl");
+    assert!(!passed);
+    for (flow, frame, mechanism) in [(1, 8, "SCRAM-SHA-1"), (2, 31, "PLAIN"), (3, 53, "PLAIN")] {
+        let line = format!("flow {flow} frame {frame} ");
+        assert!(out.contains(&line), "{out}");
+        assert!(
+            out.contains(&format!("<authenticate mechanism='{mechanism}'> sent without TLS")),
+            "{out}"
+        );
+    }
+    let (passed, out) = verdict(&file, "no_plain_without_tls");
+    assert!(!passed);
+    assert!(out.contains("flow 2 frame 31") && out.contains("flow 3 frame 53"), "{out}");
+    assert!(!out.contains("flow 1 "), "{out}");
+    assert!(verdict(&file, "bound_resource").0);
+    assert!(verdict(&file, "iq_answered").0);
+    // Flow 2 was dropped without </stream:stream>.
+    let (passed, out) = verdict(&file, "stream_closed_cleanly");
+    assert!(!passed);
+    assert!(out.contains("flow 2 frame 49"), "{out}");
 }

@@ -353,3 +353,39 @@ fn jobs_flag_gives_the_same_output() {
         assert_eq!(one, two, "{args:?}");
     }
 }
+
+/// The real SASL2 session (captures/prosody_sasl2.pcap) sends PLAIN's password and a
+/// SCRAM proof in SASL2 elements: no output shows them unless asked to.
+#[test]
+fn sasl2_credentials_are_redacted_in_every_output() {
+    let file = capture("prosody_sasl2.pcap");
+    // base64("\0juliet\0secret"), and the start of SCRAM's client-final message
+    // ("c=biws,r=…,p=<proof>").
+    let secrets = ["AGp1bGlldABzZWNyZXQ=", "Yz1iaXdzLHI9"];
+    let report = std::env::temp_dir().join(format!("xmppdump-sasl2-{}.html", std::process::id()));
+    let report = report.to_str().unwrap();
+    let runs: [&[&str]; 7] = [
+        &["-r", &file],
+        &["-r", &file, "--json"],
+        &["show", &file],
+        &["show", &file, "--full", "--explain"],
+        &["diagram", &file, "--format", "mermaid"],
+        &["stats", &file, "--format", "json"],
+        &["report", &file, "-o", report],
+    ];
+    for args in runs {
+        let (code, out, err) = run(args, b"");
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let written = std::fs::read_to_string(report).unwrap_or_default();
+        for secret in secrets {
+            assert!(!out.contains(secret), "{args:?} printed {secret}");
+            assert!(!written.contains(secret), "{args:?} wrote {secret}");
+        }
+    }
+    std::fs::remove_file(report).unwrap();
+    // Asked for, they are shown.
+    let (_, shown, _) = run(&["-r", &file, "--json", "--show-secrets"], b"");
+    assert!(secrets.iter().all(|s| shown.contains(s)), "{shown}");
+    let (_, shown, _) = run(&["show", &file, "--full", "--show-secrets"], b"");
+    assert!(shown.contains(secrets[0]), "{shown}");
+}

@@ -285,7 +285,13 @@ impl Collector {
                 ..
             } => row.tls = Some(format!("{version} {cipher_suite}")),
             EventKind::SaslAuth { mechanism, .. } => row.mechanism = Some(mechanism.clone()),
-            EventKind::SaslSuccess { .. } => row.sasl_outcome = Some("success".into()),
+            EventKind::SaslSuccess { jid, bound, .. } => {
+                row.sasl_outcome = Some("success".into());
+                // SASL2 with Bind 2 (XEP-0386): the resource is bound in the success.
+                if *bound {
+                    row.bound_jid.clone_from(jid);
+                }
+            }
             EventKind::SaslFailure { condition, .. } => {
                 row.sasl_outcome = Some(format!("failure:{}", condition.as_deref().unwrap_or("?")));
             }
@@ -654,6 +660,7 @@ fn classify(kind: &EventKind, detail: &mut String) -> Option<Class> {
             (Class::StreamError, condition.as_deref().unwrap_or_default())
         }
         EventKind::StreamClose => (Class::Close, ""),
+        EventKind::Sm { action, .. } => (Class::StreamManagement, action.as_str()),
         EventKind::Element { name, .. } => (Class::Other, name.as_str()),
         EventKind::FlowStart { .. }
         | EventKind::FlowEnd { .. }

@@ -62,7 +62,9 @@ pub enum Class {
     Handshake,
     StreamError,
     Close,
-    /// Other top-level elements (stream management, compression, wrappers).
+    /// Stream management (XEP-0198): enable, resume, acks and their requests.
+    StreamManagement,
+    /// Other top-level elements (compression, wrappers, extensions).
     Other,
     /// Whitespace between elements (keepalives).
     Whitespace,
@@ -88,6 +90,7 @@ impl Class {
             Class::Handshake => "handshake",
             Class::StreamError => "stream_error",
             Class::Close => "close",
+            Class::StreamManagement => "sm",
             Class::Other => "other",
             Class::Whitespace => "whitespace",
             Class::Tls => "tls",

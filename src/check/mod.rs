@@ -152,10 +152,14 @@ impl Checker {
                 f.stream_kind.get_or_insert(*stream_kind);
             }
             EventKind::TlsProceed => f.tls = true,
-            EventKind::SaslAuth { mechanism, .. } if !f.tls => {
+            // SASL2's <authenticate> (XEP-0388 §4) carries the same credentials.
+            EventKind::SaslAuth {
+                mechanism, sasl2, ..
+            } if !f.tls => {
+                let element = if *sasl2 { "authenticate" } else { "auth" };
                 flags.push((
                     Builtin::RequireTlsBeforeSasl,
-                    format!("<auth mechanism='{mechanism}'> sent without TLS"),
+                    format!("<{element} mechanism='{mechanism}'> sent without TLS"),
                 ));
                 if mechanism == "PLAIN" {
                     flags.push((
@@ -164,8 +168,14 @@ impl Checker {
                     ));
                 }
             }
-            EventKind::SaslSuccess { .. } => f.authenticated = Some((e.frame.0, e.time)),
+            EventKind::SaslSuccess { bound, .. } => {
+                f.authenticated = Some((e.frame.0, e.time));
+                // Bind 2 binds inside SASL2's success (XEP-0386).
+                f.bound |= *bound;
+            }
             EventKind::Iq(s) if s.bound_jid.is_some() => f.bound = true,
+            // A resumed session keeps the resource it had bound (XEP-0198 §5).
+            EventKind::Sm { action, .. } if action == "resumed" => f.bound = true,
             EventKind::StreamError { condition, text } => {
                 f.stream_error = true;
                 let text = text

@@ -29,7 +29,7 @@ pub const BUILTINS: &[(Builtin, &str, Arg, &str)] = &[
     (Builtin::NoStreamErrors, "no_stream_errors", Arg::None, "no <stream:error> (RFC 6120 §4.9)"),
     (Builtin::NoAnomalies, "no_anomalies", Arg::None, "no reassembly gaps, malformed XML or other traffic anomalies"),
     (Builtin::StreamClosedCleanly, "stream_closed_cleanly", Arg::None, "each clear stream ends with </stream:stream> from both sides, not a reset or cut (RFC 6120 §4.4)"),
-    (Builtin::BoundResource, "bound_resource", Arg::None, "each authenticated c2s session binds a resource (RFC 6120 §7)"),
+    (Builtin::BoundResource, "bound_resource", Arg::None, "each authenticated c2s session binds a resource (RFC 6120 §7, XEP-0386) or resumes a session (XEP-0198)"),
     (Builtin::PresenceOverheadBelow, "presence_overhead_below", Arg::Required, "presence bytes are less than this share of stanza bytes"),
     (Builtin::RedundantPresenceBelow, "redundant_presence_below", Arg::Required, "redundant presences are less than this share of presences"),
     (Builtin::ValidJids, "valid_jids", Arg::None, "every from/to address is a valid JID (RFC 7622)"),

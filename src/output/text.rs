@@ -353,22 +353,46 @@ pub fn describe(kind: &EventKind, line: &mut String) {
             username,
             data_len,
             data,
+            sasl2,
         } => {
-            let _ = write!(line, "sasl auth mechanism={}", value(mechanism));
+            let _ = write!(
+                line,
+                "{} auth mechanism={}",
+                sasl_word(*sasl2),
+                value(mechanism)
+            );
             kv(line, "user", username.as_deref());
             let _ = write!(line, " data={data_len}B");
             kv(line, "payload", data.as_deref());
         }
-        EventKind::SaslChallenge { data_len, .. } => {
-            let _ = write!(line, "sasl challenge data={data_len}B");
+        EventKind::SaslChallenge {
+            data_len, sasl2, ..
+        } => {
+            let _ = write!(line, "{} challenge data={data_len}B", sasl_word(*sasl2));
         }
-        EventKind::SaslResponse { data_len, data } => {
-            let _ = write!(line, "sasl response data={data_len}B");
+        EventKind::SaslResponse {
+            data_len,
+            data,
+            sasl2,
+        } => {
+            let _ = write!(line, "{} response data={data_len}B", sasl_word(*sasl2));
             kv(line, "payload", data.as_deref());
         }
-        EventKind::SaslSuccess { .. } => line.push_str("sasl success"),
-        EventKind::SaslFailure { condition, text } => {
-            line.push_str("sasl failure");
+        EventKind::SaslSuccess {
+            sasl2, jid, bound, ..
+        } => {
+            let _ = write!(line, "{} success", sasl_word(*sasl2));
+            kv(line, "jid", jid.as_deref());
+            if *bound {
+                line.push_str(" bound");
+            }
+        }
+        EventKind::SaslFailure {
+            condition,
+            text,
+            sasl2,
+        } => {
+            let _ = write!(line, "{} failure", sasl_word(*sasl2));
             kv(line, "condition", condition.as_deref());
             kv(line, "text", text.as_deref());
         }
@@ -410,6 +434,27 @@ pub fn describe(kind: &EventKind, line: &mut String) {
             kv(line, "text", text.as_deref());
         }
         EventKind::StreamClose => line.push_str("stream close"),
+        EventKind::Sm {
+            action,
+            h,
+            id,
+            resume,
+            max,
+            condition,
+        } => {
+            let _ = write!(line, "sm {}", value(action));
+            if let Some(h) = h {
+                let _ = write!(line, " h={h}");
+            }
+            kv(line, "id", id.as_deref());
+            if *resume {
+                line.push_str(" resume");
+            }
+            if let Some(max) = max {
+                let _ = write!(line, " max={max}s");
+            }
+            kv(line, "condition", condition.as_deref());
+        }
         EventKind::Element { name, namespace } => {
             let _ = write!(line, "element {}", value(name));
             kv(line, "xmlns", namespace.as_deref());
@@ -449,13 +494,26 @@ pub fn describe(kind: &EventKind, line: &mut String) {
     }
 }
 
+/// `sasl` (RFC 6120 §6) or `sasl2` (XEP-0388).
+fn sasl_word(sasl2: bool) -> &'static str {
+    if sasl2 {
+        "sasl2"
+    } else {
+        "sasl"
+    }
+}
+
 fn features(f: &Features, line: &mut String) {
     line.push_str("features");
     kv(line, "starttls", f.starttls.as_deref());
     if !f.mechanisms.is_empty() {
         let _ = write!(line, " mechanisms={}", value(&f.mechanisms.join(",")));
     }
+    if !f.sasl2.is_empty() {
+        let _ = write!(line, " sasl2={}", value(&f.sasl2.join(",")));
+    }
     for (on, name) in [
+        (f.bind2, "bind2"),
         (f.bind, "bind"),
         (f.session, "session"),
         (f.sm, "sm"),

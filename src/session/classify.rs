@@ -4,7 +4,7 @@
 //! redaction setting; output: the [`EventKind`] for it plus anomalies for invalid JIDs.
 //! Matching is by (namespace, local name) only (RFC 6120 §4.8).
 
-use super::sasl;
+use super::{sasl, sm};
 use crate::fnv;
 use crate::jid::Jid;
 use crate::model::{Anomaly, EventKind, Features, Stanza, StreamKind};
@@ -73,7 +73,9 @@ pub fn element(tree: &Tree<'_>, settings: Settings, out: &mut Vec<EventKind>) {
         (ns::TLS, "starttls") => EventKind::StartTls,
         (ns::TLS, "proceed") => EventKind::TlsProceed,
         (ns::TLS, "failure") => EventKind::TlsFailure,
-        (ns::SASL, _) => sasl::classify(root, settings.show_secrets),
+        (ns::SASL, _) => sasl::classify(root, sasl::Profile::Rfc6120, settings.show_secrets),
+        (ns::SASL2, _) => sasl::classify(root, sasl::Profile::Sasl2, settings.show_secrets),
+        (ns::SM | ns::SM2, _) => sm::classify(root),
         (ns::DIALBACK, "result" | "verify") => EventKind::Dialback {
             verify: root.name() == "verify",
             r#type: root.attr("type").map(str::to_owned),
@@ -221,9 +223,20 @@ fn features(root: Element<'_>) -> Features {
                     .map(|m| m.text().trim().to_owned())
                     .collect();
             }
+            // XEP-0388 §2.1, with Bind 2 offered inline (XEP-0386 §2).
+            (ns::SASL2, "authentication") => {
+                f.sasl2 = child
+                    .children()
+                    .filter(|m| m.is(ns::SASL2, "mechanism"))
+                    .map(|m| m.text().trim().to_owned())
+                    .collect();
+                f.bind2 = child
+                    .child(ns::SASL2, "inline")
+                    .is_some_and(|i| i.child(ns::BIND2, "bind").is_some());
+            }
             (ns::BIND, "bind") => f.bind = true,
             (ns::SESSION, "session") => f.session = true,
-            (ns::SM | "urn:xmpp:sm:2", "sm") => f.sm = true,
+            (ns::SM | ns::SM2, "sm") => f.sm = true,
             (ns::COMPRESS_FEATURE, "compression") => {
                 f.compression = child
                     .children()

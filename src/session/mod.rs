@@ -13,6 +13,7 @@
 pub mod classify;
 pub mod detect;
 pub mod sasl;
+pub mod sm;
 pub mod stream;
 
 use crate::limits::Limits;

@@ -1,9 +1,10 @@
-//! SASL negotiation elements (RFC 6120 §6.4) and what of them may be shown.
+//! SASL negotiation elements (RFC 6120 §6.4, and the Extensible SASL Profile of
+//! XEP-0388) and what of them may be shown.
 //!
-//! Input: a SASL-namespace element; output: its event. Passwords, proofs and
-//! responses are secrets: their payload is replaced by `REDACTED` unless the user asked
-//! for secrets. The username is not secret and is shown where the mechanism carries it
-//! (PLAIN: RFC 4616 §2; SCRAM: RFC 5802 §5.1; DIGEST-MD5: RFC 2831 §2.1.2).
+//! Input: an element in the SASL or SASL2 namespace; output: its event. Passwords,
+//! proofs and responses are secrets: their payload is replaced by `REDACTED` unless the
+//! user asked for secrets. The username is not secret and is shown where the mechanism
+//! carries it (PLAIN: RFC 4616 §2; SCRAM: RFC 5802 §5.1; HT-*: XEP-0484 §4).
 
 use super::classify::condition_and_text;
 use crate::model::EventKind;
@@ -12,8 +13,18 @@ use crate::xml::{ns, Element};
 /// Text put in place of a secret payload.
 pub const REDACTED: &str = "REDACTED";
 
-pub fn classify(el: Element<'_>, show_secrets: bool) -> EventKind {
-    let payload = el.text().trim();
+/// Which SASL profile an element belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// RFC 6120 §6, `urn:ietf:params:xml:ns:xmpp-sasl`.
+    Rfc6120,
+    /// XEP-0388, `urn:xmpp:sasl:2`: the payloads sit in child elements, and success
+    /// carries the authorization identifier and inline results (no stream restart).
+    Sasl2,
+}
+
+pub fn classify(el: Element<'_>, profile: Profile, show_secrets: bool) -> EventKind {
+    let sasl2 = profile == Profile::Sasl2;
     let secret = |data: &str| -> Option<String> {
         if data.is_empty() || data == "=" {
             None
@@ -23,36 +34,72 @@ pub fn classify(el: Element<'_>, show_secrets: bool) -> EventKind {
             Some(REDACTED.to_owned())
         }
     };
+    let payload = el.text().trim();
     match el.name() {
-        "auth" => {
+        "auth" | "authenticate" if (el.name() == "authenticate") == sasl2 => {
             let mechanism = el.attr("mechanism").unwrap_or_default().to_owned();
+            // XEP-0388 §2.3: the initial response is a child, not the text.
+            let initial = match profile {
+                Profile::Rfc6120 => payload,
+                Profile::Sasl2 => el
+                    .child(ns::SASL2, "initial-response")
+                    .map_or("", |c| c.text().trim()),
+            };
             EventKind::SaslAuth {
-                username: username(&mechanism, payload),
+                username: username(&mechanism, initial),
                 mechanism,
-                data_len: payload.len(),
-                data: secret(payload),
+                data_len: initial.len(),
+                data: secret(initial),
+                sasl2,
             }
         }
         // Challenges come from the server and carry nonces, not secrets.
         "challenge" => EventKind::SaslChallenge {
             data_len: payload.len(),
             data: (!payload.is_empty()).then(|| payload.to_owned()),
+            sasl2,
         },
         "response" => EventKind::SaslResponse {
             data_len: payload.len(),
             data: secret(payload),
+            sasl2,
         },
-        "success" => EventKind::SaslSuccess {
-            data_len: payload.len(),
+        "success" => match profile {
+            Profile::Rfc6120 => EventKind::SaslSuccess {
+                data_len: payload.len(),
+                sasl2,
+                jid: None,
+                bound: false,
+            },
+            // XEP-0388 §2.6.1; Bind 2 adds <bound/> (XEP-0386 §3).
+            Profile::Sasl2 => EventKind::SaslSuccess {
+                data_len: el
+                    .child_text(ns::SASL2, "additional-data")
+                    .map_or(0, |t| t.trim().len()),
+                sasl2,
+                jid: el
+                    .child_text(ns::SASL2, "authorization-identifier")
+                    .map(|t| t.trim().to_owned()),
+                bound: el.child(ns::BIND2, "bound").is_some(),
+            },
         },
         "failure" => {
+            // SASL2 failures carry the RFC 6120 conditions; their <text> is SASL2's.
             let (condition, text) = condition_and_text(el, ns::SASL);
-            EventKind::SaslFailure { condition, text }
+            let text = match profile {
+                Profile::Rfc6120 => text,
+                Profile::Sasl2 => el.child_text(ns::SASL2, "text").map(str::to_owned),
+            };
+            EventKind::SaslFailure {
+                condition,
+                text,
+                sasl2,
+            }
         }
         "abort" => EventKind::SaslAbort,
         other => EventKind::Element {
             name: other.to_owned(),
-            namespace: Some(ns::SASL.to_owned()),
+            namespace: el.ns().map(str::to_owned),
         },
     }
 }
@@ -65,6 +112,13 @@ fn username(mechanism: &str, payload: &str) -> Option<String> {
         "PLAIN" => decoded
             .split(|&b| b == 0)
             .nth(1)
+            .and_then(|u| std::str::from_utf8(u).ok())
+            .map(str::to_owned),
+        // XEP-0484 §4: username NUL HMAC.
+        m if m.starts_with("HT-") => decoded
+            .split(|&b| b == 0)
+            .next()
+            .filter(|u| decoded.len() > u.len())
             .and_then(|u| std::str::from_utf8(u).ok())
             .map(str::to_owned),
         m if m.starts_with("SCRAM-") => {

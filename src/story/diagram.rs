@@ -303,9 +303,15 @@ pub fn label(kind: &EventKind) -> Option<String> {
         EventKind::TlsCertificate { .. } => "Certificate".into(),
         EventKind::TlsFinished => "Finished".into(),
         EventKind::TlsAlert { description, .. } => format!("alert {description}"),
+        EventKind::SaslAuth {
+            mechanism,
+            sasl2: true,
+            ..
+        } => format!("authenticate {mechanism}"),
         EventKind::SaslAuth { mechanism, .. } => format!("auth {mechanism}"),
         EventKind::SaslChallenge { .. } => "challenge".into(),
         EventKind::SaslResponse { .. } => "response".into(),
+        EventKind::SaslSuccess { bound: true, .. } => "success (bound)".into(),
         EventKind::SaslSuccess { .. } => "success".into(),
         EventKind::SaslFailure { condition, .. } => {
             format!("failure {}", condition.as_deref().unwrap_or_default())
@@ -331,6 +337,10 @@ pub fn label(kind: &EventKind) -> Option<String> {
                 .to_string()
         }
         EventKind::StreamClose => "</stream:stream>".into(),
+        EventKind::Sm {
+            action, h: Some(h), ..
+        } => format!("sm {action} h={h}"),
+        EventKind::Sm { action, .. } => format!("sm {action}"),
         EventKind::Element { name, .. } => format!("<{name}/>"),
         _ => return None,
     })

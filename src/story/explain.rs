@@ -69,17 +69,41 @@ pub fn sentence(kind: &EventKind, dir: Direction) -> Option<String> {
             "TLS is closed cleanly — RFC 8446 §6.1.".into()
         }
         EventKind::TlsAlert { .. } => "A TLS alert — RFC 8446 §6.".into(),
+        EventKind::SaslAuth {
+            mechanism,
+            sasl2: true,
+            ..
+        } => format!(
+            "SASL2: the client picks mechanism {mechanism} and sends its first message, its software and what to set up once authenticated — XEP-0388 §2.3."
+        ),
         EventKind::SaslAuth { mechanism, .. } => format!(
             "The client picks SASL mechanism {mechanism} and sends its first message — RFC 6120 §6.4.2."
         ),
+        EventKind::SaslChallenge { sasl2: true, .. } => {
+            "The server sends a SASL2 challenge — XEP-0388 §2.4.".into()
+        }
         EventKind::SaslChallenge { .. } => {
             "The server sends a SASL challenge — RFC 6120 §6.4.3.".into()
+        }
+        EventKind::SaslResponse { sasl2: true, .. } => {
+            "The client answers the SASL2 challenge — XEP-0388 §2.4.".into()
         }
         EventKind::SaslResponse { .. } => {
             "The client answers the challenge — RFC 6120 §6.4.3.".into()
         }
+        EventKind::SaslSuccess {
+            sasl2: true,
+            bound: true,
+            ..
+        } => "SASL2 success with a resource bound at once (Bind 2): no stream restart, stanzas may follow — XEP-0388 §2.6.1, XEP-0386.".into(),
+        EventKind::SaslSuccess { sasl2: true, .. } => {
+            "SASL2 success: the stream goes on without a restart — XEP-0388 §2.6.1.".into()
+        }
         EventKind::SaslSuccess { .. } => {
             "Authentication succeeded; the client must restart the stream — RFC 6120 §6.4.6.".into()
+        }
+        EventKind::SaslFailure { sasl2: true, .. } => {
+            "SASL2 authentication failed — XEP-0388 §2.6.2.".into()
         }
         EventKind::SaslFailure { .. } => "Authentication failed — RFC 6120 §6.5.".into(),
         EventKind::SaslAbort => "The client gives up authenticating — RFC 6120 §6.4.4.".into(),
@@ -102,11 +126,25 @@ pub fn sentence(kind: &EventKind, dir: Direction) -> Option<String> {
             "A stream error: the stream is closed after it — RFC 6120 §4.9.".into()
         }
         EventKind::StreamClose => "This side closes its stream — RFC 6120 §4.4.".into(),
+        EventKind::Sm { action, .. } => sm(action).into(),
         EventKind::Element { .. } => {
             "An element outside the core protocol (an extension) — RFC 6120 §8.4.".into()
         }
         _ => return None,
     })
+}
+
+/// Stream management (XEP-0198).
+fn sm(action: &str) -> &'static str {
+    match action {
+        "enable" => "The client turns on stream management: both sides will count the stanzas they handle — XEP-0198 §3.",
+        "enabled" => "Stream management is on; with an id the session can be resumed after a disconnection — XEP-0198 §3.",
+        "r" => "A request for an acknowledgement: how many stanzas has the other side handled? — XEP-0198 §4.",
+        "a" => "An acknowledgement: h stanzas handled so far; the sender may forget those it kept for resending — XEP-0198 §4.",
+        "resume" => "The client resumes an earlier session instead of binding a new resource — XEP-0198 §5.",
+        "resumed" => "The session is resumed; stanzas the other side missed are sent again — XEP-0198 §5.",
+        _ => "Stream management failed: the session cannot be enabled or resumed — XEP-0198 §3, §5.",
+    }
 }
 
 fn message(s: &Stanza) -> String {

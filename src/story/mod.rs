@@ -42,11 +42,18 @@ pub enum Phase {
     StreamOpen,
     StartTls,
     Tls { decrypted: bool, summary: String },
-    Sasl { mechanism: String, outcome: String },
+    Sasl {
+        mechanism: String,
+        outcome: String,
+        /// XEP-0388's profile rather than RFC 6120's.
+        sasl2: bool,
+    },
     Restart,
     Dialback,
     ComponentHandshake,
     Binding,
+    /// Enabling or resuming stream management (XEP-0198); acks stay in their phase.
+    StreamManagement,
     Stanzas,
     Close,
     Anomaly,
@@ -69,13 +76,19 @@ impl Phase {
                     format!("{summary}, {how} (RFC 8446)")
                 }
             }
-            Phase::Sasl { mechanism, outcome } => {
-                format!("SASL {mechanism}, {outcome} (RFC 6120 §6)")
-            }
+            Phase::Sasl {
+                mechanism,
+                outcome,
+                sasl2: false,
+            } => format!("SASL {mechanism}, {outcome} (RFC 6120 §6)"),
+            Phase::Sasl {
+                mechanism, outcome, ..
+            } => format!("SASL2 {mechanism}, {outcome} (XEP-0388)"),
             Phase::Restart => "stream restart (RFC 6120 §4.3.3)".into(),
             Phase::Dialback => "server dialback (XEP-0220)".into(),
             Phase::ComponentHandshake => "component handshake (XEP-0114)".into(),
             Phase::Binding => "resource binding (RFC 6120 §7)".into(),
+            Phase::StreamManagement => "stream management (XEP-0198)".into(),
             Phase::Stanzas => "stanzas (RFC 6120 §8, RFC 6121)".into(),
             Phase::Close => "stream close (RFC 6120 §4.4)".into(),
             Phase::Anomaly => "anomaly".into(),
@@ -94,11 +107,19 @@ impl Phase {
                     "TLS (opaque)".into()
                 }
             }
-            Phase::Sasl { mechanism, outcome } => format!("SASL {mechanism}: {outcome}"),
+            Phase::Sasl {
+                mechanism,
+                outcome,
+                sasl2,
+            } => {
+                let word = if *sasl2 { "SASL2" } else { "SASL" };
+                format!("{word} {mechanism}: {outcome}")
+            }
             Phase::Restart => "stream restart".into(),
             Phase::Dialback => "dialback".into(),
             Phase::ComponentHandshake => "component handshake".into(),
             Phase::Binding => "resource binding".into(),
+            Phase::StreamManagement => "stream management".into(),
             Phase::Stanzas => "stanzas".into(),
             Phase::Close => "close".into(),
             Phase::Anomaly => "anomaly".into(),
@@ -158,10 +179,14 @@ impl Dialogue {
             .or_else(|| self.header_attr(Direction::ToClient, false))
     }
 
-    /// The client's address: the bound JID, else `user@domain` from SASL.
+    /// The client's address: the bound JID (iq bind, or Bind 2 in SASL2's success),
+    /// else `user@domain` from SASL.
     pub fn client_jid(&self) -> Option<String> {
         let bound = self.kinds().find_map(|(_, k)| match k {
             EventKind::Iq(s) => s.bound_jid.clone(),
+            EventKind::SaslSuccess {
+                jid, bound: true, ..
+            } => jid.clone(),
             _ => None,
         });
         bound.or_else(|| {
@@ -305,6 +330,9 @@ impl Dialogue {
                 Some(EventKind::Iq(_) | EventKind::Message(_) | EventKind::Presence(_)) => {
                     Phase::Stanzas
                 }
+                Some(EventKind::Sm { action, .. }) if !matches!(action.as_str(), "r" | "a") => {
+                    Phase::StreamManagement
+                }
                 Some(EventKind::StreamClose | EventKind::StreamError { .. }) => Phase::Close,
                 Some(EventKind::Anomaly { .. }) => Phase::Anomaly,
                 _ => current.unwrap_or(Phase::Stanzas),
@@ -340,9 +368,17 @@ impl Dialogue {
     fn sasl_phase(&self, from: usize) -> Phase {
         let mut mechanism = String::from("?");
         let mut outcome = String::from("no outcome seen");
+        let mut sasl2 = false;
         for kind in self.entries.iter().skip(from).flat_map(|e| &e.kinds) {
             match kind {
-                EventKind::SaslAuth { mechanism: m, .. } => mechanism = m.clone(),
+                EventKind::SaslAuth {
+                    mechanism: m,
+                    sasl2: two,
+                    ..
+                } => {
+                    mechanism = m.clone();
+                    sasl2 = *two;
+                }
                 EventKind::SaslSuccess { .. } => {
                     outcome = "success".into();
                     break;
@@ -358,7 +394,11 @@ impl Dialogue {
                 _ => {}
             }
         }
-        Phase::Sasl { mechanism, outcome }
+        Phase::Sasl {
+            mechanism,
+            outcome,
+            sasl2,
+        }
     }
 }
 

@@ -22,18 +22,70 @@ pub struct Show {
     pub secrets: bool,
 }
 
-/// Elements whose text is a credential (RFC 6120 §6.4.2–6.4.3 SASL data, XEP-0220 keys,
-/// XEP-0114 digests, XEP-0078/XEP-0077 passwords).
+/// Elements whose text is a credential (RFC 6120 §6.4.2–6.4.3 SASL data, XEP-0388
+/// §2.3 SASL2 initial responses, XEP-0220 keys, XEP-0114 digests, XEP-0078 passwords
+/// and digests, XEP-0077 passwords).
 fn is_secret(qname: &str) -> bool {
     let local = qname.rsplit(':').next().unwrap_or(qname);
-    matches!(local, "auth" | "response" | "handshake" | "password")
-        || qname == "db:result"
+    matches!(
+        local,
+        "auth" | "response" | "initial-response" | "handshake" | "password" | "digest"
+    ) || qname == "db:result"
         || qname == "db:verify"
 }
 
-/// Elements whose text is base64 (RFC 6120 §6.4).
+/// Attributes whose value is a credential: the token a server hands out for fast
+/// reconnection (XEP-0484 §3, `<token token=…/>`).
+fn is_secret_attribute(element: &str, attribute: &str) -> bool {
+    element.rsplit(':').next() == Some("token") && attribute == "token"
+}
+
+/// Elements whose text is base64 (RFC 6120 §6.4, XEP-0388 §2).
 fn is_base64(qname: &str) -> bool {
-    matches!(qname, "challenge" | "success" | "auth" | "response")
+    matches!(
+        qname,
+        "challenge" | "success" | "auth" | "response" | "initial-response" | "additional-data"
+    )
+}
+
+/// A start tag as received, or rebuilt with secret attribute values redacted.
+fn shown_tag(tag: &quick_xml::events::BytesStart<'_>, show: Show) -> String {
+    let raw = tag[..].trim_end();
+    let name = tag.name().into_inner();
+    let secret = |key: &str| !show.secrets && is_secret_attribute(name, key);
+    let attributes: Vec<_> = tag.attributes().with_checks(false).flatten().collect();
+    if !attributes.iter().any(|a| secret(a.key.into_inner())) {
+        return raw.to_owned();
+    }
+    let mut out = name.to_owned();
+    for a in attributes {
+        let key = a.key.into_inner();
+        if secret(key) {
+            out.push_str(&format!(" {key}='[redacted, {} bytes]'", a.value.len()));
+        } else {
+            out.push_str(&format!(" {key}='{}'", &a.value[..]));
+        }
+    }
+    out
+}
+
+/// An unparsable fragment as one line, unless it may hold a credential.
+fn raw_line(xml: &str, show: Show) -> String {
+    let names = xml.split('<').skip(1).map(|tag| {
+        let end = tag
+            .find(|c: char| c.is_whitespace() || matches!(c, '>' | '/'))
+            .unwrap_or(tag.len());
+        tag.get(..end).unwrap_or_default()
+    });
+    let mut names = names;
+    if !show.secrets && names.any(|n| is_secret(n) || n.rsplit(':').next() == Some("token")) {
+        let first = xml
+            .get(1..)
+            .and_then(|t| t.split(|c: char| c.is_whitespace() || c == '>').next())
+            .unwrap_or_default();
+        return format!("<{first} …>[unparsed, redacted, {} bytes]", xml.len());
+    }
+    one_line(xml)
 }
 
 /// The element as indented lines.
@@ -44,7 +96,7 @@ pub fn lines(xml: &str, show: Show) -> Vec<String> {
     }
     match parse(trimmed, show) {
         Some(lines) => lines,
-        None => vec![one_line(trimmed)],
+        None => vec![raw_line(trimmed, show)],
     }
 }
 
@@ -92,7 +144,7 @@ fn parse(xml: &str, show: Show) -> Option<Vec<String>> {
                     flush_text(parent, &mut out, show);
                     parent.has_children = true;
                 }
-                let tag = format!("<{}>", &e[..]);
+                let tag = format!("<{}>", shown_tag(&e, show));
                 let qname = e.name().into_inner().to_owned();
                 out.push(format!("{}{tag}", indent(stack.len())));
                 stack.push(Open {
@@ -108,7 +160,7 @@ fn parse(xml: &str, show: Show) -> Option<Vec<String>> {
                     flush_text(parent, &mut out, show);
                     parent.has_children = true;
                 }
-                out.push(format!("{}<{}/>", indent(stack.len()), e[..].trim_end()));
+                out.push(format!("{}<{}/>", indent(stack.len()), shown_tag(&e, show)));
             }
             XmlEvent::Text(t) => {
                 if let Some(open) = stack.last_mut() {
@@ -216,6 +268,36 @@ mod tests {
                 "</message>",
             ]
         );
+    }
+
+    #[test]
+    fn sasl2_credentials_and_fast_tokens_are_redacted() {
+        let auth = "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>AGp1bGlldABzZWNyZXQ=</initial-response><user-agent id='x'><software>t</software></user-agent></authenticate>";
+        let shown = lines(auth, Show::default()).join("\n");
+        assert!(shown.contains("<initial-response>[redacted, 20 bytes]</initial-response>"));
+        assert!(!shown.contains("AGp1bGlldABzZWNyZXQ="), "{shown}");
+        assert!(shown.contains("<software>t</software>"));
+        let success = "<success xmlns='urn:xmpp:sasl:2'><authorization-identifier>juliet@localhost/x</authorization-identifier><token xmlns='urn:xmpp:fast:0' expiry='2026-12-01T00:00:00Z' token='s3cr3t-t0ken'/></success>";
+        let shown = lines(success, Show::default()).join("\n");
+        assert!(!shown.contains("s3cr3t-t0ken"), "{shown}");
+        assert!(shown.contains("token='[redacted, 12 bytes]'"), "{shown}");
+        assert!(shown.contains("expiry='2026-12-01T00:00:00Z'"), "{shown}");
+        let secrets = Show {
+            secrets: true,
+            ..Show::default()
+        };
+        assert!(lines(success, secrets).join("\n").contains("token='s3cr3t-t0ken'"));
+        assert!(lines(auth, secrets).join("\n").contains("[base64, 20 bytes]"));
+    }
+
+    #[test]
+    fn an_unparsable_fragment_with_a_credential_is_not_shown_raw() {
+        let broken = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABzZWNyZXQ=</wrong>";
+        let shown = lines(broken, Show::default()).join("\n");
+        assert!(!shown.contains("AGp1bGlldABzZWNyZXQ="), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+        let other = "<message><body>hi</wrong>";
+        assert_eq!(lines(other, Show::default()), [other]);
     }
 
     #[test]

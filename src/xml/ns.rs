@@ -14,7 +14,11 @@ pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 pub const SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
 pub const STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
 pub const STANZA_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+pub const SASL2: &str = "urn:xmpp:sasl:2";
+pub const BIND2: &str = "urn:xmpp:bind:0";
 pub const SM: &str = "urn:xmpp:sm:3";
+/// XEP-0198's earlier namespace, still sent by some servers.
+pub const SM2: &str = "urn:xmpp:sm:2";
 pub const COMPRESS_FEATURE: &str = "http://jabber.org/features/compress";
 pub const CAPS: &str = "http://jabber.org/protocol/caps";
 /// The `xml:` prefix is bound by definition (Namespaces in XML §3).

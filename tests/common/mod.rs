@@ -17,6 +17,7 @@ pub const CAPTURES: &[&str] = &[
     "xmpptrace_testWx2RequestMessageXMPPtoWx2.pcap",
     "prosody_starttls.pcap",
     "prosody_starttls_tls12.pcap",
+    "prosody_sasl2.pcap",
 ];
 
 #[derive(Default)]
