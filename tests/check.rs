@@ -341,13 +341,18 @@ fn sasl2_sessions_are_judged_like_sasl() {
         let line = format!("flow {flow} frame {frame} ");
         assert!(out.contains(&line), "{out}");
         assert!(
-            out.contains(&format!("<authenticate mechanism='{mechanism}'> sent without TLS")),
+            out.contains(&format!(
+                "<authenticate mechanism='{mechanism}'> sent without TLS"
+            )),
             "{out}"
         );
     }
     let (passed, out) = verdict(&file, "no_plain_without_tls");
     assert!(!passed);
-    assert!(out.contains("flow 2 frame 31") && out.contains("flow 3 frame 53"), "{out}");
+    assert!(
+        out.contains("flow 2 frame 31") && out.contains("flow 3 frame 53"),
+        "{out}"
+    );
     assert!(!out.contains("flow 1 "), "{out}");
     assert!(verdict(&file, "bound_resource").0);
     assert!(verdict(&file, "iq_answered").0);

@@ -4,6 +4,8 @@
 //! `cargo test --features live --test live`.
 #![cfg(feature = "live")]
 
+mod common;
+
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -209,4 +211,33 @@ fn live_errors_exit_2_with_one_line() {
         assert!(err.contains(message), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+/// A SASL2 session made afresh with the real server (prosody with Debian's
+/// prosody-modules) by the script that made `captures/prosody_sasl2.pcap`: the same
+/// facts hold with this run's ids, nonces and times.
+#[test]
+fn a_fresh_sasl2_session_from_prosody_reads_like_the_bundled_one() {
+    let dir = std::env::temp_dir().join(format!("xmppdump-sasl2-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/captures/make/prosody-sasl2.sh"
+    );
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(&dir)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(dir.join("prosody_sasl2.pcap")).unwrap();
+    let (events, summary) = common::run_bytes(bytes, xmppdump::pipeline::Config::default());
+    assert_eq!(summary.xmpp_flows, 3);
+    common::assert_sasl2_session(&events);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

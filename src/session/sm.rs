@@ -63,7 +63,11 @@ mod tests {
         let enabled = event("<enabled xmlns='urn:xmpp:sm:3' id='s1' resume='true' max='600'/>");
         assert!(matches!(
             enabled,
-            EventKind::Sm { resume: true, max: Some(600), .. }
+            EventKind::Sm {
+                resume: true,
+                max: Some(600),
+                ..
+            }
         ));
         let failed = event(
             "<failed xmlns='urn:xmpp:sm:3' h='3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",

@@ -41,7 +41,10 @@ pub struct Entry {
 pub enum Phase {
     StreamOpen,
     StartTls,
-    Tls { decrypted: bool, summary: String },
+    Tls {
+        decrypted: bool,
+        summary: String,
+    },
     Sasl {
         mechanism: String,
         outcome: String,

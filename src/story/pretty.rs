@@ -286,8 +286,12 @@ mod tests {
             secrets: true,
             ..Show::default()
         };
-        assert!(lines(success, secrets).join("\n").contains("token='s3cr3t-t0ken'"));
-        assert!(lines(auth, secrets).join("\n").contains("[base64, 20 bytes]"));
+        assert!(lines(success, secrets)
+            .join("\n")
+            .contains("token='s3cr3t-t0ken'"));
+        assert!(lines(auth, secrets)
+            .join("\n")
+            .contains("[base64, 20 bytes]"));
     }
 
     #[test]

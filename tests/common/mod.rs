@@ -165,3 +165,77 @@ pub fn course_session() -> Vec<u8> {
     packets.extend(c.close());
     synth::write_pcapng(Vec::new(), &packets).unwrap()
 }
+
+/// The session of `captures/make/prosody-sasl2.sh`, whatever its ids and times: SASL2
+/// (XEP-0388) SCRAM-SHA-1 with Bind 2 (XEP-0386); SASL2 PLAIN, then stream management
+/// (XEP-0198) enabled and the connection dropped; SASL2 PLAIN, then that session resumed.
+pub fn assert_sasl2_session(events: &[Event]) {
+    let of = |flow: u32| -> Vec<&EventKind> {
+        events
+            .iter()
+            .filter(|e| e.flow.0 == flow)
+            .map(|e| &e.kind)
+            .collect()
+    };
+    let any =
+        |kinds: &[&EventKind], pred: &dyn Fn(&EventKind) -> bool| kinds.iter().any(|k| pred(k));
+    let count = |kinds: &[&EventKind], pred: &dyn Fn(&EventKind) -> bool| {
+        kinds.iter().filter(|k| pred(k)).count()
+    };
+    let all: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+    // Everything top-level is understood, and nothing is amiss.
+    assert_eq!(count(&all, &|k| matches!(k, EventKind::Element { .. })), 0);
+    assert_eq!(count(&all, &|k| matches!(k, EventKind::Anomaly { .. })), 0);
+    // XEP-0388 §2.1: mechanisms offered for SASL2, Bind 2 inline (XEP-0386 §2).
+    assert!(any(&all, &|k| matches!(k, EventKind::Features(f)
+        if f.sasl2 == ["PLAIN", "SCRAM-SHA-1"] && f.bind2)));
+
+    let first = of(1);
+    assert!(any(&first, &|k| matches!(k,
+        EventKind::SaslAuth { mechanism, username: Some(u), sasl2: true, .. }
+            if mechanism == "SCRAM-SHA-1" && u == "juliet")));
+    assert!(any(&first, &|k| matches!(
+        k,
+        EventKind::SaslChallenge { sasl2: true, .. }
+    )));
+    assert!(any(&first, &|k| matches!(
+        k,
+        EventKind::SaslResponse { sasl2: true, .. }
+    )));
+    assert!(any(&first, &|k| matches!(k,
+        EventKind::SaslSuccess { sasl2: true, bound: true, jid: Some(j), .. }
+            if j.starts_with("juliet@localhost/xmppdump~"))));
+    // No stream restart after SASL2 (XEP-0388 §2.6.1): one header per direction.
+    assert_eq!(
+        count(&first, &|k| matches!(k, EventKind::StreamHeader { .. })),
+        2
+    );
+
+    let second = of(2);
+    assert!(any(&second, &|k| matches!(k,
+        EventKind::SaslAuth { mechanism, sasl2: true, .. } if mechanism == "PLAIN")));
+    assert!(any(&second, &|k| matches!(k,
+        EventKind::Sm { action, resume: true, .. } if action == "enable")));
+    let enabled = second.iter().find_map(|k| match k {
+        EventKind::Sm {
+            action,
+            id: Some(id),
+            resume: true,
+            max: Some(_),
+            ..
+        } if action == "enabled" => Some(id.clone()),
+        _ => None,
+    });
+    let enabled = enabled.expect("stream management enabled with an id");
+    assert!(any(&second, &|k| matches!(k,
+        EventKind::Sm { action, h: Some(2), .. } if action == "a")));
+    assert_eq!(count(&second, &|k| matches!(k, EventKind::StreamClose)), 0);
+
+    let third = of(3);
+    assert!(any(&third, &|k| matches!(k,
+        EventKind::SaslSuccess { sasl2: true, bound: false, jid: Some(j), .. } if j == "juliet@localhost")));
+    assert!(any(&third, &|k| matches!(k,
+        EventKind::Sm { action, id: Some(id), h: Some(0), .. } if action == "resume" && *id == enabled)));
+    assert!(any(&third, &|k| matches!(k,
+        EventKind::Sm { action, id: Some(id), h: Some(2), .. } if action == "resumed" && *id == enabled)));
+}
