@@ -33,4 +33,5 @@ pub mod session;
 pub mod story;
 pub mod synth;
 pub mod tls;
+pub mod websocket;
 pub mod xml;

@@ -24,7 +24,8 @@ pub struct Limits {
     pub max_tls_record: usize,
     /// Largest TLS handshake message reassembled (certificate chains).
     pub max_tls_handshake: usize,
-    /// Bytes looked at to decide whether a flow on an unknown port is XMPP.
+    /// Bytes looked at to decide whether a flow on an unknown port is XMPP (an HTTP
+    /// upgrade request must fit: browsers send 0.5–2 KiB, more with cookies).
     pub max_detect_bytes: usize,
     /// Seconds of capture time without a packet after which a flow is expired.
     pub flow_idle_timeout_secs: u64,
@@ -61,7 +62,7 @@ impl Default for Limits {
             max_attributes: 256,
             max_tls_record: (1 << 14) + 2048,
             max_tls_handshake: 1 << 18,
-            max_detect_bytes: 1024,
+            max_detect_bytes: 4096,
             flow_idle_timeout_secs: 3600,
             max_buffered_bytes: 128 << 20,
         }

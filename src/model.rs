@@ -161,6 +161,8 @@ pub enum RoleSource {
     Port,
     /// The side that sent the first stream header is the client.
     StreamHeader,
+    /// The side that sent the HTTP upgrade request is the client (RFC 7395 §3.1).
+    HttpRequest,
 }
 
 /// Why a flow is considered XMPP.
@@ -169,6 +171,8 @@ pub enum RoleSource {
 pub enum DetectedBy {
     Port,
     Content,
+    /// An HTTP upgrade to WebSocket asking for the `xmpp` subprotocol (RFC 7395 §3.1).
+    Websocket,
 }
 
 /// Why a flow's report ended.
@@ -406,6 +410,34 @@ pub enum EventKind {
     },
     /// `</stream:stream>` (RFC 6120 §4.4).
     StreamClose,
+    /// The client's HTTP request to upgrade the connection to WebSocket (RFC 6455 §4.1)
+    /// for XMPP (RFC 7395 §3.1).
+    WebsocketUpgrade {
+        path: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// `Sec-WebSocket-Protocol`: the subprotocols asked for (`xmpp`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        protocol: Option<String>,
+        /// `Sec-WebSocket-Extensions` offered (e.g. `permessage-deflate`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        extensions: Option<String>,
+    },
+    /// The server's answer (RFC 6455 §4.2.2): 101 switches to WebSocket frames.
+    WebsocketAccept {
+        status: u16,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        protocol: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        extensions: Option<String>,
+    },
+    /// A WebSocket Close frame (RFC 6455 §5.5.1), after XMPP's `<close/>`.
+    WebsocketClose {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// A stream management element (XEP-0198): `enable`, `enabled`, `resume`,
     /// `resumed`, `failed`, `r` (request) or `a` (ack).
     Sm {
@@ -607,6 +639,9 @@ pub enum Anomaly {
     TlsUnsupportedSuite,
     /// A record failed authentication: wrong key, lost record or altered bytes.
     TlsDecryptFailed,
+    /// XMPP over WebSocket that breaks RFC 6455 or RFC 7395: a bad upgrade, a frame
+    /// that cannot be decoded, a binary or compressed message.
+    WebsocketMalformed,
 }
 
 impl fmt::Display for Anomaly {

@@ -671,6 +671,9 @@ fn classify(kind: &EventKind, detail: &mut String) -> Option<Class> {
         | EventKind::TlsCertificate { .. }
         | EventKind::TlsFinished
         | EventKind::TlsAlert { .. }
+        | EventKind::WebsocketUpgrade { .. }
+        | EventKind::WebsocketAccept { .. }
+        | EventKind::WebsocketClose { .. }
         | EventKind::Xml { .. } => return None,
     };
     detail.push_str(text);

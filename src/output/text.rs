@@ -434,6 +434,37 @@ pub fn describe(kind: &EventKind, line: &mut String) {
             kv(line, "text", text.as_deref());
         }
         EventKind::StreamClose => line.push_str("stream close"),
+        EventKind::WebsocketUpgrade {
+            path,
+            host,
+            protocol,
+            extensions,
+        } => {
+            let _ = write!(line, "websocket upgrade GET {}", value(path));
+            kv(line, "host", host.as_deref());
+            kv(line, "protocol", protocol.as_deref());
+            kv(line, "extensions", extensions.as_deref());
+        }
+        EventKind::WebsocketAccept {
+            status,
+            protocol,
+            extensions,
+        } => {
+            if *status == 101 {
+                line.push_str("websocket accepted 101");
+            } else {
+                let _ = write!(line, "websocket refused {status}");
+            }
+            kv(line, "protocol", protocol.as_deref());
+            kv(line, "extensions", extensions.as_deref());
+        }
+        EventKind::WebsocketClose { code, reason } => {
+            line.push_str("websocket close");
+            if let Some(code) = code {
+                let _ = write!(line, " code={code}");
+            }
+            kv(line, "reason", reason.as_deref());
+        }
         EventKind::Sm {
             action,
             h,

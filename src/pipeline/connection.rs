@@ -12,7 +12,7 @@ use crate::model::{
     DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
 use crate::session::detect::{sniff, Verdict};
-use crate::session::{flow_position, At, Report, Reports, Session};
+use crate::session::{flow_position, At, Report, Reports, Session, Transport};
 use std::net::SocketAddr;
 
 /// What a flow's bytes are, as far as we know.
@@ -286,14 +286,20 @@ impl Conn<'_> {
             5347 => crate::xml::ns::COMPONENT_ACCEPT,
             _ => crate::xml::ns::CLIENT,
         };
-        let direct_tls = by == DetectedBy::Port && config.direct_tls_ports.contains(&server.port());
+        let transport = if by == DetectedBy::Websocket {
+            Transport::Websocket
+        } else if by == DetectedBy::Port && config.direct_tls_ports.contains(&server.port()) {
+            Transport::DirectTls
+        } else {
+            Transport::Tcp
+        };
         let options = crate::session::Options {
             show_secrets: config.show_secrets,
             digests: config.presence_digests,
             keep_xml: config.keep_xml,
             keys: config.keys.clone(),
         };
-        let session = Session::new(&config.limits, &options, direct_tls, assumed_ns);
+        let session = Session::new(&config.limits, &options, transport, assumed_ns);
         *self.app = App::Xmpp(Box::new(session));
         let kind = EventKind::FlowStart {
             client: side_of(&self.endpoints, client).to_string(),
@@ -373,13 +379,18 @@ impl Conn<'_> {
         match sniff(buffer, limit) {
             Verdict::NeedMore => {}
             Verdict::NotXmpp => *self.app = App::Ignored,
-            Verdict::Xmpp => {
+            verdict @ (Verdict::Xmpp | Verdict::Websocket) => {
                 let held = std::mem::take(buffers);
+                let (by, roles) = if verdict == Verdict::Websocket {
+                    (DetectedBy::Websocket, RoleSource::HttpRequest)
+                } else {
+                    (DetectedBy::Content, RoleSource::StreamHeader)
+                };
                 if self.client.is_none() {
-                    *self.client = Some((side, RoleSource::StreamHeader));
+                    *self.client = Some((side, roles));
                 }
                 let midstream = !self.syn_seen.iter().any(|s| *s);
-                self.start_session(DetectedBy::Content, midstream, config, at, events);
+                self.start_session(by, midstream, config, at, events);
                 // Replay what was held from the start of each direction (offset 0).
                 for (s, mut data) in held.into_iter().enumerate() {
                     if s == side {

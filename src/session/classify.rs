@@ -70,6 +70,26 @@ pub fn element(tree: &Tree<'_>, settings: Settings, out: &mut Vec<EventKind>) {
             let (condition, text) = condition_and_text(root, ns::STREAM_ERRORS);
             EventKind::StreamError { condition, text }
         }
+        // XMPP over WebSocket (RFC 7395 §3.3.2, §3.6): the stream's open and close are
+        // elements of their own, for c2s only; restarts are marked by the caller.
+        (ns::FRAMING, "open") => {
+            let from = root.attr("from").map(str::to_owned);
+            let to = root.attr("to").map(str::to_owned);
+            out.push(EventKind::StreamHeader {
+                stream_kind: StreamKind::C2s,
+                from: from.clone(),
+                to: to.clone(),
+                id: root.attr("id").map(str::to_owned),
+                version: root.attr("version").map(str::to_owned),
+                lang: root.attr("xml:lang").map(str::to_owned),
+                namespace: Some(ns::CLIENT.to_owned()),
+                dialback: false,
+                restart: false,
+            });
+            check_jids(&[("from", from.as_deref()), ("to", to.as_deref())], out);
+            return;
+        }
+        (ns::FRAMING, "close") => EventKind::StreamClose,
         (ns::TLS, "starttls") => EventKind::StartTls,
         (ns::TLS, "proceed") => EventKind::TlsProceed,
         (ns::TLS, "failure") => EventKind::TlsFailure,

@@ -2,17 +2,36 @@
 //!
 //! Input: the first bytes of one direction; output: a [`Verdict`]. A direction is XMPP
 //! when it starts (after optional whitespace) with `<?xml` or a start tag and, within
-//! the first bytes, names the streams namespace or a `jabber:` namespace.
+//! the first bytes, names the streams namespace or a `jabber:` namespace; it is XMPP
+//! over WebSocket when it is an HTTP GET upgrading to WebSocket with the `xmpp`
+//! subprotocol (RFC 7395 §3.1), its head complete within the first bytes.
+
+use crate::websocket::http;
 
 /// Whether a direction's first bytes are XMPP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Xmpp,
+    /// XMPP over WebSocket: the client's upgrade request.
+    Websocket,
     NotXmpp,
     NeedMore,
 }
 
 pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
+    if bytes.len() < 4 && b"GET ".starts_with(bytes) {
+        return Verdict::NeedMore;
+    }
+    if bytes.starts_with(b"GET ") {
+        return match http::head_end(bytes) {
+            Some(end) => match http::Head::parse(bytes.get(..end).unwrap_or_default()) {
+                Some(head) if head.asks_for_xmpp() => Verdict::Websocket,
+                _ => Verdict::NotXmpp,
+            },
+            None if bytes.len() >= max_detect_bytes => Verdict::NotXmpp,
+            None => Verdict::NeedMore,
+        };
+    }
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         return if bytes.len() >= max_detect_bytes {
@@ -57,7 +76,18 @@ mod tests {
         let header = b"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='c.example'>";
         assert_eq!(sniff(header, 1024), Verdict::Xmpp);
         assert_eq!(sniff(b"<?xml version='1.0'?>", 1024), Verdict::NeedMore);
-        assert_eq!(sniff(b"GET / HTTP/1.1\r\n", 1024), Verdict::NotXmpp);
+        assert_eq!(sniff(b"GET / HTTP/1.1\r\n", 1024), Verdict::NeedMore);
+        assert_eq!(
+            sniff(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1024),
+            Verdict::NotXmpp
+        );
+        let upgrade =
+            b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n";
+        assert_eq!(sniff(upgrade, 1024), Verdict::Websocket);
+        assert_eq!(sniff(&upgrade[..40], 1024), Verdict::NeedMore);
+        assert_eq!(sniff(&upgrade[..40], 40), Verdict::NotXmpp);
+        assert_eq!(sniff(b"G", 1024), Verdict::NeedMore);
+        assert_eq!(sniff(b"GE", 1024), Verdict::NeedMore);
         assert_eq!(sniff(b"\x16\x03\x01", 1024), Verdict::NotXmpp);
         assert_eq!(sniff(b"<html><body>", 1024), Verdict::NotXmpp);
         assert_eq!(sniff(b"  ", 1024), Verdict::NeedMore);

@@ -19,8 +19,20 @@ pub mod stream;
 use crate::limits::Limits;
 use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position};
 use crate::tls::{self, KeyStore};
+use crate::websocket;
 use std::sync::Arc;
 pub use stream::{At, Report, Stream};
+
+/// What carries the XMPP stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The TCP bytes themselves (STARTTLS may follow).
+    Tcp,
+    /// TLS from the first byte (XEP-0368).
+    DirectTls,
+    /// WebSocket after an HTTP upgrade (RFC 7395).
+    Websocket,
+}
 
 /// How a session reports what it sees.
 #[derive(Debug, Clone, Default)]
@@ -42,9 +54,14 @@ pub trait Reports {
 #[derive(Debug)]
 pub struct Session {
     streams: [Stream; 2],
-    /// The XMPP streams inside TLS, from decrypted bytes.
+    /// The XMPP streams inside TLS, from decrypted bytes, or inside WebSocket
+    /// messages.
     inner: [Option<Stream>; 2],
     tls: Option<Box<tls::Connection>>,
+    /// XMPP over WebSocket (RFC 7395): the TCP bytes are HTTP, then frames.
+    websocket: Option<Box<websocket::Connection>>,
+    /// `<open/>` elements seen per direction inside WebSocket (a second is a restart).
+    opens: [u32; 2],
     keys: Option<Arc<KeyStore>>,
     /// Content namespace assumed when the stream header was not captured.
     assumed_ns: &'static str,
@@ -57,7 +74,7 @@ impl Session {
     pub fn new(
         limits: &Limits,
         options: &Options,
-        direct_tls: bool,
+        transport: Transport,
         assumed_ns: &'static str,
     ) -> Session {
         let keep_xml = options.keep_xml;
@@ -69,7 +86,7 @@ impl Session {
             Stream::new(limits, keep_xml, settings),
             Stream::new(limits, keep_xml, settings),
         ];
-        if direct_tls {
+        if transport == Transport::DirectTls {
             for s in &mut streams {
                 s.start_tls();
             }
@@ -78,6 +95,8 @@ impl Session {
             streams,
             inner: [None, None],
             tls: None,
+            websocket: (transport == Transport::Websocket).then(Box::default),
+            opens: [0, 0],
             keys: options.keys.clone(),
             assumed_ns,
             starttls_requested: false,
@@ -108,6 +127,21 @@ impl Session {
         limits: &Limits,
         out: &mut dyn Reports,
     ) {
+        if let Some(ws) = &mut self.websocket {
+            let [c, s] = &mut self.streams;
+            let outer = if dir == Direction::ToServer { c } else { s };
+            outer.bytes.payload += bytes.len() as u64;
+            let mut unwrapped = Unwrapped {
+                streams: &mut self.inner,
+                opens: &mut self.opens,
+                limits,
+                settings: self.settings,
+                keep_xml: self.keep_xml,
+                out,
+            };
+            ws.feed(dir, offset, bytes, at, &mut unwrapped);
+            return;
+        }
         if self.stream(dir).is_tls() {
             self.stream(dir).bytes.payload += bytes.len() as u64;
             self.tls_data(dir, offset, bytes, at, limits, out);
@@ -153,6 +187,18 @@ impl Session {
 
     pub fn gap(&mut self, dir: Direction, offset: u64, len: u64, at: At, out: &mut dyn Reports) {
         self.routed(dir, out, |stream, route| stream.gap(offset, len, at, route));
+        if let Some(ws) = &mut self.websocket {
+            let mut unwrapped = Unwrapped {
+                streams: &mut self.inner,
+                opens: &mut self.opens,
+                limits: &Limits::default(),
+                settings: self.settings,
+                keep_xml: self.keep_xml,
+                out,
+            };
+            ws.gap(dir, len, &mut unwrapped);
+            return;
+        }
         if self.stream(dir).is_tls() {
             if let Some(tls) = &mut self.tls {
                 tls.gap(dir);
@@ -187,7 +233,10 @@ impl Session {
             .flatten()
             .map(Stream::held_bytes)
             .sum::<usize>();
-        streams + inner + self.tls.as_ref().map_or(0, |tls| tls.held_bytes())
+        streams
+            + inner
+            + self.tls.as_ref().map_or(0, |tls| tls.held_bytes())
+            + self.websocket.as_ref().map_or(0, |ws| ws.held_bytes())
     }
 
     /// The bytes held for all connections exceeded their budget
@@ -207,6 +256,18 @@ impl Session {
                     out: &mut *out,
                 };
                 stream.let_go(at, limits, &mut decrypted);
+            }
+        }
+        if let Some(ws) = &mut self.websocket {
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                let n = ws.let_go(dir);
+                if n > 0 {
+                    let kind = EventKind::Anomaly {
+                        anomaly: Anomaly::BufferLimit,
+                        detail: format!("{n} bytes of an unfinished HTTP head dropped (buffer budget for all connections spent); this direction is not read further"),
+                    };
+                    out.report(dir, (flow_position(at), kind));
+                }
             }
         }
         let Some(tls) = &mut self.tls else { return };
@@ -246,6 +307,9 @@ impl Session {
             b.xml += inner.bytes.xml;
             b.whitespace += inner.bytes.whitespace;
             b.skipped += inner.bytes.skipped;
+        }
+        if let Some(ws) = &self.websocket {
+            b.skipped += ws.skipped(dir);
         }
         b
     }
@@ -333,6 +397,78 @@ impl tls::Receiver for Inner<'_> {
         stream.feed(offset, bytes, at, self.limits, &mut decrypted);
         // A `<starttls/>` inside TLS is not followed: the inner stream never hands off.
         let _ = stream.take_tls_tail();
+    }
+}
+
+/// Receives the WebSocket layer's output: events as they are, message text into the
+/// inner stream of its direction, whose `<open/>` after the first is a restart.
+struct Unwrapped<'a> {
+    streams: &'a mut [Option<Stream>; 2],
+    opens: &'a mut [u32; 2],
+    limits: &'a Limits,
+    settings: classify::Settings,
+    keep_xml: bool,
+    out: &'a mut dyn Reports,
+}
+
+impl Unwrapped<'_> {
+    fn slot(&mut self, dir: Direction) -> &mut Option<Stream> {
+        let [c, s] = &mut *self.streams;
+        if dir == Direction::ToServer {
+            c
+        } else {
+            s
+        }
+    }
+}
+
+impl websocket::Receiver for Unwrapped<'_> {
+    fn event(&mut self, dir: Direction, pos: Position, kind: EventKind) {
+        self.out.report(dir, (pos, kind));
+    }
+
+    fn text(&mut self, dir: Direction, bytes: &[u8], at: At) {
+        let (limits, keep_xml, settings) = (self.limits, self.keep_xml, self.settings);
+        let [c, s] = &mut *self.streams;
+        let slot = if dir == Direction::ToServer { c } else { s };
+        let stream = slot.get_or_insert_with(|| {
+            let mut stream = Stream::new(limits, keep_xml, settings);
+            stream.start_framed();
+            stream
+        });
+        let offset = stream.bytes.payload;
+        let [oc, os] = &mut *self.opens;
+        let opens = if dir == Direction::ToServer { oc } else { os };
+        let mut framed = Framed {
+            dir,
+            opens,
+            out: &mut *self.out,
+        };
+        stream.feed(offset, bytes, at, limits, &mut framed);
+    }
+
+    fn lost(&mut self, dir: Direction) {
+        if let Some(stream) = self.slot(dir) {
+            stream.discard_partial();
+        }
+    }
+}
+
+/// Reports of a stream inside WebSocket messages: `<open/>` after the first in a
+/// direction is a restart (RFC 7395 §3.5, after TLS or SASL).
+struct Framed<'a> {
+    dir: Direction,
+    opens: &'a mut u32,
+    out: &'a mut dyn Reports,
+}
+
+impl stream::Out for Framed<'_> {
+    fn push(&mut self, (pos, mut kind): Report) {
+        if let EventKind::StreamHeader { restart, .. } = &mut kind {
+            *restart = *self.opens > 0;
+            *self.opens += 1;
+        }
+        self.out.report(self.dir, (pos, kind));
     }
 }
 

@@ -145,6 +145,32 @@ impl Stream {
         }
     }
 
+    /// Elements arrive whole, without a stream header (XMPP over WebSocket, RFC 7395
+    /// §3.3): each is top-level, and stanzas are in `jabber:client` unless they say
+    /// otherwise (§3.3.3 has them say it).
+    pub fn start_framed(&mut self) {
+        if !self.started {
+            self.started = true;
+            self.frame_offset = 0;
+            self.framer.assume_in_stream();
+            self.scope.bind("", xml::ns::CLIENT);
+            self.scope.bind("stream", xml::ns::STREAMS);
+        }
+    }
+
+    /// The layer below lost bytes (and reported it): the unfinished element is
+    /// dropped, and parsing resumes at the next element start.
+    pub fn discard_partial(&mut self) {
+        self.bytes.skipped += self.pending.len() as u64;
+        self.pending.clear();
+        self.framer.reset_frame();
+        self.let_go = false;
+        self.frame_offset = self.bytes.payload;
+        if matches!(self.mode, Mode::Xml) {
+            self.resync = true;
+        }
+    }
+
     /// Bytes from the capture were lost: report, drop the partial frame, resync.
     pub fn gap(&mut self, offset: u64, len: u64, at: At, out: &mut dyn Out) {
         self.started = true;

@@ -325,3 +325,47 @@ pub fn client_header(domain: &str) -> String {
 pub fn server_header(domain: &str, id: &str, features: &str) -> String {
     format!("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='{domain}' id='{id}' version='1.0'><stream:features>{features}</stream:features>")
 }
+
+/// The client's HTTP request upgrading to XMPP over WebSocket (RFC 7395 §3.1).
+pub fn websocket_upgrade(host: &str, path: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: xmpp\r\n\r\n"
+    )
+}
+
+/// The server's answer accepting it (RFC 6455 §4.2.2).
+pub fn websocket_accept() -> String {
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+     Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n"
+        .to_owned()
+}
+
+/// One WebSocket frame (RFC 6455 §5.2): final, of `opcode`, masked with `mask` (what
+/// a client must do) or not (a server).
+pub fn websocket_frame(opcode: u8, fin: bool, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | (opcode & 0x0f)];
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(mask_bit | n as u8),
+        n @ 126..=0xffff => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    match mask {
+        Some(key) => {
+            out.extend_from_slice(&key);
+            let mut body = payload.to_vec();
+            crate::websocket::frame::unmask(&mut body, key, 0);
+            out.extend_from_slice(&body);
+        }
+        None => out.extend_from_slice(payload),
+    }
+    out
+}

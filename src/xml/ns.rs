@@ -14,6 +14,8 @@ pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 pub const SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
 pub const STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
 pub const STANZA_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+/// XMPP over WebSocket's `<open/>` and `<close/>` (RFC 7395 §3.3.1).
+pub const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
 pub const SASL2: &str = "urn:xmpp:sasl:2";
 pub const BIND2: &str = "urn:xmpp:bind:0";
 pub const SM: &str = "urn:xmpp:sm:3";

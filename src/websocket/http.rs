@@ -1,0 +1,118 @@
+//! The HTTP/1.1 exchange that turns a connection into WebSocket (RFC 6455 §4): the
+//! client's upgrade request and the server's answer.
+//!
+//! Input: the bytes of one head (start line and header fields, up to the empty line);
+//! output: its parts. Header names are matched without regard to case (RFC 9110 §5.1).
+
+/// Longest head kept while waiting for its end (browsers send about 1 KiB, more with
+/// cookies).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Where the head ends: the index after its empty line, if it is complete.
+pub fn head_end(bytes: &[u8]) -> Option<usize> {
+    let crlf = memchr::memmem::find(bytes, b"\r\n\r\n").map(|i| i + 4);
+    let lf = memchr::memmem::find(bytes, b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A parsed head: its start line and header fields.
+#[derive(Debug)]
+pub struct Head<'a> {
+    pub start: &'a str,
+    fields: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Head<'a> {
+    /// `None` when the head is not text.
+    pub fn parse(bytes: &'a [u8]) -> Option<Head<'a>> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut lines = text.lines();
+        let start = lines.next()?.trim();
+        let fields = lines
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                Some((name.trim(), value.trim()))
+            })
+            .collect();
+        Some(Head { start, fields })
+    }
+
+    /// The first field of that name.
+    pub fn field(&self, name: &str) -> Option<&'a str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    /// Whether the field of that name lists `token` (comma-separated, any case).
+    pub fn lists(&self, name: &str, token: &str) -> bool {
+        self.fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// The request target of `GET target HTTP/1.1`.
+    pub fn get_target(&self) -> Option<&'a str> {
+        let mut parts = self.start.split_ascii_whitespace();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("GET"), Some(target), Some(version)) if version.starts_with("HTTP/") => {
+                Some(target)
+            }
+            _ => None,
+        }
+    }
+
+    /// The status code of `HTTP/1.1 101 Switching Protocols`.
+    pub fn status(&self) -> Option<u16> {
+        let mut parts = self.start.split_ascii_whitespace();
+        match (parts.next(), parts.next()) {
+            (Some(version), Some(code)) if version.starts_with("HTTP/") => code.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// An upgrade to WebSocket for XMPP (RFC 7395 §3.1: subprotocol `xmpp`).
+    pub fn asks_for_xmpp(&self) -> bool {
+        self.get_target().is_some()
+            && self.lists("upgrade", "websocket")
+            && self.lists("sec-websocket-protocol", "xmpp")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUEST: &[u8] = b"GET /xmpp-websocket HTTP/1.1\r\nHost: example.org\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: xmpp\r\nSec-WebSocket-Version: 13\r\n\r\n<open/>";
+
+    #[test]
+    fn an_xmpp_upgrade_request_is_recognised() {
+        let end = head_end(REQUEST).unwrap();
+        assert_eq!(&REQUEST[end..], b"<open/>");
+        let head = Head::parse(&REQUEST[..end]).unwrap();
+        assert!(head.asks_for_xmpp());
+        assert_eq!(head.get_target(), Some("/xmpp-websocket"));
+        assert_eq!(head.field("HOST"), Some("example.org"));
+        let chat = b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: chat, superchat\r\n\r\n";
+        assert!(!Head::parse(chat).unwrap().asks_for_xmpp());
+        let plain = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert!(!Head::parse(plain).unwrap().asks_for_xmpp());
+    }
+
+    #[test]
+    fn status_lines_and_incomplete_heads() {
+        let answer = b"HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n";
+        assert_eq!(Head::parse(answer).unwrap().status(), Some(101));
+        assert_eq!(
+            head_end(b"HTTP/1.1 101 Switching\r\nUpgrade: websocket\r\n"),
+            None
+        );
+        assert_eq!(Head::parse(b"\xff\xfe").map(|h| h.start.len()), None);
+    }
+}
