@@ -347,3 +347,12 @@ fn prosody_sasl2_bind2_and_stream_management() {
         .iter()
         .any(|k| matches!(k, EventKind::SaslSuccess { data_len: 40, .. })));
 }
+
+/// XMPP over WebSocket between prosody and xmpp.js (captures/make/prosody-websocket.sh);
+/// tests/wireshark.rs checks the messages against tshark's WebSocket dissector.
+#[test]
+fn prosody_websocket_with_xmppjs() {
+    let (events, summary) = events("prosody_websocket.pcap");
+    assert_eq!((summary.xmpp_flows, summary.anomalies), (1, 0));
+    common::assert_websocket_session(&events);
+}

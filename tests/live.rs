@@ -213,17 +213,12 @@ fn live_errors_exit_2_with_one_line() {
     }
 }
 
-/// A SASL2 session made afresh with the real server (prosody with Debian's
-/// prosody-modules) by the script that made `captures/prosody_sasl2.pcap`: the same
-/// facts hold with this run's ids, nonces and times.
-#[test]
-fn a_fresh_sasl2_session_from_prosody_reads_like_the_bundled_one() {
-    let dir = std::env::temp_dir().join(format!("xmppdump-sasl2-live-{}", std::process::id()));
+/// Runs a capture script of `captures/make/` into a fresh directory and reads what it
+/// wrote.
+fn fresh_capture(script: &str, written: &str) -> (Vec<xmppdump::model::Event>, u64) {
+    let dir = std::env::temp_dir().join(format!("xmppdump-{written}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/captures/make/prosody-sasl2.sh"
-    );
+    let script = format!("{}/captures/make/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("bash")
         .arg(script)
         .arg(&dir)
@@ -235,9 +230,27 @@ fn a_fresh_sasl2_session_from_prosody_reads_like_the_bundled_one() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let bytes = std::fs::read(dir.join("prosody_sasl2.pcap")).unwrap();
+    let bytes = std::fs::read(dir.join(written)).unwrap();
     let (events, summary) = common::run_bytes(bytes, xmppdump::pipeline::Config::default());
-    assert_eq!(summary.xmpp_flows, 3);
-    common::assert_sasl2_session(&events);
     std::fs::remove_dir_all(&dir).unwrap();
+    (events, summary.xmpp_flows)
+}
+
+/// A SASL2 session made afresh with the real server (prosody with Debian's
+/// prosody-modules) by the script that made `captures/prosody_sasl2.pcap`: the same
+/// facts hold with this run's ids, nonces and times.
+#[test]
+fn a_fresh_sasl2_session_from_prosody_reads_like_the_bundled_one() {
+    let (events, flows) = fresh_capture("prosody-sasl2.sh", "prosody_sasl2.pcap");
+    assert_eq!(flows, 3);
+    common::assert_sasl2_session(&events);
+}
+
+/// XMPP over WebSocket made afresh by a real client library (xmpp.js on Node.js) and
+/// prosody's mod_websocket, as `captures/prosody_websocket.pcap` was.
+#[test]
+fn a_fresh_websocket_session_from_xmppjs_reads_like_the_bundled_one() {
+    let (events, flows) = fresh_capture("prosody-websocket.sh", "prosody_websocket.pcap");
+    assert_eq!(flows, 1);
+    common::assert_websocket_session(&events);
 }

@@ -285,3 +285,49 @@ fn tshark_decrypts_the_same_stanzas_in_the_same_frames() {
         assert!(stanzas(ours_with(&file, &[])).is_empty());
     }
 }
+
+/// XMPP over WebSocket: tshark's WebSocket dissector unmasks the same messages, frame
+/// by frame, that xmppdump reads as XMPP elements (RFC 7395 §3.3.3: one element per
+/// message).
+#[test]
+fn tshark_unmasks_the_same_websocket_messages() {
+    let file = capture_path("prosody_websocket.pcap");
+    let out = tshark(&[
+        "-r",
+        &file,
+        "-Y",
+        "websocket.payload.text",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=\u{1}",
+        "-e",
+        "frame.number",
+        "-e",
+        "websocket.payload.text",
+    ]);
+    let mut theirs: Vec<(u64, String)> = Vec::new();
+    for line in out.lines() {
+        let (frame, texts) = line.split_once('\t').unwrap();
+        for text in texts.split('\u{1}').filter(|t| !t.is_empty()) {
+            theirs.push((frame.parse().unwrap(), text.to_owned()));
+        }
+    }
+    let config = xmppdump::pipeline::Config {
+        keep_xml: true,
+        ..Default::default()
+    };
+    let bytes = std::fs::read(&file).unwrap();
+    let (events, _) = common::run_bytes(bytes, config);
+    let ours: Vec<(u64, String)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            xmppdump::model::EventKind::Xml { xml } => Some((e.frame.0, xml.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(ours.len() >= 20, "{ours:?}");
+    assert_eq!(ours, theirs);
+}

@@ -281,6 +281,13 @@ pub fn label(kind: &EventKind) -> Option<String> {
                 format!("features: {}", parts.join(", "))
             }
         }
+        EventKind::WebsocketUpgrade { path, .. } => format!("GET {path} (Upgrade: websocket)"),
+        EventKind::WebsocketAccept { status: 101, .. } => "101 Switching Protocols".into(),
+        EventKind::WebsocketAccept { status, .. } => format!("HTTP {status} (upgrade refused)"),
+        EventKind::WebsocketClose { code, .. } => match code {
+            Some(code) => format!("WebSocket close {code}"),
+            None => "WebSocket close".into(),
+        },
         EventKind::StartTls => "<starttls/>".into(),
         EventKind::TlsProceed => "<proceed/>".into(),
         EventKind::TlsFailure => "<failure/> (TLS)".into(),

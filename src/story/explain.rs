@@ -38,6 +38,18 @@ pub fn sentence(kind: &EventKind, dir: Direction) -> Option<String> {
                 "The server lists the features of this stream — RFC 6120 §4.3.2.".into()
             }
         }
+        EventKind::WebsocketUpgrade { .. } => {
+            "The client asks the web server to turn this HTTP connection into a WebSocket carrying XMPP (subprotocol xmpp) — RFC 7395 §3.1.".into()
+        }
+        EventKind::WebsocketAccept { status: 101, .. } => {
+            "The server agrees: from now on both sides send WebSocket frames, one XML element per message — RFC 7395 §3.1, §3.3.3.".into()
+        }
+        EventKind::WebsocketAccept { .. } => {
+            "The server refuses the upgrade; no XMPP follows — RFC 6455 §4.2.2.".into()
+        }
+        EventKind::WebsocketClose { .. } => {
+            "The WebSocket closing handshake, after the XMPP stream's <close/> — RFC 7395 §3.6, RFC 6455 §5.5.1.".into()
+        }
         EventKind::StartTls => {
             "The client asks to upgrade the connection to TLS — RFC 6120 §5.4.2.1.".into()
         }

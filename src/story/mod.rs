@@ -39,6 +39,8 @@ pub struct Entry {
 /// The phase an entry belongs to (RFC 6120 §9 session order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
+    /// The HTTP upgrade to WebSocket (RFC 7395 §3.1).
+    Websocket,
     StreamOpen,
     StartTls,
     Tls {
@@ -65,6 +67,7 @@ pub enum Phase {
 impl Phase {
     pub fn title(&self) -> String {
         match self {
+            Phase::Websocket => "WebSocket upgrade (RFC 6455 §4, RFC 7395 §3.1)".into(),
             Phase::StreamOpen => "stream open (RFC 6120 §4.7)".into(),
             Phase::StartTls => "STARTTLS (RFC 6120 §5.4)".into(),
             Phase::Tls { decrypted, summary } => {
@@ -101,6 +104,7 @@ impl Phase {
     /// Short name for diagram groups.
     pub fn short(&self) -> String {
         match self {
+            Phase::Websocket => "WebSocket upgrade".into(),
             Phase::StreamOpen => "stream open".into(),
             Phase::StartTls => "STARTTLS".into(),
             Phase::Tls { decrypted, .. } => {
@@ -307,7 +311,10 @@ impl Dialogue {
                         _ => self.tls_phase(i),
                     }
                 }
-                Some(EventKind::TlsAlert { .. }) => Phase::Close,
+                Some(EventKind::TlsAlert { .. } | EventKind::WebsocketClose { .. }) => Phase::Close,
+                Some(EventKind::WebsocketUpgrade { .. } | EventKind::WebsocketAccept { .. }) => {
+                    Phase::Websocket
+                }
                 Some(
                     EventKind::SaslAuth { .. }
                     | EventKind::SaslChallenge { .. }

@@ -18,6 +18,7 @@ pub const CAPTURES: &[&str] = &[
     "prosody_starttls.pcap",
     "prosody_starttls_tls12.pcap",
     "prosody_sasl2.pcap",
+    "prosody_websocket.pcap",
 ];
 
 #[derive(Default)]
@@ -186,9 +187,16 @@ pub fn assert_sasl2_session(events: &[Event]) {
     // Everything top-level is understood, and nothing is amiss.
     assert_eq!(count(&all, &|k| matches!(k, EventKind::Element { .. })), 0);
     assert_eq!(count(&all, &|k| matches!(k, EventKind::Anomaly { .. })), 0);
-    // XEP-0388 §2.1: mechanisms offered for SASL2, Bind 2 inline (XEP-0386 §2).
-    assert!(any(&all, &|k| matches!(k, EventKind::Features(f)
-        if f.sasl2 == ["PLAIN", "SCRAM-SHA-1"] && f.bind2)));
+    // XEP-0388 §2.1: mechanisms offered for SASL2 (in prosody's hash order), Bind 2
+    // inline (XEP-0386 §2).
+    assert!(any(
+        &all,
+        &|k| matches!(k, EventKind::Features(f) if f.bind2 && {
+            let mut offered = f.sasl2.clone();
+            offered.sort();
+            offered == ["PLAIN", "SCRAM-SHA-1"]
+        })
+    ));
 
     let first = of(1);
     assert!(any(&first, &|k| matches!(k,
@@ -238,4 +246,58 @@ pub fn assert_sasl2_session(events: &[Event]) {
         EventKind::Sm { action, id: Some(id), h: Some(0), .. } if action == "resume" && *id == enabled)));
     assert!(any(&third, &|k| matches!(k,
         EventKind::Sm { action, id: Some(id), h: Some(2), .. } if action == "resumed" && *id == enabled)));
+}
+
+/// The session of `captures/make/prosody-websocket.sh`, whatever its ids and times:
+/// xmpp.js upgrades to WebSocket (RFC 7395), logs in with SCRAM-SHA-1, restarts,
+/// binds, enables stream management, sends presence, a message and a ping, closes.
+pub fn assert_websocket_session(events: &[Event]) {
+    use xmppdump::model::{DetectedBy, Direction};
+    let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+    let any = |pred: &dyn Fn(&EventKind) -> bool| kinds.iter().any(|k| pred(k));
+    assert!(any(&|k| matches!(k,
+        EventKind::FlowStart { detected_by: DetectedBy::Websocket, server, .. } if server.ends_with(":5280"))));
+    assert!(any(&|k| matches!(k,
+        EventKind::WebsocketUpgrade { path, protocol: Some(p), .. } if path == "/xmpp-websocket" && p == "xmpp")));
+    assert!(any(&|k| matches!(k,
+        EventKind::WebsocketAccept { status: 101, protocol: Some(p), .. } if p == "xmpp")));
+    let headers: Vec<(Direction, bool)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::StreamHeader { restart, .. } => Some((e.direction, *restart)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(headers.len(), 4);
+    assert_eq!(headers.iter().filter(|(_, restart)| *restart).count(), 2);
+    assert!(any(&|k| matches!(k,
+        EventKind::SaslAuth { mechanism, username: Some(u), .. } if mechanism == "SCRAM-SHA-1" && u == "juliet")));
+    assert!(any(&|k| matches!(k, EventKind::SaslSuccess { .. })));
+    assert!(any(&|k| matches!(k,
+        EventKind::Iq(s) if s.bound_jid.as_deref() == Some("juliet@localhost/browser"))));
+    assert!(any(
+        &|k| matches!(k, EventKind::Sm { action, resume: true, .. } if action == "enabled")
+    ));
+    assert!(any(&|k| matches!(k,
+        EventKind::Message(s) if s.to.as_deref() == Some("romeo@localhost") && s.body_len == Some(20))));
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| matches!(k, EventKind::StreamClose))
+            .count(),
+        2
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| matches!(
+                k,
+                EventKind::WebsocketClose {
+                    code: Some(1000),
+                    ..
+                }
+            ))
+            .count(),
+        2
+    );
 }

@@ -1,0 +1,40 @@
+// A real XMPP client library, xmpp.js (@xmpp/client from npm), over WebSocket
+// (RFC 7395), for captures/make/prosody-websocket.sh and the live test: logs in as
+// juliet (SCRAM-SHA-1, in the clear), binds, enables stream management if offered,
+// sends presence, a chat message to romeo and a ping, and closes the stream.
+//
+// Usage: node tests/tools/websocket_client.mjs PORT
+// (dependencies: `npm ci` in tests/tools/xmppjs)
+import { createRequire } from "node:module";
+
+const require = createRequire(new URL("./xmppjs/package.json", import.meta.url));
+// Node.js 20 has no WebSocket class of its own; browsers and Node.js 22 do.
+globalThis.WebSocket ??= require("ws").WebSocket;
+const { client, xml } = await import(require.resolve("@xmpp/client"));
+
+const port = process.argv[2];
+const xmpp = client({
+  service: `ws://127.0.0.1:${port}/xmpp-websocket`,
+  domain: "localhost",
+  resource: "browser",
+  username: "juliet",
+  password: "secret",
+});
+const timer = setTimeout(() => {
+  console.error("timed out");
+  process.exit(1);
+}, 15000);
+xmpp.on("error", (err) => {
+  console.error(err);
+  process.exit(1);
+});
+xmpp.on("online", async () => {
+  await xmpp.send(xml("presence", {}, xml("show", {}, "chat")));
+  await xmpp.send(
+    xml("message", { to: "romeo@localhost", type: "chat", id: "ws1" }, xml("body", {}, "hello over WebSocket")),
+  );
+  await xmpp.iqCaller.get(xml("ping", "urn:xmpp:ping"), "localhost");
+  await xmpp.stop();
+  clearTimeout(timer);
+});
+await xmpp.start();
