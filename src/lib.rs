@@ -16,11 +16,14 @@
 )]
 
 pub mod analysis;
+pub mod bosh;
 pub mod capture;
+pub mod carrier;
 pub mod check;
 pub mod decode;
 pub mod flow;
 pub mod fnv;
+pub mod http;
 pub mod jid;
 pub mod limits;
 #[cfg(feature = "live")]

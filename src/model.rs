@@ -173,6 +173,8 @@ pub enum DetectedBy {
     Content,
     /// An HTTP upgrade to WebSocket asking for the `xmpp` subprotocol (RFC 7395 §3.1).
     Websocket,
+    /// An HTTP POST whose body is a BOSH `<body/>` (XEP-0124, XEP-0206).
+    Bosh,
 }
 
 /// Why a flow's report ended.
@@ -642,6 +644,9 @@ pub enum Anomaly {
     /// XMPP over WebSocket that breaks RFC 6455 or RFC 7395: a bad upgrade, a frame
     /// that cannot be decoded, a binary or compressed message.
     WebsocketMalformed,
+    /// XMPP over BOSH that breaks XEP-0124 or HTTP/1.1: an HTTP error status, a body
+    /// that is not a `<body/>` wrapper, HTTP that cannot be followed.
+    BoshMalformed,
 }
 
 impl fmt::Display for Anomaly {

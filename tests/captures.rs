@@ -356,3 +356,12 @@ fn prosody_websocket_with_xmppjs() {
     assert_eq!((summary.xmpp_flows, summary.anomalies), (1, 0));
     common::assert_websocket_session(&events);
 }
+
+/// XMPP over BOSH between prosody and a scripted client (captures/make/prosody-bosh.sh);
+/// tests/wireshark.rs checks the bodies against tshark's HTTP dissector.
+#[test]
+fn prosody_bosh() {
+    let (events, summary) = events("prosody_bosh.pcap");
+    assert_eq!(summary.xmpp_flows, 1);
+    common::assert_bosh_session(&events);
+}

@@ -10,7 +10,9 @@ use super::{
 };
 use crate::fnv;
 use crate::jid::Jid;
-use crate::model::{Direction, EndReason, Event, EventKind, FlowId, Stanza, StreamKind, Timestamp};
+use crate::model::{
+    DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Stanza, StreamKind, Timestamp,
+};
 use crate::output::time::rfc3339;
 use crate::output::{Sink, Summary};
 use std::borrow::Cow;
@@ -147,10 +149,20 @@ impl Collector {
                 flow.kind = Some(*stream_kind);
             }
         }
-        if let EventKind::FlowStart { server, .. } = &e.kind {
+        if let EventKind::FlowStart {
+            server,
+            detected_by,
+            ..
+        } = &e.kind
+        {
             // Until a stream header says otherwise (a capture joined mid-stream has
-            // none), the server's well-known port tells the stream kind.
-            flow.kind = kind_by_port(server);
+            // none), the server's well-known port tells the stream kind; XMPP over
+            // HTTP is c2s (RFC 7395 §1, XEP-0206 §1), also on a BOSH connection that
+            // carries only the later requests of a session.
+            flow.kind = match detected_by {
+                DetectedBy::Websocket | DetectedBy::Bosh => Some(StreamKind::C2s),
+                DetectedBy::Port | DetectedBy::Content => kind_by_port(server),
+            };
         }
         let stream = flow.kind.unwrap_or(StreamKind::Unknown);
         let key = &mut self.traffic_key;

@@ -288,6 +288,8 @@ impl Conn<'_> {
         };
         let transport = if by == DetectedBy::Websocket {
             Transport::Websocket
+        } else if by == DetectedBy::Bosh {
+            Transport::Bosh
         } else if by == DetectedBy::Port && config.direct_tls_ports.contains(&server.port()) {
             Transport::DirectTls
         } else {
@@ -379,12 +381,12 @@ impl Conn<'_> {
         match sniff(buffer, limit) {
             Verdict::NeedMore => {}
             Verdict::NotXmpp => *self.app = App::Ignored,
-            verdict @ (Verdict::Xmpp | Verdict::Websocket) => {
+            verdict @ (Verdict::Xmpp | Verdict::Websocket | Verdict::Bosh) => {
                 let held = std::mem::take(buffers);
-                let (by, roles) = if verdict == Verdict::Websocket {
-                    (DetectedBy::Websocket, RoleSource::HttpRequest)
-                } else {
-                    (DetectedBy::Content, RoleSource::StreamHeader)
+                let (by, roles) = match verdict {
+                    Verdict::Websocket => (DetectedBy::Websocket, RoleSource::HttpRequest),
+                    Verdict::Bosh => (DetectedBy::Bosh, RoleSource::HttpRequest),
+                    _ => (DetectedBy::Content, RoleSource::StreamHeader),
                 };
                 if self.client.is_none() {
                     *self.client = Some((side, roles));

@@ -6,7 +6,7 @@
 //! over WebSocket when it is an HTTP GET upgrading to WebSocket with the `xmpp`
 //! subprotocol (RFC 7395 §3.1), its head complete within the first bytes.
 
-use crate::websocket::http;
+use crate::http;
 
 /// Whether a direction's first bytes are XMPP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,13 +14,33 @@ pub enum Verdict {
     Xmpp,
     /// XMPP over WebSocket: the client's upgrade request.
     Websocket,
+    /// XMPP over BOSH: an HTTP POST whose body is a `<body/>` in the httpbind
+    /// namespace (XEP-0124 §4).
+    Bosh,
     NotXmpp,
     NeedMore,
 }
 
 pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
-    if bytes.len() < 4 && b"GET ".starts_with(bytes) {
+    if bytes.len() < 5 && (b"GET ".starts_with(bytes) || b"POST ".starts_with(bytes)) {
         return Verdict::NeedMore;
+    }
+    if bytes.starts_with(b"POST ") {
+        return match http::head_end(bytes) {
+            // The namespace is in the body's first tag (XEP-0124 §4).
+            Some(end) if bytes.len() > end => {
+                let body = bytes.get(end..).unwrap_or_default();
+                if contains(body, crate::bosh::HTTPBIND.as_bytes()) {
+                    Verdict::Bosh
+                } else if body.contains(&b'>') || bytes.len() >= max_detect_bytes {
+                    Verdict::NotXmpp
+                } else {
+                    Verdict::NeedMore
+                }
+            }
+            _ if bytes.len() >= max_detect_bytes => Verdict::NotXmpp,
+            _ => Verdict::NeedMore,
+        };
     }
     if bytes.starts_with(b"GET ") {
         return match http::head_end(bytes) {
@@ -88,6 +108,13 @@ mod tests {
         assert_eq!(sniff(&upgrade[..40], 40), Verdict::NotXmpp);
         assert_eq!(sniff(b"G", 1024), Verdict::NeedMore);
         assert_eq!(sniff(b"GE", 1024), Verdict::NeedMore);
+        let post = b"POST /http-bind HTTP/1.1\r\nContent-Length: 99\r\n\r\n<body rid='1' xmlns='http://jabber.org/protocol/httpbind' to='a'/>";
+        assert_eq!(sniff(post, 1024), Verdict::Bosh);
+        assert_eq!(sniff(&post[..60], 1024), Verdict::NeedMore);
+        assert_eq!(
+            sniff(b"POST /form HTTP/1.1\r\n\r\nname=value&x=<y>", 1024),
+            Verdict::NotXmpp
+        );
         assert_eq!(sniff(b"\x16\x03\x01", 1024), Verdict::NotXmpp);
         assert_eq!(sniff(b"<html><body>", 1024), Verdict::NotXmpp);
         assert_eq!(sniff(b"  ", 1024), Verdict::NeedMore);

@@ -16,10 +16,11 @@ pub mod sasl;
 pub mod sm;
 pub mod stream;
 
+use crate::carrier;
 use crate::limits::Limits;
 use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position};
 use crate::tls::{self, KeyStore};
-use crate::websocket;
+use crate::{bosh, websocket};
 use std::sync::Arc;
 pub use stream::{At, Report, Stream};
 
@@ -32,6 +33,38 @@ pub enum Transport {
     DirectTls,
     /// WebSocket after an HTTP upgrade (RFC 7395).
     Websocket,
+    /// HTTP requests and responses with BOSH bodies (XEP-0124, XEP-0206).
+    Bosh,
+}
+
+/// A protocol carrying XMPP over HTTP.
+#[derive(Debug)]
+enum Carrier {
+    Websocket(Box<websocket::Connection>),
+    Bosh(Box<bosh::Connection>),
+}
+
+impl Carrier {
+    fn held_bytes(&self) -> usize {
+        match self {
+            Carrier::Websocket(ws) => ws.held_bytes(),
+            Carrier::Bosh(bosh) => bosh.held_bytes(),
+        }
+    }
+
+    fn let_go(&mut self, dir: Direction) -> usize {
+        match self {
+            Carrier::Websocket(ws) => ws.let_go(dir),
+            Carrier::Bosh(bosh) => bosh.let_go(dir),
+        }
+    }
+
+    fn skipped(&self, dir: Direction) -> u64 {
+        match self {
+            Carrier::Websocket(ws) => ws.skipped(dir),
+            Carrier::Bosh(bosh) => bosh.skipped(dir),
+        }
+    }
 }
 
 /// How a session reports what it sees.
@@ -55,11 +88,11 @@ pub trait Reports {
 pub struct Session {
     streams: [Stream; 2],
     /// The XMPP streams inside TLS, from decrypted bytes, or inside WebSocket
-    /// messages.
+    /// messages or BOSH bodies.
     inner: [Option<Stream>; 2],
     tls: Option<Box<tls::Connection>>,
-    /// XMPP over WebSocket (RFC 7395): the TCP bytes are HTTP, then frames.
-    websocket: Option<Box<websocket::Connection>>,
+    /// XMPP carried over HTTP: the TCP bytes are not XMPP themselves.
+    carrier: Option<Carrier>,
     /// `<open/>` elements seen per direction inside WebSocket (a second is a restart).
     opens: [u32; 2],
     keys: Option<Arc<KeyStore>>,
@@ -95,7 +128,11 @@ impl Session {
             streams,
             inner: [None, None],
             tls: None,
-            websocket: (transport == Transport::Websocket).then(Box::default),
+            carrier: match transport {
+                Transport::Websocket => Some(Carrier::Websocket(Box::default())),
+                Transport::Bosh => Some(Carrier::Bosh(Box::default())),
+                Transport::Tcp | Transport::DirectTls => None,
+            },
             opens: [0, 0],
             keys: options.keys.clone(),
             assumed_ns,
@@ -127,7 +164,7 @@ impl Session {
         limits: &Limits,
         out: &mut dyn Reports,
     ) {
-        if let Some(ws) = &mut self.websocket {
+        if let Some(carrier) = &mut self.carrier {
             let [c, s] = &mut self.streams;
             let outer = if dir == Direction::ToServer { c } else { s };
             outer.bytes.payload += bytes.len() as u64;
@@ -139,7 +176,10 @@ impl Session {
                 keep_xml: self.keep_xml,
                 out,
             };
-            ws.feed(dir, offset, bytes, at, &mut unwrapped);
+            match carrier {
+                Carrier::Websocket(ws) => ws.feed(dir, offset, bytes, at, &mut unwrapped),
+                Carrier::Bosh(bosh) => bosh.feed(dir, offset, bytes, at, limits, &mut unwrapped),
+            }
             return;
         }
         if self.stream(dir).is_tls() {
@@ -187,7 +227,7 @@ impl Session {
 
     pub fn gap(&mut self, dir: Direction, offset: u64, len: u64, at: At, out: &mut dyn Reports) {
         self.routed(dir, out, |stream, route| stream.gap(offset, len, at, route));
-        if let Some(ws) = &mut self.websocket {
+        if let Some(carrier) = &mut self.carrier {
             let mut unwrapped = Unwrapped {
                 streams: &mut self.inner,
                 opens: &mut self.opens,
@@ -196,7 +236,10 @@ impl Session {
                 keep_xml: self.keep_xml,
                 out,
             };
-            ws.gap(dir, len, &mut unwrapped);
+            match carrier {
+                Carrier::Websocket(ws) => ws.gap(dir, len, &mut unwrapped),
+                Carrier::Bosh(bosh) => bosh.gap(dir, len, &mut unwrapped),
+            }
             return;
         }
         if self.stream(dir).is_tls() {
@@ -236,7 +279,7 @@ impl Session {
         streams
             + inner
             + self.tls.as_ref().map_or(0, |tls| tls.held_bytes())
-            + self.websocket.as_ref().map_or(0, |ws| ws.held_bytes())
+            + self.carrier.as_ref().map_or(0, Carrier::held_bytes)
     }
 
     /// The bytes held for all connections exceeded their budget
@@ -258,13 +301,13 @@ impl Session {
                 stream.let_go(at, limits, &mut decrypted);
             }
         }
-        if let Some(ws) = &mut self.websocket {
+        if let Some(carrier) = &mut self.carrier {
             for dir in [Direction::ToServer, Direction::ToClient] {
-                let n = ws.let_go(dir);
+                let n = carrier.let_go(dir);
                 if n > 0 {
                     let kind = EventKind::Anomaly {
                         anomaly: Anomaly::BufferLimit,
-                        detail: format!("{n} bytes of an unfinished HTTP head dropped (buffer budget for all connections spent); this direction is not read further"),
+                        detail: format!("{n} bytes of an unfinished HTTP message dropped (buffer budget for all connections spent)"),
                     };
                     out.report(dir, (flow_position(at), kind));
                 }
@@ -308,8 +351,8 @@ impl Session {
             b.whitespace += inner.bytes.whitespace;
             b.skipped += inner.bytes.skipped;
         }
-        if let Some(ws) = &self.websocket {
-            b.skipped += ws.skipped(dir);
+        if let Some(carrier) = &self.carrier {
+            b.skipped += carrier.skipped(dir);
         }
         b
     }
@@ -422,7 +465,7 @@ impl Unwrapped<'_> {
     }
 }
 
-impl websocket::Receiver for Unwrapped<'_> {
+impl carrier::Receiver for Unwrapped<'_> {
     fn event(&mut self, dir: Direction, pos: Position, kind: EventKind) {
         self.out.report(dir, (pos, kind));
     }

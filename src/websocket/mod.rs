@@ -10,20 +10,12 @@
 //! next plausible frame start and goes on from there.
 
 pub mod frame;
-pub mod http;
 
+use crate::carrier::Receiver;
+use crate::http;
 use crate::model::{Anomaly, Direction, EventKind, Position, StreamOffset};
 use crate::session::At;
 use frame::{Header, Parsed};
-
-/// Where the layer's output goes.
-pub trait Receiver {
-    fn event(&mut self, dir: Direction, pos: Position, kind: EventKind);
-    /// Unmasked text of the current message, in order.
-    fn text(&mut self, dir: Direction, bytes: &[u8], at: At);
-    /// Bytes of this direction were lost: an unfinished element will not be completed.
-    fn lost(&mut self, dir: Direction);
-}
 
 /// Both directions of one XMPP-over-WebSocket connection.
 #[derive(Debug, Default)]

@@ -19,6 +19,7 @@ pub const CAPTURES: &[&str] = &[
     "prosody_starttls_tls12.pcap",
     "prosody_sasl2.pcap",
     "prosody_websocket.pcap",
+    "prosody_bosh.pcap",
 ];
 
 #[derive(Default)]
@@ -300,4 +301,57 @@ pub fn assert_websocket_session(events: &[Event]) {
             .count(),
         2
     );
+}
+
+/// The session of `captures/make/prosody-bosh.sh`, whatever its ids and times: BOSH
+/// session creation, SASL PLAIN, restart, bind, three stanzas in one `<body/>`, and
+/// the session terminated.
+pub fn assert_bosh_session(events: &[Event]) {
+    use xmppdump::model::{DetectedBy, Direction};
+    let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+    let any = |pred: &dyn Fn(&EventKind) -> bool| kinds.iter().any(|k| pred(k));
+    assert!(any(&|k| matches!(k,
+        EventKind::FlowStart { detected_by: DetectedBy::Bosh, server, .. } if server.ends_with(":5280"))));
+    let headers: Vec<(Direction, bool, Option<&str>)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::StreamHeader { restart, id, .. } => {
+                Some((e.direction, *restart, id.as_deref()))
+            }
+            _ => None,
+        })
+        .collect();
+    // The session request, the creation response (authid as the stream id, XEP-0206
+    // §3), and the client's restart (XEP-0206 §5).
+    assert_eq!(headers.len(), 3, "{headers:?}");
+    assert_eq!((headers[0].0, headers[0].1), (Direction::ToServer, false));
+    assert!(headers[1].0 == Direction::ToClient && headers[1].2.is_some());
+    assert_eq!((headers[2].0, headers[2].1), (Direction::ToServer, true));
+    assert!(any(&|k| matches!(k,
+        EventKind::SaslAuth { mechanism, username: Some(u), data: Some(d), .. }
+            if mechanism == "PLAIN" && u == "juliet" && d == "REDACTED")));
+    assert!(any(&|k| matches!(k,
+        EventKind::Iq(s) if s.bound_jid.as_deref() == Some("juliet@localhost/bosh"))));
+    // Presence, message and ping came in one <body/>: three events, each its own size.
+    let batch: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            e.direction == Direction::ToServer
+                && matches!(&e.kind, EventKind::Presence(s) if s.r#type.is_none())
+                || matches!(&e.kind, EventKind::Message(s) if s.id.as_deref() == Some("bosh1"))
+                || matches!(&e.kind, EventKind::Iq(s) if s.id.as_deref() == Some("ping1") && s.r#type.as_deref() == Some("get"))
+        })
+        .collect();
+    assert_eq!(batch.len(), 3, "{batch:?}");
+    assert!(batch.iter().all(|e| e.frame == batch[0].frame));
+    let sizes: std::collections::BTreeSet<u64> = batch.iter().map(|e| e.size).collect();
+    assert_eq!(sizes.len(), 3);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| matches!(k, EventKind::StreamClose))
+            .count(),
+        2
+    );
+    assert!(!any(&|k| matches!(k, EventKind::Anomaly { .. })));
 }

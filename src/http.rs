@@ -1,5 +1,6 @@
-//! The HTTP/1.1 exchange that turns a connection into WebSocket (RFC 6455 §4): the
-//! client's upgrade request and the server's answer.
+//! HTTP/1.1 message heads (RFC 9112 §2–§5), for the protocols that carry XMPP over
+//! HTTP: the WebSocket upgrade (RFC 6455 §4, RFC 7395 §3.1) and BOSH (XEP-0124,
+//! XEP-0206).
 //!
 //! Input: the bytes of one head (start line and header fields, up to the empty line);
 //! output: its parts. Header names are matched without regard to case (RFC 9110 §5.1).
@@ -16,6 +17,16 @@ pub fn head_end(bytes: &[u8]) -> Option<usize> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// How a message's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    Length(u64),
+    Chunked,
+    UntilClose,
+    /// A `Content-Length` that is not a number.
+    Invalid,
 }
 
 /// A parsed head: its start line and header fields.
@@ -57,14 +68,38 @@ impl<'a> Head<'a> {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 
-    /// The request target of `GET target HTTP/1.1`.
-    pub fn get_target(&self) -> Option<&'a str> {
+    /// The method and target of a request line, `GET /path HTTP/1.1`.
+    pub fn request(&self) -> Option<(&'a str, &'a str)> {
         let mut parts = self.start.split_ascii_whitespace();
         match (parts.next(), parts.next(), parts.next()) {
-            (Some("GET"), Some(target), Some(version)) if version.starts_with("HTTP/") => {
-                Some(target)
+            (Some(method), Some(target), Some(version)) if version.starts_with("HTTP/") => {
+                Some((method, target))
             }
             _ => None,
+        }
+    }
+
+    /// The request target of `GET target HTTP/1.1`.
+    pub fn get_target(&self) -> Option<&'a str> {
+        self.request()
+            .filter(|(method, _)| *method == "GET")
+            .map(|(_, target)| target)
+    }
+
+    /// How the body's end is found (RFC 9112 §6.3): chunked, a length, or none.
+    pub fn body(&self) -> Body {
+        if self.lists("transfer-encoding", "chunked") {
+            return Body::Chunked;
+        }
+        match self
+            .field("content-length")
+            .map(|v| v.trim().parse::<u64>())
+        {
+            Some(Ok(n)) => Body::Length(n),
+            Some(Err(_)) => Body::Invalid,
+            // A request without either has no body; a response reads to the close.
+            None if self.request().is_some() => Body::Length(0),
+            None => Body::UntilClose,
         }
     }
 
@@ -103,6 +138,24 @@ mod tests {
         assert!(!Head::parse(chat).unwrap().asks_for_xmpp());
         let plain = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
         assert!(!Head::parse(plain).unwrap().asks_for_xmpp());
+    }
+
+    #[test]
+    fn bodies_are_delimited_by_length_chunks_or_the_close() {
+        let post = b"POST /http-bind HTTP/1.1\r\nContent-Length: 42\r\n\r\n";
+        assert_eq!(Head::parse(post).unwrap().body(), Body::Length(42));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(Head::parse(chunked).unwrap().body(), Body::Chunked);
+        assert_eq!(
+            Head::parse(b"HTTP/1.0 200 OK\r\n\r\n").unwrap().body(),
+            Body::UntilClose
+        );
+        assert_eq!(
+            Head::parse(b"GET / HTTP/1.1\r\n\r\n").unwrap().body(),
+            Body::Length(0)
+        );
+        let bad = b"POST / HTTP/1.1\r\nContent-Length: many\r\n\r\n";
+        assert_eq!(Head::parse(bad).unwrap().body(), Body::Invalid);
     }
 
     #[test]
