@@ -23,9 +23,15 @@ const XBOSH: &str = "urn:xmpp:xbosh";
 /// Longest chunk-size line (RFC 9112 §7.1) kept while waiting for its end.
 const MAX_CHUNK_LINE: usize = 1024;
 
+/// Requests remembered while their responses are due (HTTP/1.1 pipelining).
+const MAX_PENDING: usize = 64;
+
 #[derive(Debug, Default)]
 pub struct Connection {
     sides: [Side; 2],
+    /// For each request not yet answered, whether it was a BOSH POST: the response to
+    /// a GET for a file is not a `<body/>`.
+    requests: std::collections::VecDeque<bool>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -326,18 +332,32 @@ impl Connection {
             return;
         };
         let (bosh, note) = match (dir, parsed.request(), parsed.status()) {
-            (Direction::ToServer, Some((method, _)), _) => (method == "POST", None),
-            (Direction::ToClient, _, Some(200)) => (true, None),
-            // XEP-0124 §17.1: errors are HTTP status codes (400, 403, 404).
-            (Direction::ToClient, _, Some(status)) => (
-                false,
-                Some(format!("HTTP status {status}: the BOSH request failed")),
-            ),
+            (Direction::ToServer, Some((method, _)), _) => {
+                let post = method == "POST";
+                if self.requests.len() < MAX_PENDING {
+                    self.requests.push_back(post);
+                }
+                (post, None)
+            }
+            (Direction::ToClient, _, Some(status)) => {
+                // A request the capture missed is taken for a POST.
+                let to_post = self.requests.pop_front().unwrap_or(true);
+                match status {
+                    200 => (to_post, None),
+                    // XEP-0124 §17.1: errors are HTTP status codes (400, 403, 404).
+                    _ if to_post => (
+                        false,
+                        Some(format!("HTTP status {status}: the BOSH request failed")),
+                    ),
+                    _ => (false, None),
+                }
+            }
             _ => (
                 false,
                 Some("expected an HTTP request or status line".to_owned()),
             ),
         };
+        let side = self.side(dir);
         side.bosh_message = bosh;
         side.state = match parsed.body() {
             Body::Length(n) => State::Body { left: n },

@@ -215,13 +215,14 @@ fn live_errors_exit_2_with_one_line() {
 
 /// Runs a capture script of `captures/make/` into a fresh directory and reads what it
 /// wrote.
-fn fresh_capture(script: &str, written: &str) -> (Vec<xmppdump::model::Event>, u64) {
+fn fresh_capture(script: &str, port: u16, written: &str) -> (Vec<xmppdump::model::Event>, u64) {
     let dir = std::env::temp_dir().join(format!("xmppdump-{written}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = format!("{}/captures/make/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("bash")
         .arg(script)
         .arg(&dir)
+        .env("PORT", port.to_string())
         .output()
         .expect("bash");
     assert!(
@@ -241,7 +242,7 @@ fn fresh_capture(script: &str, written: &str) -> (Vec<xmppdump::model::Event>, u
 /// facts hold with this run's ids, nonces and times.
 #[test]
 fn a_fresh_sasl2_session_from_prosody_reads_like_the_bundled_one() {
-    let (events, flows) = fresh_capture("prosody-sasl2.sh", "prosody_sasl2.pcap");
+    let (events, flows) = fresh_capture("prosody-sasl2.sh", 5222, "prosody_sasl2.pcap");
     assert_eq!(flows, 3);
     common::assert_sasl2_session(&events);
 }
@@ -250,7 +251,17 @@ fn a_fresh_sasl2_session_from_prosody_reads_like_the_bundled_one() {
 /// prosody's mod_websocket, as `captures/prosody_websocket.pcap` was.
 #[test]
 fn a_fresh_websocket_session_from_xmppjs_reads_like_the_bundled_one() {
-    let (events, flows) = fresh_capture("prosody-websocket.sh", "prosody_websocket.pcap");
+    // Its own port: the live tests run at the same time.
+    let (events, flows) = fresh_capture("prosody-websocket.sh", 5280, "prosody_websocket.pcap");
     assert_eq!(flows, 1);
     common::assert_websocket_session(&events);
+}
+
+/// XMPP over BOSH made afresh with prosody's mod_bosh, as `captures/prosody_bosh.pcap`
+/// was.
+#[test]
+fn a_fresh_bosh_session_from_prosody_reads_like_the_bundled_one() {
+    let (events, flows) = fresh_capture("prosody-bosh.sh", 15280, "prosody_bosh.pcap");
+    assert_eq!(flows, 1);
+    common::assert_bosh_session(&events);
 }

@@ -6,13 +6,13 @@
 # restart, bind, presence + message + ping in one <body/>, terminate.
 #
 # Needs: prosody, dumpcap, python3; root (loopback capture).
-# Usage: bash captures/make/prosody-bosh.sh [OUTDIR]
+# Usage: [PORT=5280] bash captures/make/prosody-bosh.sh [OUTDIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$here/captures}
 work=$(mktemp -d)
 trap 'kill $(cat "$work/prosody.pid" 2>/dev/null) 2>/dev/null || true; kill $dumpcap_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-port=5280
+port=${PORT:-5280}
 
 mkdir -p "$work/data"
 cat > "$work/prosody.cfg.lua" <<CFG

@@ -3,17 +3,19 @@
 # a real server (prosody 0.12 from Debian's packages, mod_websocket on its HTTP port
 # 5280) and a real client library (xmpp.js, @xmpp/client from npm, on Node.js), on
 # loopback, in the clear, captured by dumpcap. The client upgrades the connection,
-# logs in (SCRAM-SHA-1), restarts the stream, binds, enables stream management,
-# sends presence, a chat message and a ping, and closes.
+# logs in (SCRAM-SHA-1), restarts the stream, binds, sends presence, a chat message
+# and a ping, and closes. (Stream management is left off: xmpp.js 0.14 acks twice
+# and prosody 0.12 then ends the stream in about half the runs, "Client acknowledged
+# less stanzas than already acknowledged".)
 #
 # Needs: prosody, dumpcap, node with `npm ci` done in tests/tools/xmppjs; root.
-# Usage: bash captures/make/prosody-websocket.sh [OUTDIR]
+# Usage: [PORT=5280] bash captures/make/prosody-websocket.sh [OUTDIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$here/captures}
 work=$(mktemp -d)
 trap 'kill $(cat "$work/prosody.pid" 2>/dev/null) 2>/dev/null || true; kill $dumpcap_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-port=5280
+port=${PORT:-5280}
 
 mkdir -p "$work/data"
 cat > "$work/prosody.cfg.lua" <<CFG
@@ -29,7 +31,7 @@ https_ports = { }
 c2s_require_encryption = false
 consider_websocket_secure = true
 authentication = "internal_hashed"
-modules_enabled = { "roster", "saslauth", "disco", "ping", "posix", "smacks", "websocket" }
+modules_enabled = { "roster", "saslauth", "disco", "ping", "posix", "websocket" }
 log = { debug = "$work/prosody.log" }
 VirtualHost "localhost"
 CFG

@@ -251,13 +251,18 @@ pub fn assert_sasl2_session(events: &[Event]) {
 
 /// The session of `captures/make/prosody-websocket.sh`, whatever its ids and times:
 /// xmpp.js upgrades to WebSocket (RFC 7395), logs in with SCRAM-SHA-1, restarts,
-/// binds, enables stream management, sends presence, a message and a ping, closes.
+/// binds, sends presence, a message and a ping, closes.
 pub fn assert_websocket_session(events: &[Event]) {
     use xmppdump::model::{DetectedBy, Direction};
     let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
     let any = |pred: &dyn Fn(&EventKind) -> bool| kinds.iter().any(|k| pred(k));
-    assert!(any(&|k| matches!(k,
-        EventKind::FlowStart { detected_by: DetectedBy::Websocket, server, .. } if server.ends_with(":5280"))));
+    assert!(any(&|k| matches!(
+        k,
+        EventKind::FlowStart {
+            detected_by: DetectedBy::Websocket,
+            ..
+        }
+    )));
     assert!(any(&|k| matches!(k,
         EventKind::WebsocketUpgrade { path, protocol: Some(p), .. } if path == "/xmpp-websocket" && p == "xmpp")));
     assert!(any(&|k| matches!(k,
@@ -276,9 +281,6 @@ pub fn assert_websocket_session(events: &[Event]) {
     assert!(any(&|k| matches!(k, EventKind::SaslSuccess { .. })));
     assert!(any(&|k| matches!(k,
         EventKind::Iq(s) if s.bound_jid.as_deref() == Some("juliet@localhost/browser"))));
-    assert!(any(
-        &|k| matches!(k, EventKind::Sm { action, resume: true, .. } if action == "enabled")
-    ));
     assert!(any(&|k| matches!(k,
         EventKind::Message(s) if s.to.as_deref() == Some("romeo@localhost") && s.body_len == Some(20))));
     assert_eq!(
@@ -310,8 +312,13 @@ pub fn assert_bosh_session(events: &[Event]) {
     use xmppdump::model::{DetectedBy, Direction};
     let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
     let any = |pred: &dyn Fn(&EventKind) -> bool| kinds.iter().any(|k| pred(k));
-    assert!(any(&|k| matches!(k,
-        EventKind::FlowStart { detected_by: DetectedBy::Bosh, server, .. } if server.ends_with(":5280"))));
+    assert!(any(&|k| matches!(
+        k,
+        EventKind::FlowStart {
+            detected_by: DetectedBy::Bosh,
+            ..
+        }
+    )));
     let headers: Vec<(Direction, bool, Option<&str>)> = events
         .iter()
         .filter_map(|e| match &e.kind {

@@ -1,7 +1,6 @@
 // A real XMPP client library, xmpp.js (@xmpp/client from npm), over WebSocket
 // (RFC 7395), for captures/make/prosody-websocket.sh and the live test: logs in as
-// juliet (SCRAM-SHA-1, in the clear), binds, enables stream management if offered,
-// sends presence, a chat message to romeo and a ping, and closes the stream.
+// juliet (SCRAM-SHA-1, in the clear), binds, sends presence, a chat message to romeo and a ping, and closes the stream.
 //
 // Usage: node tests/tools/websocket_client.mjs PORT
 // (dependencies: `npm ci` in tests/tools/xmppjs)
