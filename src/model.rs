@@ -212,6 +212,10 @@ pub struct DirectionBytes {
     /// Application bytes recovered by decryption; their XML is counted in `xml`.
     #[serde(skip_serializing_if = "is_zero")]
     pub decrypted: u64,
+    /// Bytes of the protocol carrying XMPP over HTTP: HTTP heads, WebSocket frame
+    /// headers, BOSH `<body/>` wrappers and chunk lines.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub framing: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -146,6 +146,12 @@ fn a_session_in_keep_alive_requests_and_a_chunked_response() {
         .map(|e| e.direction)
         .collect();
     assert_eq!(closes, [Direction::ToServer, Direction::ToClient]);
+    // Everything but the two stanzas was HTTP and <body/> wrappers.
+    let Some(EventKind::FlowEnd { to_server, .. }) = events.last().map(|e| &e.kind) else {
+        panic!("no flow end")
+    };
+    assert_eq!(to_server.xml, (PRESENCE.len() + MESSAGE.len()) as u64);
+    assert_eq!(to_server.framing, client.len() as u64 - to_server.xml);
 }
 
 #[test]

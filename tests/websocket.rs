@@ -163,6 +163,10 @@ fn an_upgraded_connection_is_read_as_xmpp() {
     assert_eq!(to_server.xml, xml as u64);
     assert_eq!(to_server.payload, client.len() as u64);
     assert_eq!(to_server.skipped, 0);
+    // The rest is the carrier's: the HTTP request and the frame headers.
+    let http = websocket_upgrade("example.org", "/xmpp-websocket").len() as u64;
+    let frame_headers = 5 * (2 + 4) + (2 + 4 + 2);
+    assert_eq!(to_server.framing, http + frame_headers);
 }
 
 #[test]

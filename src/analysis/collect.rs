@@ -11,7 +11,8 @@ use super::{
 use crate::fnv;
 use crate::jid::Jid;
 use crate::model::{
-    DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Stanza, StreamKind, Timestamp,
+    DetectedBy, Direction, DirectionBytes, EndReason, Event, EventKind, FlowId, Stanza, StreamKind,
+    Timestamp,
 };
 use crate::output::time::rfc3339;
 use crate::output::{Sink, Summary};
@@ -215,7 +216,7 @@ impl Collector {
                     (Direction::ToServer, to_server),
                     (Direction::ToClient, to_client),
                 ] {
-                    self.direction_bytes(e.flow, dir, b.whitespace, b.tls);
+                    self.direction_bytes(e.flow, dir, b);
                 }
                 let how = match reason {
                     EndReason::Fin => "fin",
@@ -230,14 +231,19 @@ impl Collector {
         self.flush_fan_out(Some(e.time));
     }
 
-    /// Whitespace and TLS bytes are known per direction only at flow end.
-    fn direction_bytes(&mut self, id: FlowId, dir: Direction, whitespace: u64, tls: u64) {
+    /// Whitespace, TLS and framing bytes are known per direction only at flow end.
+    fn direction_bytes(&mut self, id: FlowId, dir: Direction, b: &DirectionBytes) {
         let Some(flow) = self.flows.get_mut(&id) else {
             return;
         };
         let stream = flow.kind.unwrap_or(StreamKind::Unknown);
-        flow.row.xml_bytes += whitespace;
-        for (class, bytes) in [(Class::Whitespace, whitespace), (Class::Tls, tls)] {
+        flow.row.xml_bytes += b.whitespace;
+        let rows = [
+            (Class::Whitespace, b.whitespace),
+            (Class::Tls, b.tls),
+            (Class::Framing, b.framing),
+        ];
+        for (class, bytes) in rows {
             if bytes > 0 {
                 let key = TrafficKey {
                     stream,

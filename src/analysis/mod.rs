@@ -63,6 +63,7 @@ pub enum Class {
     StreamError,
     Close,
     /// Stream management (XEP-0198): enable, resume, acks and their requests.
+    #[serde(rename = "sm")]
     StreamManagement,
     /// Other top-level elements (compression, wrappers, extensions).
     Other,
@@ -70,6 +71,8 @@ pub enum Class {
     Whitespace,
     /// Bytes after the TLS hand-off, not decrypted.
     Tls,
+    /// HTTP, WebSocket and BOSH framing around XMPP (RFC 7395, XEP-0206).
+    Framing,
 }
 
 impl Class {
@@ -94,6 +97,7 @@ impl Class {
             Class::Other => "other",
             Class::Whitespace => "whitespace",
             Class::Tls => "tls",
+            Class::Framing => "framing",
         }
     }
 }
@@ -383,7 +387,9 @@ impl Stats {
         Overhead {
             presence: self.traffic_where(|k| in_scope(k) && k.class == Class::Presence),
             stanzas: self.traffic_where(|k| in_scope(k) && k.class.is_stanza()),
-            xml: self.traffic_where(|k| in_scope(k) && k.class != Class::Tls),
+            // XMPP bytes: neither encrypted nor the HTTP around XMPP.
+            xml: self
+                .traffic_where(|k| in_scope(k) && !matches!(k.class, Class::Tls | Class::Framing)),
         }
     }
 }

@@ -514,6 +514,9 @@ pub fn describe(kind: &EventKind, line: &mut String) {
                 if b.decrypted > 0 {
                     let _ = write!(line, " decrypted={}", b.decrypted);
                 }
+                if b.framing > 0 {
+                    let _ = write!(line, " framing={}", b.framing);
+                }
                 if b.missing > 0 {
                     let _ = write!(line, " missing={}", b.missing);
                 }

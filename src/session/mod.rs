@@ -352,7 +352,11 @@ impl Session {
             b.skipped += inner.bytes.skipped;
         }
         if let Some(carrier) = &self.carrier {
-            b.skipped += carrier.skipped(dir);
+            let skipped = carrier.skipped(dir);
+            b.skipped += skipped;
+            // What reached neither the XMPP stream nor `skipped` was the carrier's own.
+            let unwrapped = inner.map_or(0, |s| s.bytes.payload);
+            b.framing = b.payload.saturating_sub(unwrapped + skipped);
         }
         b
     }
