@@ -9,10 +9,10 @@
 //! HTTP head (at most [`http::MAX_HEAD_BYTES`]), an unfinished body (at most four times
 //! the stanza limit; beyond, it is skipped), a chunk-size line.
 
-use crate::carrier::Receiver;
+use crate::carrier::{self, position, Receiver};
 use crate::http::{self, Body, Head};
 use crate::limits::Limits;
-use crate::model::{Anomaly, Direction, EventKind, Position, StreamKind, StreamOffset};
+use crate::model::{Anomaly, Direction, EventKind, Position, StreamKind};
 use crate::session::At;
 use crate::xml::{self, ns, NsScope};
 
@@ -76,42 +76,19 @@ struct Side {
     skipped: u64,
 }
 
-fn position(offset: u64, size: u64, at: At) -> Position {
-    Position {
-        time: at.time,
-        frame: at.frame,
-        offset: StreamOffset(offset),
-        size,
-        decrypted: false,
-    }
-}
-
 fn malformed(detail: String) -> EventKind {
-    EventKind::Anomaly {
-        anomaly: Anomaly::BoshMalformed,
-        detail,
-    }
+    carrier::anomaly(Anomaly::BoshMalformed, detail)
 }
 
 impl Connection {
     fn side(&mut self, dir: Direction) -> &mut Side {
-        let [c, s] = &mut self.sides;
-        if dir == Direction::ToServer {
-            c
-        } else {
-            s
-        }
+        dir.of_mut(&mut self.sides)
     }
 
     /// Bytes of this direction not read as XMPP: bodies skipped, and everything after
     /// the HTTP could not be followed.
     pub fn skipped(&self, dir: Direction) -> u64 {
-        let [c, s] = &self.sides;
-        if dir == Direction::ToServer {
-            c.skipped
-        } else {
-            s.skipped
-        }
+        dir.of(&self.sides).skipped
     }
 
     pub fn held_bytes(&self) -> usize {
@@ -194,6 +171,14 @@ impl Connection {
             }
             State::Head => {
                 if side.line.is_empty() {
+                    // RFC 9112 §2.2: empty lines before a request line are ignored.
+                    let blank = rest
+                        .iter()
+                        .take_while(|b| matches!(b, b'\r' | b'\n'))
+                        .count();
+                    if blank > 0 {
+                        return blank;
+                    }
                     side.line_at = pos;
                 }
                 let before = side.line.len();
@@ -213,15 +198,16 @@ impl Connection {
                 };
                 let head = std::mem::take(&mut side.line);
                 let head_at = side.line_at;
+                let used = end.saturating_sub(before);
+                let body_at = pos + used as u64;
                 self.head(
                     dir,
                     head.get(..end).unwrap_or_default(),
                     head_at,
-                    pos,
+                    body_at,
                     at,
                     rx,
                 );
-                let used = end.saturating_sub(before);
                 if self.side(dir).state == (State::Body { left: 0 }) {
                     self.end_of_message(dir, at, limits, rx);
                 }
@@ -312,7 +298,7 @@ impl Connection {
         dir: Direction,
         head: &[u8],
         head_at: u64,
-        pos: u64,
+        body_at: u64,
         at: At,
         rx: &mut dyn Receiver,
     ) {
@@ -320,7 +306,7 @@ impl Connection {
         let side = self.side(dir);
         side.body.clear();
         side.skip_body = false;
-        side.body_at = pos;
+        side.body_at = body_at;
         let Some(parsed) = parsed else {
             side.state = State::Done;
             let detail = "HTTP head is not text".to_owned();

@@ -4,7 +4,7 @@
 //! the session implements: their own events as they are, and the XMPP bytes they
 //! unwrapped, in order, for a stream whose elements arrive without a stream header.
 
-use crate::model::{Direction, EventKind, Position};
+use crate::model::{Anomaly, Direction, EventKind, Position, StreamOffset};
 use crate::session::At;
 
 pub trait Receiver {
@@ -14,4 +14,21 @@ pub trait Receiver {
     fn text(&mut self, dir: Direction, bytes: &[u8], at: At);
     /// Bytes of this direction were lost: an unfinished element will not be completed.
     fn lost(&mut self, dir: Direction);
+}
+
+/// Where a carrier's own event lies: `size` bytes from `offset` of the direction's TCP
+/// bytes, completed in the frame of `at`.
+pub fn position(offset: u64, size: u64, at: At) -> Position {
+    Position {
+        time: at.time,
+        frame: at.frame,
+        offset: StreamOffset(offset),
+        size,
+        decrypted: false,
+    }
+}
+
+/// An anomaly of kind `anomaly` with `detail`.
+pub fn anomaly(anomaly: Anomaly, detail: String) -> EventKind {
+    EventKind::Anomaly { anomaly, detail }
 }

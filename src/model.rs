@@ -73,6 +73,24 @@ impl Direction {
         }
     }
 
+    /// This direction's half of a pair kept per direction, `[to server, to client]`.
+    pub fn of<T>(self, pair: &[T; 2]) -> &T {
+        let [c, s] = pair;
+        match self {
+            Direction::ToServer => c,
+            Direction::ToClient => s,
+        }
+    }
+
+    /// [`Direction::of`], to change it.
+    pub fn of_mut<T>(self, pair: &mut [T; 2]) -> &mut T {
+        let [c, s] = pair;
+        match self {
+            Direction::ToServer => c,
+            Direction::ToClient => s,
+        }
+    }
+
     /// Short arrow used in text output: `C>S` or `S>C`.
     pub fn arrow(self) -> &'static str {
         match self {

@@ -8,7 +8,7 @@ use common::run_bytes;
 use proptest::prelude::*;
 use xmppdump::model::{Anomaly, Direction, Event, EventKind, Timestamp};
 use xmppdump::pipeline::Config;
-use xmppdump::synth::{write_pcap, Conversation, Link, Packet};
+use xmppdump::synth::{write_pcap, Conversation, Link};
 
 const NS: &str = "xmlns='http://jabber.org/protocol/httpbind'";
 const MESSAGE: &str = "<message xmlns='jabber:client' to='romeo@example.net' type='chat' id='m1'><body>Art thou not Romeo?</body></message>";
@@ -65,23 +65,8 @@ fn session() -> (String, String) {
     (client, server)
 }
 
-/// A capture of one connection: the client's bytes, then the server's, each cut at
-/// `cuts` (positions past the end are ignored).
 fn capture(client: &[u8], server: &[u8], cuts: &[usize]) -> Vec<u8> {
-    let mut c = conversation();
-    let mut packets: Vec<Packet> = c.handshake();
-    for (from_client, bytes) in [(true, client), (false, server)] {
-        let mut at = 0;
-        for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
-            let cut = cut.clamp(at, bytes.len());
-            if cut > at {
-                packets.push(c.send_one(from_client, &bytes[at..cut]));
-                at = cut;
-            }
-        }
-    }
-    packets.extend(c.close());
-    write_pcap(Vec::new(), &packets, false, false).unwrap()
+    common::capture_cut(conversation(), client, server, cuts)
 }
 
 fn events(client: &str, server: &str) -> Vec<Event> {
@@ -230,14 +215,6 @@ fn a_lost_segment_drops_its_message_and_the_next_one_is_read() {
         .any(|e| matches!(e.kind, EventKind::StreamClose) && e.direction == Direction::ToServer));
 }
 
-fn comparable(events: &[Event]) -> Vec<(Direction, u64, u64, EventKind)> {
-    events
-        .iter()
-        .filter(|e| !matches!(e.kind, EventKind::FlowEnd { .. }))
-        .map(|e| (e.direction, e.offset.0, e.size, e.kind.clone()))
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -252,6 +229,18 @@ proptest! {
         cuts.sort_unstable();
         let whole = run_bytes(capture(client.as_bytes(), server.as_bytes(), &[]), Config::default()).0;
         let pieces = run_bytes(capture(client.as_bytes(), server.as_bytes(), &cuts), Config::default()).0;
-        prop_assert_eq!(comparable(&whole), comparable(&pieces));
+        prop_assert_eq!(common::comparable(&whole), common::comparable(&pieces));
     }
+}
+
+#[test]
+fn empty_lines_between_requests_are_ignored() {
+    // RFC 9112 §2.2: some clients end a body with an extra CRLF.
+    let create = post(&format!("<body rid='1' {NS} to='example.org'/>"));
+    let batch = post(&format!("<body rid='2' sid='s1' {NS}>{MESSAGE}</body>"));
+    let events = events(&format!("{create}\r\n{batch}"), "");
+    assert!(anomalies(&events).is_empty(), "{:?}", anomalies(&events));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Message(_))));
 }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use xmppdump::model::{Anomaly, Direction, Event, EventKind, Timestamp};
 use xmppdump::pipeline::Config;
 use xmppdump::synth::{
-    websocket_accept, websocket_frame, websocket_upgrade, write_pcap, Conversation, Link, Packet,
+    websocket_accept, websocket_frame, websocket_upgrade, write_pcap, Conversation, Link,
 };
 use xmppdump::websocket::frame::{BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT};
 
@@ -53,22 +53,8 @@ fn session_bytes() -> (Vec<u8>, Vec<u8>) {
     (client, server)
 }
 
-/// A capture of one connection: the client's bytes in `client_cuts` pieces, then the
-/// server's.
-fn capture(client: &[u8], server: &[u8], client_cuts: &[usize]) -> Vec<u8> {
-    let mut c = conversation();
-    let mut packets: Vec<Packet> = c.handshake();
-    let mut at = 0;
-    for &cut in client_cuts.iter().chain(std::iter::once(&client.len())) {
-        let cut = cut.clamp(at, client.len());
-        if cut > at {
-            packets.push(c.send_one(true, &client[at..cut]));
-            at = cut;
-        }
-    }
-    packets.extend(c.send(false, server));
-    packets.extend(c.close());
-    write_pcap(Vec::new(), &packets, false, false).unwrap()
+fn capture(client: &[u8], server: &[u8], cuts: &[usize]) -> Vec<u8> {
+    common::capture_cut(conversation(), client, server, cuts)
 }
 
 fn events(client: &[u8], server: &[u8]) -> Vec<Event> {
@@ -328,15 +314,6 @@ fn garbage_between_frames_is_skipped_to_the_next_frame() {
     );
 }
 
-/// Events without positions that depend on packet boundaries (frame numbers).
-fn comparable(events: &[Event]) -> Vec<(Direction, u64, u64, EventKind)> {
-    events
-        .iter()
-        .filter(|e| !matches!(e.kind, EventKind::FlowEnd { .. }))
-        .map(|e| (e.direction, e.offset.0, e.size, e.kind.clone()))
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -350,6 +327,6 @@ proptest! {
         cuts.sort_unstable();
         let whole = run_bytes(capture(&client, &server, &[]), Config::default()).0;
         let pieces = run_bytes(capture(&client, &server, &cuts), Config::default()).0;
-        prop_assert_eq!(comparable(&whole), comparable(&pieces));
+        prop_assert_eq!(common::comparable(&whole), common::comparable(&pieces));
     }
 }

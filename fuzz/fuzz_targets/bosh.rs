@@ -8,23 +8,8 @@
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use xmppdump::model::{Anomaly, Event, EventKind, Timestamp};
-use xmppdump::output::{Sink, Summary};
-use xmppdump::pipeline::Config;
+use xmppdump::model::{Direction, EventKind, Timestamp};
 use xmppdump::synth::{Conversation, Link};
-
-#[derive(Default)]
-struct Collect(Vec<Event>);
-
-impl Sink for Collect {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        self.0.push(event.clone());
-        Ok(())
-    }
-    fn summary(&mut self, _: &Summary) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 const CREATE: &[u8] = b"<body rid='1' xmlns='http://jabber.org/protocol/httpbind' to='example.org' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>";
 
@@ -82,8 +67,8 @@ fn sides(mut input: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (client, server)
 }
 
-/// Events as (direction, offset, size, kind) with segments of `mss` bytes.
-fn events(client: &[u8], server: &[u8], mss: usize) -> Vec<String> {
+/// The events when both sides' bytes come in segments of `mss` bytes.
+fn events(client: &[u8], server: &[u8], mss: usize) -> Vec<(Direction, u64, u64, EventKind)> {
     let mut c = Conversation::new(
         "10.0.0.1:4000".parse().unwrap(),
         "10.0.0.2:8080".parse().unwrap(),
@@ -94,22 +79,7 @@ fn events(client: &[u8], server: &[u8], mss: usize) -> Vec<String> {
     let mut packets = c.handshake();
     packets.extend(c.send(true, client));
     packets.extend(c.send(false, server));
-    let mut config = Config::default();
-    config.limits.max_depth = 8;
-    config.limits.max_stanza_bytes = 256;
-    let mut sink = Collect::default();
-    common::feed(&packets, config, &mut sink);
-    sink.0
-        .into_iter()
-        .filter(|e| !matches!(e.kind, EventKind::FlowStart { .. } | EventKind::FlowEnd { .. }))
-        .map(|e| match e.kind {
-            EventKind::Anomaly {
-                anomaly: anomaly @ (Anomaly::TextAtTopLevel | Anomaly::DataAfterClose),
-                ..
-            } => format!("{:?} {} {anomaly}", e.direction, e.offset.0),
-            kind => format!("{:?} {} {} {kind:?}", e.direction, e.offset.0, e.size),
-        })
-        .collect()
+    common::comparable(&packets)
 }
 
 fuzz_target!(|data: &[u8]| {

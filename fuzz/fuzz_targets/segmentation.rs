@@ -6,26 +6,11 @@
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use xmppdump::model::{Anomaly, Direction, Event, EventKind, Timestamp};
-use xmppdump::output::{Sink, Summary};
-use xmppdump::pipeline::Config;
+use xmppdump::model::{Direction, EventKind, Timestamp};
 use xmppdump::synth::{Conversation, Link};
 
-#[derive(Default)]
-struct Collect(Vec<Event>);
-
-impl Sink for Collect {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        self.0.push(event.clone());
-        Ok(())
-    }
-    fn summary(&mut self, _: &Summary) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The client's events as (offset, size, kind): frames and times depend on the cuts.
-fn events(payload: &[u8], mss: usize) -> Vec<(u64, u64, EventKind)> {
+/// The events when the client's bytes come in segments of `mss` bytes.
+fn events(payload: &[u8], mss: usize) -> Vec<(Direction, u64, u64, EventKind)> {
     let mut c = Conversation::new(
         "10.0.0.1:4000".parse().unwrap(),
         "10.0.0.2:5222".parse().unwrap(),
@@ -35,40 +20,7 @@ fn events(payload: &[u8], mss: usize) -> Vec<(u64, u64, EventKind)> {
     c.mss = mss;
     let mut packets = c.handshake();
     packets.extend(c.send(true, payload));
-    // Small depth and size limits, so too-deep and too-large elements are common
-    // (RFC 6120 §13.12: the same answer whether an element came whole or in pieces).
-    let mut config = Config::default();
-    config.limits.max_depth = 8;
-    config.limits.max_stanza_bytes = 256;
-    let mut sink = Collect::default();
-    common::feed(&packets, config, &mut sink);
-    sink.0
-        .into_iter()
-        .filter(|e| e.direction == Direction::ToServer)
-        .filter(|e| {
-            !matches!(
-                e.kind,
-                EventKind::FlowStart { .. } | EventKind::FlowEnd { .. }
-            )
-        })
-        .map(|e| match e.kind {
-            // Top-level text (also after the close) ends where the bytes at hand end:
-            // the framer cannot know more is coming, so its size depends on the cuts
-            // by design.
-            EventKind::Anomaly {
-                anomaly: anomaly @ (Anomaly::TextAtTopLevel | Anomaly::DataAfterClose),
-                ..
-            } => (
-                e.offset.0,
-                0,
-                EventKind::Anomaly {
-                    anomaly,
-                    detail: String::new(),
-                },
-            ),
-            kind => (e.offset.0, e.size, kind),
-        })
-        .collect()
+    common::comparable(&packets)
 }
 
 fuzz_target!(|data: &[u8]| {

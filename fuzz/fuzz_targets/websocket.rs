@@ -8,27 +8,11 @@
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use xmppdump::model::{Anomaly, Direction, Event, EventKind, Timestamp};
-use xmppdump::output::{Sink, Summary};
-use xmppdump::pipeline::Config;
+use xmppdump::model::{Direction, EventKind, Timestamp};
 use xmppdump::synth::{websocket_accept, websocket_frame, websocket_upgrade, Conversation, Link};
 
-#[derive(Default)]
-struct Collect(Vec<Event>);
-
-impl Sink for Collect {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        self.0.push(event.clone());
-        Ok(())
-    }
-    fn summary(&mut self, _: &Summary) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The client's events as (offset, size, kind) when its frames come in segments of
-/// `mss` bytes: frames and times depend on the cuts.
-fn events(client: &[u8], mss: usize) -> Vec<(u64, u64, EventKind)> {
+/// The events when the client's frames come in segments of `mss` bytes.
+fn events(client: &[u8], mss: usize) -> Vec<(Direction, u64, u64, EventKind)> {
     let mut c = Conversation::new(
         "10.0.0.1:4000".parse().unwrap(),
         "10.0.0.2:8080".parse().unwrap(),
@@ -41,25 +25,7 @@ fn events(client: &[u8], mss: usize) -> Vec<(u64, u64, EventKind)> {
     packets.extend(c.send(true, websocket_upgrade("example.org", "/xmpp-websocket").as_bytes()));
     packets.extend(c.send(false, websocket_accept().as_bytes()));
     packets.extend(c.send(true, client));
-    let mut config = Config::default();
-    config.limits.max_depth = 8;
-    config.limits.max_stanza_bytes = 256;
-    let mut sink = Collect::default();
-    common::feed(&packets, config, &mut sink);
-    sink.0
-        .into_iter()
-        .filter(|e| e.direction == Direction::ToServer)
-        .filter(|e| !matches!(e.kind, EventKind::FlowStart { .. } | EventKind::FlowEnd { .. }))
-        .map(|e| match e.kind {
-            // Top-level text ends where the bytes at hand end (by design, as in the
-            // segmentation target).
-            EventKind::Anomaly {
-                anomaly: anomaly @ (Anomaly::TextAtTopLevel | Anomaly::DataAfterClose),
-                ..
-            } => (e.offset.0, 0, EventKind::Anomaly { anomaly, detail: String::new() }),
-            kind => (e.offset.0, e.size, kind),
-        })
-        .collect()
+    common::comparable(&packets)
 }
 
 /// Frames from the input: each chunk is `[kind, length, bytes…]`; kind's low nibble is

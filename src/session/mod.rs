@@ -143,10 +143,7 @@ impl Session {
     }
 
     fn stream(&mut self, dir: Direction) -> &mut Stream {
-        match dir {
-            Direction::ToServer => &mut self.streams[0],
-            Direction::ToClient => &mut self.streams[1],
-        }
+        dir.of_mut(&mut self.streams)
     }
 
     /// The capture started inside this direction of the connection.
@@ -165,9 +162,7 @@ impl Session {
         out: &mut dyn Reports,
     ) {
         if let Some(carrier) = &mut self.carrier {
-            let [c, s] = &mut self.streams;
-            let outer = if dir == Direction::ToServer { c } else { s };
-            outer.bytes.payload += bytes.len() as u64;
+            dir.of_mut(&mut self.streams).bytes.payload += bytes.len() as u64;
             let mut unwrapped = Unwrapped {
                 streams: &mut self.inner,
                 opens: &mut self.opens,
@@ -257,8 +252,7 @@ impl Session {
         out: &mut dyn Reports,
         f: impl FnOnce(&mut Stream, &mut dyn stream::Out),
     ) {
-        let [c, s] = &mut self.streams;
-        let stream = if dir == Direction::ToServer { c } else { s };
+        let stream = dir.of_mut(&mut self.streams);
         let mut route = Route::new(dir, &mut self.starttls_requested, out);
         f(stream, &mut route);
         if route.proceed {
@@ -432,8 +426,7 @@ impl tls::Receiver for Inner<'_> {
     }
 
     fn plaintext(&mut self, dir: Direction, bytes: &[u8], at: At) {
-        let [c, s] = &mut *self.streams;
-        let slot = if dir == Direction::ToServer { c } else { s };
+        let slot = dir.of_mut(self.streams);
         let (keep_xml, settings) = (self.keep_xml, self.settings);
         let stream = slot.get_or_insert_with(|| Stream::new(self.limits, keep_xml, settings));
         let offset = stream.bytes.payload;
@@ -460,12 +453,7 @@ struct Unwrapped<'a> {
 
 impl Unwrapped<'_> {
     fn slot(&mut self, dir: Direction) -> &mut Option<Stream> {
-        let [c, s] = &mut *self.streams;
-        if dir == Direction::ToServer {
-            c
-        } else {
-            s
-        }
+        dir.of_mut(self.streams)
     }
 }
 
@@ -476,16 +464,13 @@ impl carrier::Receiver for Unwrapped<'_> {
 
     fn text(&mut self, dir: Direction, bytes: &[u8], at: At) {
         let (limits, keep_xml, settings) = (self.limits, self.keep_xml, self.settings);
-        let [c, s] = &mut *self.streams;
-        let slot = if dir == Direction::ToServer { c } else { s };
-        let stream = slot.get_or_insert_with(|| {
+        let stream = dir.of_mut(self.streams).get_or_insert_with(|| {
             let mut stream = Stream::new(limits, keep_xml, settings);
             stream.start_framed();
             stream
         });
         let offset = stream.bytes.payload;
-        let [oc, os] = &mut *self.opens;
-        let opens = if dir == Direction::ToServer { oc } else { os };
+        let opens = dir.of_mut(self.opens);
         let mut framed = Framed {
             dir,
             opens,

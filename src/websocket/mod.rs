@@ -11,9 +11,9 @@
 
 pub mod frame;
 
-use crate::carrier::Receiver;
+use crate::carrier::{self, position, Receiver};
 use crate::http;
-use crate::model::{Anomaly, Direction, EventKind, Position, StreamOffset};
+use crate::model::{Anomaly, Direction, EventKind, Position};
 use crate::session::At;
 use frame::{Header, Parsed};
 
@@ -76,41 +76,18 @@ struct Side {
     skipped: u64,
 }
 
-fn position(offset: u64, size: u64, at: At) -> Position {
-    Position {
-        time: at.time,
-        frame: at.frame,
-        offset: StreamOffset(offset),
-        size,
-        decrypted: false,
-    }
-}
-
 fn malformed(detail: String) -> EventKind {
-    EventKind::Anomaly {
-        anomaly: Anomaly::WebsocketMalformed,
-        detail,
-    }
+    carrier::anomaly(Anomaly::WebsocketMalformed, detail)
 }
 
 impl Connection {
     fn side(&mut self, dir: Direction) -> &mut Side {
-        let [c, s] = &mut self.sides;
-        if dir == Direction::ToServer {
-            c
-        } else {
-            s
-        }
+        dir.of_mut(&mut self.sides)
     }
 
     /// Bytes of this direction not read as XMPP (see [`Side::skipped`]).
     pub fn skipped(&self, dir: Direction) -> u64 {
-        let [c, s] = &self.sides;
-        if dir == Direction::ToServer {
-            c.skipped
-        } else {
-            s.skipped
-        }
+        dir.of(&self.sides).skipped
     }
 
     /// Bytes of memory held for data still to come.

@@ -362,3 +362,36 @@ pub fn assert_bosh_session(events: &[Event]) {
     );
     assert!(!any(&|k| matches!(k, EventKind::Anomaly { .. })));
 }
+
+/// A capture of one connection: the client's bytes, then the server's, each cut into
+/// segments at `cuts` (positions past the end are ignored), then the close.
+pub fn capture_cut(
+    mut c: synth::Conversation,
+    client: &[u8],
+    server: &[u8],
+    cuts: &[usize],
+) -> Vec<u8> {
+    let mut packets: Vec<Packet> = c.handshake();
+    for (from_client, bytes) in [(true, client), (false, server)] {
+        let mut at = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
+            let cut = cut.clamp(at, bytes.len());
+            if let Some(piece) = bytes.get(at..cut).filter(|p| !p.is_empty()) {
+                packets.push(c.send_one(from_client, piece));
+                at = cut;
+            }
+        }
+    }
+    packets.extend(c.close());
+    synth::write_pcap(Vec::new(), &packets, false, false).unwrap()
+}
+
+/// Events as they compare across different cuts of the same bytes: without frame
+/// numbers and times, and without the flow's end (its frame).
+pub fn comparable(events: &[Event]) -> Vec<(xmppdump::model::Direction, u64, u64, EventKind)> {
+    events
+        .iter()
+        .filter(|e| !matches!(e.kind, EventKind::FlowEnd { .. }))
+        .map(|e| (e.direction, e.offset.0, e.size, e.kind.clone()))
+        .collect()
+}
