@@ -306,7 +306,8 @@ pub struct StatsArgs {
 /// Options shared by every job that reads captures.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Also treat TCP port N as XMPP (repeatable); 5222, 5269, 5223, 5270, 5347 always are.
+    /// Also treat TCP port N as XMPP (repeatable); 5222, 5269, 5223, 5270, 5347, 5281
+    /// and 5443 always are.
     #[arg(long = "port", value_name = "N")]
     pub ports: Vec<u16>,
 

@@ -19,6 +19,20 @@ pub fn head_end(bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// Whether `bytes` start like an HTTP/1.1 request line (a method, then a space).
+pub fn is_request(bytes: &[u8]) -> bool {
+    const METHODS: [&[u8]; 7] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"OPTIONS ",
+        b"DELETE ",
+        b"PATCH ",
+    ];
+    METHODS.iter().any(|m| bytes.starts_with(m))
+}
+
 /// How a message's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {

@@ -10,7 +10,7 @@ use xmppdump::model::{Direction, Event, EventKind, StreamKind};
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
 use xmppdump::output::Summary;
-use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::pipeline::Pipeline;
 
 fn open(name: &str) -> Reader {
     let path = format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -19,7 +19,8 @@ fn open(name: &str) -> Reader {
 
 fn events(name: &str) -> (Vec<Event>, Summary) {
     let mut sink = Collect::default();
-    Pipeline::new(Config::default())
+    // With the capture's key log, when it has one.
+    Pipeline::new(config_for(name))
         .run(&mut open(name), &mut sink)
         .unwrap();
     (sink.events, sink.summary.unwrap())
@@ -354,7 +355,21 @@ fn prosody_sasl2_bind2_and_stream_management() {
 fn prosody_websocket_with_xmppjs() {
     let (events, summary) = events("prosody_websocket.pcap");
     assert_eq!((summary.xmpp_flows, summary.anomalies), (1, 0));
-    common::assert_websocket_session(&events);
+    common::assert_websocket_session(&events, false);
+}
+
+/// The same over TLS (wss:// on prosody's HTTPS port 5281), decrypted with the key log
+/// Node.js wrote (`--tls-keylog`): the HTTP upgrade inside TLS starts the carrier.
+#[test]
+fn prosody_wss_decrypted_with_the_key_log_of_nodejs() {
+    let (events, summary) = events("prosody_wss.pcap");
+    assert_eq!((summary.xmpp_flows, summary.anomalies), (1, 0));
+    common::assert_websocket_session(&events, true);
+    let Some(EventKind::FlowEnd { to_server, .. }) = events.last().map(|e| &e.kind) else {
+        panic!("no flow end")
+    };
+    // Of the decrypted bytes, what was not XMPP was HTTP and frame headers.
+    assert_eq!(to_server.decrypted, to_server.xml + to_server.framing);
 }
 
 /// XMPP over BOSH between prosody and a scripted client (captures/make/prosody-bosh.sh);

@@ -216,12 +216,24 @@ fn live_errors_exit_2_with_one_line() {
 /// Runs a capture script of `captures/make/` into a fresh directory and reads what it
 /// wrote.
 fn fresh_capture(script: &str, port: u16, written: &str) -> (Vec<xmppdump::model::Event>, u64) {
+    fresh_capture_with(script, port, &[], written, None)
+}
+
+/// [`fresh_capture`] with more arguments for the script, and the key log it wrote.
+fn fresh_capture_with(
+    script: &str,
+    port: u16,
+    args: &[&str],
+    written: &str,
+    keylog: Option<&str>,
+) -> (Vec<xmppdump::model::Event>, u64) {
     let dir = std::env::temp_dir().join(format!("xmppdump-{written}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = format!("{}/captures/make/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("bash")
         .arg(script)
         .arg(&dir)
+        .args(args)
         .env("PORT", port.to_string())
         .output()
         .expect("bash");
@@ -232,7 +244,15 @@ fn fresh_capture(script: &str, port: u16, written: &str) -> (Vec<xmppdump::model
         String::from_utf8_lossy(&out.stderr)
     );
     let bytes = std::fs::read(dir.join(written)).unwrap();
-    let (events, summary) = common::run_bytes(bytes, xmppdump::pipeline::Config::default());
+    let mut config = xmppdump::pipeline::Config::default();
+    if let Some(keylog) = keylog {
+        let store = xmppdump::tls::KeyStore::open(&dir.join(keylog)).unwrap();
+        config.keys = Some(std::sync::Arc::new(store));
+        // The test's own HTTPS port is direct TLS here too.
+        config.ports.push(port);
+        config.direct_tls_ports.push(port);
+    }
+    let (events, summary) = common::run_bytes(bytes, config);
     std::fs::remove_dir_all(&dir).unwrap();
     (events, summary.xmpp_flows)
 }
@@ -254,7 +274,21 @@ fn a_fresh_websocket_session_from_xmppjs_reads_like_the_bundled_one() {
     // Its own port: the live tests run at the same time.
     let (events, flows) = fresh_capture("prosody-websocket.sh", 5280, "prosody_websocket.pcap");
     assert_eq!(flows, 1);
-    common::assert_websocket_session(&events);
+    common::assert_websocket_session(&events, false);
+}
+
+/// The same over TLS (wss://), decrypted with the key log Node.js writes.
+#[test]
+fn a_fresh_wss_session_from_xmppjs_is_decrypted_with_its_key_log() {
+    let (events, flows) = fresh_capture_with(
+        "prosody-websocket.sh",
+        15281,
+        &["wss"],
+        "prosody_wss.pcap",
+        Some("prosody_wss.keylog"),
+    );
+    assert_eq!(flows, 1);
+    common::assert_websocket_session(&events, true);
 }
 
 /// XMPP over BOSH made afresh with prosody's mod_bosh, as `captures/prosody_bosh.pcap`

@@ -288,48 +288,56 @@ fn tshark_decrypts_the_same_stanzas_in_the_same_frames() {
 
 /// XMPP over WebSocket: tshark's WebSocket dissector unmasks the same messages, frame
 /// by frame, that xmppdump reads as XMPP elements (RFC 7395 §3.3.3: one element per
-/// message).
+/// message), in the clear and inside TLS with the key log Node.js wrote.
 #[test]
 fn tshark_unmasks_the_same_websocket_messages() {
-    let file = capture_path("prosody_websocket.pcap");
-    let out = tshark(&[
-        "-r",
-        &file,
-        "-Y",
-        "websocket.payload.text",
-        "-T",
-        "fields",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=\u{1}",
-        "-e",
-        "frame.number",
-        "-e",
-        "websocket.payload.text",
-    ]);
-    let mut theirs: Vec<(u64, String)> = Vec::new();
-    for line in out.lines() {
-        let (frame, texts) = line.split_once('\t').unwrap();
-        for text in texts.split('\u{1}').filter(|t| !t.is_empty()) {
-            theirs.push((frame.parse().unwrap(), text.to_owned()));
+    for (name, tls) in [("prosody_websocket", false), ("prosody_wss", true)] {
+        let file = capture_path(&format!("{name}.pcap"));
+        let keylog = format!(
+            "tls.keylog_file:{}",
+            capture_path(&format!("{name}.keylog"))
+        );
+        let mut args = vec!["-r", file.as_str()];
+        if tls {
+            args.extend(["-o", keylog.as_str(), "-d", "tcp.port==5281,tls"]);
         }
+        args.extend([
+            "-Y",
+            "websocket.payload.text",
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=\u{1}",
+            "-e",
+            "frame.number",
+            "-e",
+            "websocket.payload.text",
+        ]);
+        let mut theirs: Vec<(u64, String)> = Vec::new();
+        for line in tshark(&args).lines() {
+            let (frame, texts) = line.split_once('\t').unwrap();
+            for text in texts.split('\u{1}').filter(|t| !t.is_empty()) {
+                theirs.push((frame.parse().unwrap(), text.to_owned()));
+            }
+        }
+        let config = xmppdump::pipeline::Config {
+            keep_xml: true,
+            ..common::config_for(&format!("{name}.pcap"))
+        };
+        let bytes = std::fs::read(&file).unwrap();
+        let (events, _) = common::run_bytes(bytes, config);
+        let ours: Vec<(u64, String)> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                xmppdump::model::EventKind::Xml { xml } => Some((e.frame.0, xml.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(ours.len() >= 15, "{name}: {ours:?}");
+        assert_eq!(ours, theirs, "{name}");
     }
-    let config = xmppdump::pipeline::Config {
-        keep_xml: true,
-        ..Default::default()
-    };
-    let bytes = std::fs::read(&file).unwrap();
-    let (events, _) = common::run_bytes(bytes, config);
-    let ours: Vec<(u64, String)> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            xmppdump::model::EventKind::Xml { xml } => Some((e.frame.0, xml.clone())),
-            _ => None,
-        })
-        .collect();
-    assert!(ours.len() >= 15, "{ours:?}");
-    assert_eq!(ours, theirs);
 }
 
 /// XMPP over BOSH: the elements xmppdump reads in each HTTP message are the content of

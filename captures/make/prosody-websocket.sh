@@ -9,23 +9,44 @@
 # less stanzas than already acknowledged".)
 #
 # Needs: prosody, dumpcap, node with `npm ci` done in tests/tools/xmppjs; root.
-# Usage: [PORT=5280] bash captures/make/prosody-websocket.sh [OUTDIR]
+# With `wss` the same over TLS (wss:// on prosody's HTTPS port 5281) and the key log
+# Node.js writes: captures/prosody_wss.pcap and .keylog.
+# Usage: [PORT=5280] bash captures/make/prosody-websocket.sh [OUTDIR [wss]]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$here/captures}
+tls=${2:-}
 work=$(mktemp -d)
 . "$here/captures/make/prosody-common.sh"
 trap stop_all EXIT
-port=${PORT:-5280}
+
+if [ "$tls" = wss ]; then
+  # wss:// on prosody's HTTPS port, with a throwaway certificate; Node.js writes the
+  # TLS secrets (--tls-keylog) for `xmppdump --keylog`.
+  port=${PORT:-5281}
+  name=prosody_wss
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=xmppdump test/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost" -keyout "$work/localhost.key" -out "$work/localhost.crt" 2>/dev/null
+  ports="http_ports = { }
+https_ports = { $port }
+https_ssl = { key = \"$work/localhost.key\", certificate = \"$work/localhost.crt\" }"
+  client=(env NODE_TLS_REJECT_UNAUTHORIZED=0 node --tls-keylog="$work/keylog" "$here/tests/tools/websocket_client.mjs" "$port" wss)
+else
+  port=${PORT:-5280}
+  name=prosody_websocket
+  ports="http_ports = { $port }"
+  client=(node "$here/tests/tools/websocket_client.mjs" "$port")
+fi
 
 start_prosody "$port" '"roster", "saslauth", "disco", "ping", "posix", "websocket"' "
 c2s_ports = { }
-http_ports = { $port }
+$ports
 c2s_require_encryption = false
 consider_websocket_secure = true"
 start_capture "$port"
-node "$here/tests/tools/websocket_client.mjs" "$port" || { tail -30 "$work/prosody.log"; exit 1; }
+"${client[@]}" 2>/dev/null || { tail -30 "$work/prosody.log"; exit 1; }
 stop_capture
 
-cp "$work/capture.pcap" "$out/prosody_websocket.pcap"
-echo "wrote $out/prosody_websocket.pcap ($(stat -c %s "$out/prosody_websocket.pcap") bytes)"
+cp "$work/capture.pcap" "$out/$name.pcap"
+if [ "$tls" = wss ]; then cp "$work/keylog" "$out/$name.keylog"; fi
+echo "wrote $out/$name.pcap ($(stat -c %s "$out/$name.pcap") bytes)"

@@ -625,7 +625,8 @@ fn pair_key(dir: Direction, stream_no: u32, from: &str, to: &str) -> u64 {
 fn kind_by_port(server: &str) -> Option<StreamKind> {
     let port = server.rsplit(':').next()?.parse::<u16>().ok()?;
     match port {
-        5222 | 5223 => Some(StreamKind::C2s),
+        // 5281 and 5443: XMPP over HTTPS (WebSocket, BOSH) is c2s.
+        5222 | 5223 | 5281 | 5443 => Some(StreamKind::C2s),
         5269 | 5270 => Some(StreamKind::S2s),
         5347 => Some(StreamKind::Component),
         _ => None,

@@ -20,10 +20,12 @@ pub mod parallel;
 
 use connection::{classify_new, end, flow_level, held_bytes, let_go, App};
 
-/// Ports on which a flow is XMPP without looking at its bytes.
-pub const DEFAULT_PORTS: &[u16] = &[5222, 5269, 5223, 5270, 5347];
-/// Ports where TLS starts with the first byte (XEP-0368).
-pub const DIRECT_TLS_PORTS: &[u16] = &[5223, 5270];
+/// Ports on which a flow is XMPP without looking at its bytes: c2s, s2s, their direct
+/// TLS ports, components, and the HTTPS ports where prosody (5281) and ejabberd (5443)
+/// serve XMPP over WebSocket and BOSH (read when a key log decrypts them).
+pub const DEFAULT_PORTS: &[u16] = &[5222, 5269, 5223, 5270, 5347, 5281, 5443];
+/// Ports where TLS starts with the first byte (XEP-0368, and HTTPS).
+pub const DIRECT_TLS_PORTS: &[u16] = &[5223, 5270, 5281, 5443];
 /// How often, in capture seconds, idle flows are looked for.
 const SWEEP_INTERVAL_SECS: i64 = 60;
 

@@ -20,7 +20,8 @@ use crate::carrier;
 use crate::limits::Limits;
 use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position};
 use crate::tls::{self, KeyStore};
-use crate::{bosh, websocket};
+use crate::{bosh, http, websocket};
+use detect::Verdict;
 use std::sync::Arc;
 pub use stream::{At, Report, Stream};
 
@@ -42,13 +43,41 @@ pub enum Transport {
 enum Carrier {
     Websocket(Box<websocket::Connection>),
     Bosh(Box<bosh::Connection>),
+    /// HTTP that carries no XMPP (inside TLS on an XMPP server's HTTPS port): its
+    /// bytes per direction are counted as skipped.
+    NotXmpp([u64; 2]),
 }
 
 impl Carrier {
+    fn feed(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        bytes: &[u8],
+        at: At,
+        limits: &Limits,
+        rx: &mut dyn carrier::Receiver,
+    ) {
+        match self {
+            Carrier::Websocket(ws) => ws.feed(dir, offset, bytes, at, rx),
+            Carrier::Bosh(bosh) => bosh.feed(dir, offset, bytes, at, limits, rx),
+            Carrier::NotXmpp(skipped) => *dir.of_mut(skipped) += bytes.len() as u64,
+        }
+    }
+
+    fn gap(&mut self, dir: Direction, len: u64, rx: &mut dyn carrier::Receiver) {
+        match self {
+            Carrier::Websocket(ws) => ws.gap(dir, len, rx),
+            Carrier::Bosh(bosh) => bosh.gap(dir, len, rx),
+            Carrier::NotXmpp(_) => {}
+        }
+    }
+
     fn held_bytes(&self) -> usize {
         match self {
             Carrier::Websocket(ws) => ws.held_bytes(),
             Carrier::Bosh(bosh) => bosh.held_bytes(),
+            Carrier::NotXmpp(_) => 0,
         }
     }
 
@@ -56,6 +85,7 @@ impl Carrier {
         match self {
             Carrier::Websocket(ws) => ws.let_go(dir),
             Carrier::Bosh(bosh) => bosh.let_go(dir),
+            Carrier::NotXmpp(_) => 0,
         }
     }
 
@@ -63,6 +93,7 @@ impl Carrier {
         match self {
             Carrier::Websocket(ws) => ws.skipped(dir),
             Carrier::Bosh(bosh) => bosh.skipped(dir),
+            Carrier::NotXmpp(skipped) => *dir.of(skipped),
         }
     }
 }
@@ -93,6 +124,11 @@ pub struct Session {
     tls: Option<Box<tls::Connection>>,
     /// XMPP carried over HTTP: the TCP bytes are not XMPP themselves.
     carrier: Option<Carrier>,
+    /// XMPP carried over HTTP inside TLS (wss://, https://), found in the client's
+    /// first decrypted bytes.
+    tls_carrier: Option<Carrier>,
+    /// Decrypted bytes so far per direction (offsets for a carrier inside TLS).
+    plain: [u64; 2],
     /// `<open/>` elements seen per direction inside WebSocket (a second is a restart).
     opens: [u32; 2],
     keys: Option<Arc<KeyStore>>,
@@ -134,6 +170,8 @@ impl Session {
                 Transport::Tcp | Transport::DirectTls => None,
             },
             opens: [0, 0],
+            tls_carrier: None,
+            plain: [0, 0],
             keys: options.keys.clone(),
             assumed_ns,
             starttls_requested: false,
@@ -169,12 +207,10 @@ impl Session {
                 limits,
                 settings: self.settings,
                 keep_xml: self.keep_xml,
+                decrypted: false,
                 out,
             };
-            match carrier {
-                Carrier::Websocket(ws) => ws.feed(dir, offset, bytes, at, &mut unwrapped),
-                Carrier::Bosh(bosh) => bosh.feed(dir, offset, bytes, at, limits, &mut unwrapped),
-            }
+            carrier.feed(dir, offset, bytes, at, limits, &mut unwrapped);
             return;
         }
         if self.stream(dir).is_tls() {
@@ -212,6 +248,9 @@ impl Session {
             .get_or_insert_with(|| Box::new(tls::Connection::new(keys)));
         let mut inner = Inner {
             streams: &mut self.inner,
+            carrier: &mut self.tls_carrier,
+            opens: &mut self.opens,
+            plain: &mut self.plain,
             limits,
             settings: self.settings,
             keep_xml: self.keep_xml,
@@ -229,12 +268,10 @@ impl Session {
                 limits: &Limits::default(),
                 settings: self.settings,
                 keep_xml: self.keep_xml,
+                decrypted: false,
                 out,
             };
-            match carrier {
-                Carrier::Websocket(ws) => ws.gap(dir, len, &mut unwrapped),
-                Carrier::Bosh(bosh) => bosh.gap(dir, len, &mut unwrapped),
-            }
+            carrier.gap(dir, len, &mut unwrapped);
             return;
         }
         if self.stream(dir).is_tls() {
@@ -274,6 +311,7 @@ impl Session {
             + inner
             + self.tls.as_ref().map_or(0, |tls| tls.held_bytes())
             + self.carrier.as_ref().map_or(0, Carrier::held_bytes)
+            + self.tls_carrier.as_ref().map_or(0, Carrier::held_bytes)
     }
 
     /// The bytes held for all connections exceeded their budget
@@ -295,7 +333,10 @@ impl Session {
                 stream.let_go(at, limits, &mut decrypted);
             }
         }
-        if let Some(carrier) = &mut self.carrier {
+        for carrier in [&mut self.carrier, &mut self.tls_carrier]
+            .into_iter()
+            .flatten()
+        {
             for dir in [Direction::ToServer, Direction::ToClient] {
                 let n = carrier.let_go(dir);
                 if n > 0 {
@@ -345,12 +386,18 @@ impl Session {
             b.whitespace += inner.bytes.whitespace;
             b.skipped += inner.bytes.skipped;
         }
-        if let Some(carrier) = &self.carrier {
+        // What reached neither the XMPP stream nor `skipped` was the carrier's own:
+        // of the TCP bytes, or inside TLS of the decrypted ones.
+        let carried = match (&self.carrier, &self.tls_carrier) {
+            (Some(carrier), _) => Some((carrier, b.payload)),
+            (None, Some(carrier)) => Some((carrier, b.decrypted)),
+            (None, None) => None,
+        };
+        if let Some((carrier, bytes)) = carried {
             let skipped = carrier.skipped(dir);
             b.skipped += skipped;
-            // What reached neither the XMPP stream nor `skipped` was the carrier's own.
             let unwrapped = inner.map_or(0, |s| s.bytes.payload);
-            b.framing = b.payload.saturating_sub(unwrapped + skipped);
+            b.framing = bytes.saturating_sub(unwrapped + skipped);
         }
         b
     }
@@ -414,6 +461,9 @@ impl stream::Out for Decrypted<'_> {
 /// stream of its direction.
 struct Inner<'a> {
     streams: &'a mut [Option<Stream>; 2],
+    carrier: &'a mut Option<Carrier>,
+    opens: &'a mut [u32; 2],
+    plain: &'a mut [u64; 2],
     limits: &'a Limits,
     settings: classify::Settings,
     keep_xml: bool,
@@ -426,6 +476,32 @@ impl tls::Receiver for Inner<'_> {
     }
 
     fn plaintext(&mut self, dir: Direction, bytes: &[u8], at: At) {
+        let offset = *dir.of(self.plain);
+        *dir.of_mut(self.plain) += bytes.len() as u64;
+        // wss:// and https:// (RFC 7395 §3.1, XEP-0206): the client's first decrypted
+        // bytes are an HTTP request; its head must fit in them.
+        if offset == 0 && dir == Direction::ToServer && self.carrier.is_none() {
+            *self.carrier = match detect::sniff(bytes, self.limits.max_detect_bytes) {
+                Verdict::Websocket => Some(Carrier::Websocket(Box::default())),
+                Verdict::Bosh => Some(Carrier::Bosh(Box::default())),
+                // Other HTTP on an HTTPS port (file uploads, pages) is not XMPP.
+                Verdict::NotXmpp if http::is_request(bytes) => Some(Carrier::NotXmpp([0, 0])),
+                Verdict::Xmpp | Verdict::NotXmpp | Verdict::NeedMore => None,
+            };
+        }
+        if let Some(carrier) = self.carrier {
+            let mut unwrapped = Unwrapped {
+                streams: &mut *self.streams,
+                opens: &mut *self.opens,
+                limits: self.limits,
+                settings: self.settings,
+                keep_xml: self.keep_xml,
+                decrypted: true,
+                out: &mut *self.out,
+            };
+            carrier.feed(dir, offset, bytes, at, self.limits, &mut unwrapped);
+            return;
+        }
         let slot = dir.of_mut(self.streams);
         let (keep_xml, settings) = (self.keep_xml, self.settings);
         let stream = slot.get_or_insert_with(|| Stream::new(self.limits, keep_xml, settings));
@@ -448,6 +524,8 @@ struct Unwrapped<'a> {
     limits: &'a Limits,
     settings: classify::Settings,
     keep_xml: bool,
+    /// The carrier runs inside TLS: its reports are marked decrypted.
+    decrypted: bool,
     out: &'a mut dyn Reports,
 }
 
@@ -458,7 +536,8 @@ impl Unwrapped<'_> {
 }
 
 impl carrier::Receiver for Unwrapped<'_> {
-    fn event(&mut self, dir: Direction, pos: Position, kind: EventKind) {
+    fn event(&mut self, dir: Direction, mut pos: Position, kind: EventKind) {
+        pos.decrypted |= self.decrypted;
         self.out.report(dir, (pos, kind));
     }
 
@@ -474,6 +553,7 @@ impl carrier::Receiver for Unwrapped<'_> {
         let mut framed = Framed {
             dir,
             opens,
+            decrypted: self.decrypted,
             out: &mut *self.out,
         };
         stream.feed(offset, bytes, at, limits, &mut framed);
@@ -491,11 +571,13 @@ impl carrier::Receiver for Unwrapped<'_> {
 struct Framed<'a> {
     dir: Direction,
     opens: &'a mut u32,
+    decrypted: bool,
     out: &'a mut dyn Reports,
 }
 
 impl stream::Out for Framed<'_> {
-    fn push(&mut self, (pos, mut kind): Report) {
+    fn push(&mut self, (mut pos, mut kind): Report) {
+        pos.decrypted |= self.decrypted;
         if let EventKind::StreamHeader { restart, .. } = &mut kind {
             *restart = *self.opens > 0;
             *self.opens += 1;

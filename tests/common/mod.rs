@@ -20,6 +20,7 @@ pub const CAPTURES: &[&str] = &[
     "prosody_sasl2.pcap",
     "prosody_websocket.pcap",
     "prosody_bosh.pcap",
+    "prosody_wss.pcap",
 ];
 
 #[derive(Default)]
@@ -252,17 +253,32 @@ pub fn assert_sasl2_session(events: &[Event]) {
 /// The session of `captures/make/prosody-websocket.sh`, whatever its ids and times:
 /// xmpp.js upgrades to WebSocket (RFC 7395), logs in with SCRAM-SHA-1, restarts,
 /// binds, sends presence, a message and a ping, closes.
-pub fn assert_websocket_session(events: &[Event]) {
+/// With `wss`, the same inside TLS on prosody's HTTPS port, decrypted with the key log
+/// Node.js wrote.
+pub fn assert_websocket_session(events: &[Event], wss: bool) {
     use xmppdump::model::{DetectedBy, Direction};
     let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
     let any = |pred: &dyn Fn(&EventKind) -> bool| kinds.iter().any(|k| pred(k));
-    assert!(any(&|k| matches!(
-        k,
-        EventKind::FlowStart {
-            detected_by: DetectedBy::Websocket,
-            ..
+    let by = if wss {
+        DetectedBy::Port
+    } else {
+        DetectedBy::Websocket
+    };
+    assert!(any(
+        &|k| matches!(k, EventKind::FlowStart { detected_by, .. } if *detected_by == by)
+    ));
+    // Inside TLS, everything from the upgrade on was decrypted.
+    for e in events {
+        let carried = matches!(
+            e.kind,
+            EventKind::WebsocketUpgrade { .. }
+                | EventKind::StreamHeader { .. }
+                | EventKind::Message(_)
+        );
+        if carried {
+            assert_eq!(e.decrypted, wss, "{e:?}");
         }
-    )));
+    }
     assert!(any(&|k| matches!(k,
         EventKind::WebsocketUpgrade { path, protocol: Some(p), .. } if path == "/xmpp-websocket" && p == "xmpp")));
     assert!(any(&|k| matches!(k,

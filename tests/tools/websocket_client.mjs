@@ -1,8 +1,11 @@
 // A real XMPP client library, xmpp.js (@xmpp/client from npm), over WebSocket
 // (RFC 7395), for captures/make/prosody-websocket.sh and the live test: logs in as
-// juliet (SCRAM-SHA-1, in the clear), binds, sends presence, a chat message to romeo and a ping, and closes the stream.
+// juliet (SCRAM-SHA-1), binds, sends presence, a chat message to romeo and a ping,
+// and closes the stream. In the clear (ws://), or with `wss` over TLS (wss://; the
+// caller allows a self-signed certificate with NODE_TLS_REJECT_UNAUTHORIZED=0 and
+// has Node.js write the session keys with --tls-keylog).
 //
-// Usage: node tests/tools/websocket_client.mjs PORT
+// Usage: node tests/tools/websocket_client.mjs PORT [wss]
 // (dependencies: `npm ci` in tests/tools/xmppjs)
 import { createRequire } from "node:module";
 
@@ -12,8 +15,9 @@ globalThis.WebSocket ??= require("ws").WebSocket;
 const { client, xml } = await import(require.resolve("@xmpp/client"));
 
 const port = process.argv[2];
+const scheme = process.argv[3] === "wss" ? "wss" : "ws";
 const xmpp = client({
-  service: `ws://127.0.0.1:${port}/xmpp-websocket`,
+  service: `${scheme}://127.0.0.1:${port}/xmpp-websocket`,
   domain: "localhost",
   resource: "browser",
   username: "juliet",
