@@ -10,7 +10,7 @@
 //! the stanza limit; beyond, it is skipped), a chunk-size line.
 
 use crate::carrier::{self, position, Receiver};
-use crate::http::{self, Body, Head};
+use crate::http::{self, Body, Head, Progress};
 use crate::limits::Limits;
 use crate::model::{Anomaly, Direction, EventKind, Position, StreamKind};
 use crate::session::At;
@@ -61,9 +61,10 @@ enum State {
 #[derive(Debug, Default)]
 struct Side {
     state: State,
-    /// An unfinished head, chunk-size line or trailer line.
+    /// The head while it arrives.
+    head: http::HeadReader,
+    /// An unfinished chunk-size or trailer line.
     line: Vec<u8>,
-    line_at: u64,
     /// The message body so far, and the offset of its first byte.
     body: Vec<u8>,
     body_at: u64,
@@ -94,7 +95,7 @@ impl Connection {
     pub fn held_bytes(&self) -> usize {
         self.sides
             .iter()
-            .map(|s| s.line.capacity() + s.body.capacity())
+            .map(|s| s.head.capacity() + s.line.capacity() + s.body.capacity())
             .sum()
     }
 
@@ -102,13 +103,13 @@ impl Connection {
     /// the reading of this direction); returns the bytes dropped.
     pub fn let_go(&mut self, dir: Direction) -> usize {
         let side = self.side(dir);
-        let n = side.body.len() + side.line.len();
+        if side.state == State::Head && !side.head.is_empty() {
+            side.state = State::Done;
+        }
+        let n = side.body.len() + side.line.len() + side.head.clear();
         side.skipped += n as u64;
         side.body = Vec::new();
         side.skip_body = true;
-        if side.state == State::Head && !side.line.is_empty() {
-            side.state = State::Done;
-        }
         side.line = Vec::new();
         n
     }
@@ -118,7 +119,7 @@ impl Connection {
     /// to find the next message by).
     pub fn gap(&mut self, dir: Direction, len: u64, rx: &mut dyn Receiver) {
         let side = self.side(dir);
-        side.skipped += side.body.len() as u64;
+        side.skipped += (side.body.len() + side.head.clear()) as u64;
         side.body.clear();
         side.skip_body = true;
         match side.state {
@@ -170,7 +171,7 @@ impl Connection {
                 rest.len()
             }
             State::Head => {
-                if side.line.is_empty() {
+                if side.head.is_empty() {
                     // RFC 9112 §2.2: empty lines before a request line are ignored.
                     let blank = rest
                         .iter()
@@ -179,39 +180,30 @@ impl Connection {
                     if blank > 0 {
                         return blank;
                     }
-                    side.line_at = pos;
                 }
-                let before = side.line.len();
-                let take = rest.len().min(http::MAX_HEAD_BYTES.saturating_sub(before));
-                side.line
-                    .extend_from_slice(rest.get(..take).unwrap_or_default());
-                let Some(end) = http::head_end(&side.line) else {
-                    if side.line.len() >= http::MAX_HEAD_BYTES {
-                        side.skipped += side.line.len() as u64;
-                        side.line = Vec::new();
+                match side.head.push(pos, rest) {
+                    Progress::More => rest.len(),
+                    Progress::TooLong { dropped, at: from } => {
+                        side.skipped += dropped as u64;
                         side.state = State::Done;
                         let detail =
                             format!("HTTP head longer than {} bytes", http::MAX_HEAD_BYTES);
-                        rx.event(dir, position(pos, 0, at), malformed(detail));
+                        rx.event(dir, position(from, dropped as u64, at), malformed(detail));
+                        rest.len()
                     }
-                    return take;
-                };
-                let head = std::mem::take(&mut side.line);
-                let head_at = side.line_at;
-                let used = end.saturating_sub(before);
-                let body_at = pos + used as u64;
-                self.head(
-                    dir,
-                    head.get(..end).unwrap_or_default(),
-                    head_at,
-                    body_at,
-                    at,
-                    rx,
-                );
-                if self.side(dir).state == (State::Body { left: 0 }) {
-                    self.end_of_message(dir, at, limits, rx);
+                    Progress::Done {
+                        head,
+                        at: head_at,
+                        used,
+                    } => {
+                        let body_at = pos + used as u64;
+                        self.head(dir, &head, head_at, body_at, at, rx);
+                        if self.side(dir).state == (State::Body { left: 0 }) {
+                            self.end_of_message(dir, at, limits, rx);
+                        }
+                        used
+                    }
                 }
-                used
             }
             State::Body { left } => {
                 let n = usize::try_from(left).unwrap_or(usize::MAX).min(rest.len());

@@ -33,6 +33,80 @@ pub fn is_request(bytes: &[u8]) -> bool {
     METHODS.iter().any(|m| bytes.starts_with(m))
 }
 
+/// A head arriving in pieces, kept up to its empty line (at most [`MAX_HEAD_BYTES`]).
+#[derive(Debug, Default)]
+pub struct HeadReader {
+    bytes: Vec<u8>,
+    /// Offset of the head's first byte in its direction.
+    at: u64,
+}
+
+/// What a piece did to a [`HeadReader`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The whole piece was taken; the head goes on.
+    More,
+    /// The head is complete: its bytes and offset, and how much of the piece it took.
+    Done { head: Vec<u8>, at: u64, used: usize },
+    /// No empty line within the limit: the bytes dropped, from offset `at`.
+    TooLong { dropped: usize, at: u64 },
+}
+
+impl HeadReader {
+    /// Takes the start of `piece`, which begins at offset `pos`.
+    pub fn push(&mut self, pos: u64, piece: &[u8]) -> Progress {
+        if self.bytes.is_empty() {
+            self.at = pos;
+        }
+        let before = self.bytes.len();
+        let take = piece.len().min(MAX_HEAD_BYTES.saturating_sub(before));
+        self.bytes
+            .extend_from_slice(piece.get(..take).unwrap_or_default());
+        match head_end(&self.bytes) {
+            Some(end) => {
+                let mut head = std::mem::take(&mut self.bytes);
+                head.truncate(end);
+                // The end lies in the new bytes: earlier pieces had none.
+                let used = end.saturating_sub(before).clamp(1, take.max(1));
+                Progress::Done {
+                    head,
+                    at: self.at,
+                    used,
+                }
+            }
+            None if self.bytes.len() >= MAX_HEAD_BYTES => {
+                let dropped = self.bytes.len();
+                self.bytes = Vec::new();
+                Progress::TooLong {
+                    dropped,
+                    at: self.at,
+                }
+            }
+            None => Progress::More,
+        }
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Drops what is held; returns how many bytes.
+    pub fn clear(&mut self) -> usize {
+        let n = self.bytes.len();
+        self.bytes = Vec::new();
+        n
+    }
+}
+
 /// How a message's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
@@ -170,6 +244,32 @@ mod tests {
         );
         let bad = b"POST / HTTP/1.1\r\nContent-Length: many\r\n\r\n";
         assert_eq!(Head::parse(bad).unwrap().body(), Body::Invalid);
+    }
+
+    #[test]
+    fn a_head_in_pieces_is_put_together_and_a_long_one_dropped() {
+        let mut reader = HeadReader::default();
+        assert_eq!(
+            reader.push(100, b"GET / HTTP/1.1\r\nHost: a\r"),
+            Progress::More
+        );
+        assert_eq!(
+            reader.push(124, b"\n\r\nbody"),
+            Progress::Done {
+                head: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(),
+                at: 100,
+                used: 3
+            }
+        );
+        assert!(reader.is_empty());
+        let long = vec![b'x'; MAX_HEAD_BYTES + 10];
+        assert_eq!(
+            reader.push(0, &long),
+            Progress::TooLong {
+                dropped: MAX_HEAD_BYTES,
+                at: 0
+            }
+        );
     }
 
     #[test]

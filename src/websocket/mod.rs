@@ -12,7 +12,7 @@
 pub mod frame;
 
 use crate::carrier::{self, position, Receiver};
-use crate::http;
+use crate::http::{self, Progress};
 use crate::model::{Anomaly, Direction, EventKind, Position};
 use crate::session::At;
 use frame::{Header, Parsed};
@@ -55,8 +55,10 @@ struct Current {
 #[derive(Debug, Default)]
 struct Side {
     phase: Phase,
-    /// An unfinished HTTP head or frame header, or bytes being searched for a frame
-    /// start; `held_at` is the offset of its first byte.
+    /// The HTTP head while it arrives.
+    head: http::HeadReader,
+    /// An unfinished frame header, or bytes being searched for a frame start;
+    /// `held_at` is the offset of its first byte.
     held: Vec<u8>,
     held_at: u64,
     frame: Option<Current>,
@@ -94,7 +96,9 @@ impl Connection {
     pub fn held_bytes(&self) -> usize {
         self.sides
             .iter()
-            .map(|s| s.held.capacity() + s.control.capacity() + s.scratch.capacity())
+            .map(|s| {
+                s.head.capacity() + s.held.capacity() + s.control.capacity() + s.scratch.capacity()
+            })
             .sum()
     }
 
@@ -103,12 +107,11 @@ impl Connection {
     pub fn let_go(&mut self, dir: Direction) -> usize {
         let side = self.side(dir);
         side.scratch = Vec::new();
-        if side.phase != Phase::Http || side.held.is_empty() {
+        if side.phase != Phase::Http || side.head.is_empty() {
             return 0;
         }
-        let n = side.held.len();
+        let n = side.head.clear();
         side.skipped += n as u64;
-        side.held = Vec::new();
         side.phase = Phase::Done;
         n
     }
@@ -119,8 +122,7 @@ impl Connection {
         match side.phase {
             // The head cannot be completed.
             Phase::Http => {
-                side.skipped += side.held.len() as u64;
-                side.held.clear();
+                side.skipped += side.head.clear() as u64;
                 side.phase = Phase::Done;
             }
             Phase::Frames => {
@@ -192,31 +194,26 @@ impl Connection {
         rx: &mut dyn Receiver,
     ) -> usize {
         let side = self.side(dir);
-        if side.held.is_empty() {
-            side.held_at = pos;
-        }
-        let before = side.held.len();
-        let take = rest.len().min(http::MAX_HEAD_BYTES.saturating_sub(before));
-        side.held
-            .extend_from_slice(rest.get(..take).unwrap_or_default());
-        let Some(end) = http::head_end(&side.held) else {
-            if side.held.len() >= http::MAX_HEAD_BYTES {
-                let n = side.held.len();
-                side.skipped += n as u64;
-                side.held = Vec::new();
+        match side.head.push(pos, rest) {
+            Progress::More => rest.len(),
+            Progress::TooLong { dropped, at: from } => {
+                side.skipped += dropped as u64;
                 side.phase = Phase::Done;
-                let pos = position(side.held_at, n as u64, at);
                 let detail = format!("HTTP head longer than {} bytes", http::MAX_HEAD_BYTES);
-                rx.event(dir, pos, malformed(detail));
+                rx.event(dir, position(from, dropped as u64, at), malformed(detail));
+                rest.len()
             }
-            return take;
-        };
-        let head = std::mem::take(&mut side.held);
-        let head = head.get(..end).unwrap_or_default();
-        let pos = position(side.held_at, end as u64, at);
-        self.head(dir, head, pos, rx);
-        // The head ended inside `rest`: what follows it is frames.
-        end.saturating_sub(before).clamp(1, take.max(1))
+            Progress::Done {
+                head,
+                at: from,
+                used,
+            } => {
+                let pos = position(from, head.len() as u64, at);
+                self.head(dir, &head, pos, rx);
+                // The head ended inside `rest`: what follows it is frames.
+                used
+            }
+        }
     }
 
     /// The upgrade request (RFC 6455 §4.1) or the server's answer (§4.2.2).
