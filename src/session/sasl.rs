@@ -191,5 +191,12 @@ mod tests {
             Some("user".into())
         );
         assert_eq!(username("DIGEST-MD5", ""), None);
+        // XEP-0484 §4: "juliet" NUL then the HMAC (here four bytes 01 02 03 04).
+        assert_eq!(
+            username("HT-SHA-256-NONE", "anVsaWV0AAECAwQ="),
+            Some("juliet".into())
+        );
+        // Without the NUL it is not an HT-* response.
+        assert_eq!(username("HT-SHA-256-NONE", "anVsaWV0"), None);
     }
 }
