@@ -97,15 +97,8 @@ fn an_upgraded_connection_is_read_as_xmpp() {
         .iter()
         .any(|k| matches!(k, EventKind::WebsocketAccept { status: 101, .. })));
     // Two opens per side, the second a restart (RFC 7395 §3.5); both closes.
-    let headers: Vec<(Direction, bool)> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::StreamHeader { restart, .. } => Some((e.direction, *restart)),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        headers,
+        common::stream_headers(&events),
         [
             (Direction::ToServer, false),
             (Direction::ToServer, true),

@@ -8,8 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use xmppdump::model::{Direction, EventKind, Timestamp};
-use xmppdump::synth::{Conversation, Link};
+use xmppdump::model::{Direction, EventKind};
 
 const CREATE: &[u8] = b"<body rid='1' xmlns='http://jabber.org/protocol/httpbind' to='example.org' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>";
 
@@ -69,13 +68,7 @@ fn sides(mut input: &[u8]) -> (Vec<u8>, Vec<u8>) {
 
 /// The events when both sides' bytes come in segments of `mss` bytes.
 fn events(client: &[u8], server: &[u8], mss: usize) -> Vec<(Direction, u64, u64, EventKind)> {
-    let mut c = Conversation::new(
-        "10.0.0.1:4000".parse().unwrap(),
-        "10.0.0.2:8080".parse().unwrap(),
-        Link::Raw,
-        Timestamp(0),
-    );
-    c.mss = mss;
+    let mut c = common::conversation(8080, mss);
     let mut packets = c.handshake();
     packets.extend(c.send(true, client));
     packets.extend(c.send(false, server));

@@ -6,18 +6,11 @@
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use xmppdump::model::{Direction, EventKind, Timestamp};
-use xmppdump::synth::{Conversation, Link};
+use xmppdump::model::{Direction, EventKind};
 
 /// The events when the client's bytes come in segments of `mss` bytes.
 fn events(payload: &[u8], mss: usize) -> Vec<(Direction, u64, u64, EventKind)> {
-    let mut c = Conversation::new(
-        "10.0.0.1:4000".parse().unwrap(),
-        "10.0.0.2:5222".parse().unwrap(),
-        Link::Raw,
-        Timestamp(0),
-    );
-    c.mss = mss;
+    let mut c = common::conversation(5222, mss);
     let mut packets = c.handshake();
     packets.extend(c.send(true, payload));
     common::comparable(&packets)

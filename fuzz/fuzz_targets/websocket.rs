@@ -8,18 +8,12 @@
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use xmppdump::model::{Direction, EventKind, Timestamp};
-use xmppdump::synth::{websocket_accept, websocket_frame, websocket_upgrade, Conversation, Link};
+use xmppdump::model::{Direction, EventKind};
+use xmppdump::synth::{websocket_accept, websocket_frame, websocket_upgrade};
 
 /// The events when the client's frames come in segments of `mss` bytes.
 fn events(client: &[u8], mss: usize) -> Vec<(Direction, u64, u64, EventKind)> {
-    let mut c = Conversation::new(
-        "10.0.0.1:4000".parse().unwrap(),
-        "10.0.0.2:8080".parse().unwrap(),
-        Link::Raw,
-        Timestamp(0),
-    );
-    c.mss = mss;
+    let mut c = common::conversation(8080, mss);
     let mut packets = c.handshake();
     // The client speaks first: an answer first would make the port's flow not XMPP.
     packets.extend(c.send(true, websocket_upgrade("example.org", "/xmpp-websocket").as_bytes()));

@@ -256,7 +256,7 @@ pub fn assert_sasl2_session(events: &[Event]) {
 /// With `wss`, the same inside TLS on prosody's HTTPS port, decrypted with the key log
 /// Node.js wrote.
 pub fn assert_websocket_session(events: &[Event], wss: bool) {
-    use xmppdump::model::{DetectedBy, Direction};
+    use xmppdump::model::DetectedBy;
     let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
     let any = |pred: &dyn Fn(&EventKind) -> bool| kinds.iter().any(|k| pred(k));
     let by = if wss {
@@ -283,13 +283,7 @@ pub fn assert_websocket_session(events: &[Event], wss: bool) {
         EventKind::WebsocketUpgrade { path, protocol: Some(p), .. } if path == "/xmpp-websocket" && p == "xmpp")));
     assert!(any(&|k| matches!(k,
         EventKind::WebsocketAccept { status: 101, protocol: Some(p), .. } if p == "xmpp")));
-    let headers: Vec<(Direction, bool)> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::StreamHeader { restart, .. } => Some((e.direction, *restart)),
-            _ => None,
-        })
-        .collect();
+    let headers = stream_headers(events);
     assert_eq!(headers.len(), 4);
     assert_eq!(headers.iter().filter(|(_, restart)| *restart).count(), 2);
     assert!(any(&|k| matches!(k,
@@ -409,5 +403,16 @@ pub fn comparable(events: &[Event]) -> Vec<(xmppdump::model::Direction, u64, u64
         .iter()
         .filter(|e| !matches!(e.kind, EventKind::FlowEnd { .. }))
         .map(|e| (e.direction, e.offset.0, e.size, e.kind.clone()))
+        .collect()
+}
+
+/// Each stream header's direction, and whether it was a restart.
+pub fn stream_headers(events: &[Event]) -> Vec<(xmppdump::model::Direction, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::StreamHeader { restart, .. } => Some((e.direction, *restart)),
+            _ => None,
+        })
         .collect()
 }

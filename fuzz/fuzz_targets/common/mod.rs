@@ -1,6 +1,6 @@
 //! Shared by the fuzz targets that build a connection from their input.
 
-use xmppdump::model::{Anomaly, Direction, Event, EventKind};
+use xmppdump::model::{Anomaly, Direction, Event, EventKind, Timestamp};
 use xmppdump::output::text::Text;
 use xmppdump::output::{Sink, Summary};
 use xmppdump::pipeline::{Config, Pipeline};
@@ -71,4 +71,18 @@ impl Sink for Collect {
     fn summary(&mut self, _: &Summary) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The differential targets' connection, client 10.0.0.1:4000 to the server's `port`,
+/// sending segments of at most `mss` bytes.
+#[allow(dead_code)] // each target compiles this module and uses part of it
+pub fn conversation(port: u16, mss: usize) -> synth::Conversation {
+    let mut c = synth::Conversation::new(
+        "10.0.0.1:4000".parse().unwrap(),
+        std::net::SocketAddr::from(([10, 0, 0, 2], port)),
+        synth::Link::Raw,
+        Timestamp(0),
+    );
+    c.mss = mss;
+    c
 }
