@@ -64,7 +64,7 @@ fn message_ids(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Message(m) => m.id.clone(),
+            EventKind::Message(m) => m.id().map(str::to_owned),
             _ => None,
         })
         .collect()

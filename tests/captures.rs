@@ -123,7 +123,9 @@ fn ndpi_clear_c2s_sessions() {
     );
     assert_eq!(count(&events, |k| matches!(k, EventKind::StreamClose)), 4);
     // Resource binding returns the full JID.
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Iq(s) if s.bound_jid.as_deref() == Some("tom@cs-xmpp.lan/darkstar"))));
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::Iq(s) if s.bound_jid() == Some("tom@cs-xmpp.lan/darkstar"))
+    ));
     // Secrets are redacted by default.
     assert!(events.iter().all(
         |e| !matches!(&e.kind, EventKind::SaslResponse { data: Some(d), .. } if d != "REDACTED")

@@ -5,7 +5,7 @@ mod common;
 
 use proptest::prelude::*;
 use xmppdump::model::{
-    Direction, Event, EventKind, FlowId, FrameNo, Stanza, StreamOffset, Timestamp,
+    Direction, Event, EventKind, Field, FlowId, FrameNo, Stanza, StanzaBox, StreamOffset, Timestamp,
 };
 use xmppdump::output::ndjson::write_event;
 use xmppdump::pipeline::Config;
@@ -89,28 +89,32 @@ fn stanza() -> impl Strategy<Value = Stanza> {
     );
     let extensions = proptest::collection::vec(text(), 0..4);
     (strings, numbers, extensions).prop_map(|(s, (body_len, priority, digest), extensions)| {
-        let mut s = s.into_iter();
-        let mut next = || s.next().flatten();
-        Stanza {
-            r#type: next(),
-            id: next(),
-            from: next(),
-            to: next(),
-            payload: next(),
-            payload_name: next(),
-            body_len,
-            subject: next(),
-            thread: next(),
-            show: next(),
-            status: next(),
-            priority,
-            bind_resource: next(),
-            bound_jid: next(),
-            error: next(),
-            extensions,
-            digest,
-            wrapper: None,
+        let mut stanza = Stanza::new();
+        let fields = [
+            Field::Type,
+            Field::Id,
+            Field::From,
+            Field::To,
+            Field::Payload,
+            Field::PayloadName,
+            Field::Subject,
+            Field::Thread,
+            Field::Show,
+            Field::Status,
+            Field::BindResource,
+            Field::BoundJid,
+            Field::Error,
+        ];
+        for (field, value) in fields.into_iter().zip(s) {
+            stanza.set_opt(field, value.as_deref());
         }
+        for ns in &extensions {
+            stanza.add_extension(ns);
+        }
+        stanza.body_len = body_len;
+        stanza.priority = priority;
+        stanza.digest = digest;
+        stanza
     })
 }
 
@@ -128,7 +132,8 @@ proptest! {
         size in any::<u64>(),
         decrypted in any::<bool>(),
     ) {
-        let stanza = Box::new(Stanza { wrapper, ..stanza });
+        let mut stanza = StanzaBox::from(stanza);
+        stanza.set_opt(Field::Wrapper, wrapper.as_deref());
         let kind = match kind {
             0 => EventKind::Message(stanza),
             1 => EventKind::Presence(stanza),

@@ -147,7 +147,7 @@ fn an_oversized_stanza_is_skipped_whole_though_its_inside_looks_like_stanzas() {
         .count();
     assert_eq!(too_large, 1, "{client:#?}");
     assert!(client.iter().any(|e| matches!(&e.kind,
-        EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
+        EventKind::Iq(s) if s.id() == Some("after"))));
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn an_oversized_xml_declaration_is_one_however_cut() {
     let client = oversized_same_however_cut(&c, &s, &[7, 50, 120]);
     assert!(client
         .iter()
-        .any(|e| matches!(&e.kind, EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
+        .any(|e| matches!(&e.kind, EventKind::Iq(s) if s.id() == Some("after"))));
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn an_oversized_restart_header_is_one_however_cut() {
     )));
     assert!(client
         .iter()
-        .any(|e| matches!(&e.kind, EventKind::Iq(s) if s.id.as_deref() == Some("after"))));
+        .any(|e| matches!(&e.kind, EventKind::Iq(s) if s.id() == Some("after"))));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use common::{config_for, run_bytes, CAPTURES};
 use std::io::Cursor;
 use xmppdump::analysis::{tables, Class, Collector, Stats};
 use xmppdump::capture::Reader;
-use xmppdump::model::{Direction, StreamKind};
+use xmppdump::model::{Direction, StanzaBox, StreamKind};
 use xmppdump::output::stats::{render_csv, render_markdown, render_text};
 use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth::{self, Packet};
@@ -359,7 +359,7 @@ fn messages_per_minute_is_bounded_and_keeps_the_total() {
             offset: StreamOffset(0),
             size: 10,
             decrypted: false,
-            kind: EventKind::Message(Box::default()),
+            kind: EventKind::Message(StanzaBox::default()),
         };
         collector.event(&event).unwrap();
     }

@@ -314,7 +314,9 @@ impl Collector {
                 row.sasl_outcome = Some(format!("failure:{}", condition.as_deref().unwrap_or("?")));
             }
             EventKind::SaslAbort => row.sasl_outcome = Some("abort".into()),
-            EventKind::Iq(s) if s.bound_jid.is_some() => row.bound_jid.clone_from(&s.bound_jid),
+            EventKind::Iq(s) if s.bound_jid().is_some() => {
+                row.bound_jid = s.bound_jid().map(str::to_owned);
+            }
             EventKind::StreamError { condition, .. } => {
                 row.ended = format!("error:{}", condition.as_deref().unwrap_or("?"));
             }
@@ -336,13 +338,13 @@ impl Collector {
                 .and_then(|f| f.row.bound_jid.clone())
                 .map(Cow::Owned)
         };
-        let from = match (&s.from, e.direction) {
-            (Some(from), _) => Some(Cow::Borrowed(from.as_str())),
+        let from = match (s.from(), e.direction) {
+            (Some(from), _) => Some(Cow::Borrowed(from)),
             (None, Direction::ToServer) => bound(),
             (None, Direction::ToClient) => None,
         };
-        let to = match (&s.to, e.direction) {
-            (Some(to), _) => Some(Cow::Borrowed(to.as_str())),
+        let to = match (s.to(), e.direction) {
+            (Some(to), _) => Some(Cow::Borrowed(to)),
             (None, Direction::ToClient) => bound(),
             (None, Direction::ToServer) => None,
         };
@@ -496,15 +498,18 @@ impl Collector {
     fn iq(&mut self, e: &Event, s: &Stanza) {
         let (from, _) = self.parties(e, s);
         self.talker(e, from.as_deref());
-        let kind = s.r#type.as_deref().unwrap_or("");
-        let id = s.id.clone().unwrap_or_default();
+        let kind = s.r#type().unwrap_or("");
+        let id = s.id().map(str::to_owned).unwrap_or_default();
         let file = &self.file;
         let Some(flow) = self.flows.get_mut(&e.flow) else {
             return;
         };
         match kind {
             "get" | "set" => {
-                let mut payload = s.payload.clone().unwrap_or_else(|| "(none)".into());
+                let mut payload = s
+                    .payload()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| "(none)".into());
                 if !self.stats.iq.contains_key(payload.as_str()) {
                     // Namespaces come from the wire: beyond the limit they share a row.
                     if self.stats.iq.len() >= MAX_LISTED {
@@ -556,7 +561,7 @@ impl Collector {
                 }
                 None => {
                     self.stats.orphan_responses += 1;
-                    let payload = s.payload.clone().unwrap_or_default();
+                    let payload = s.payload().map(str::to_owned).unwrap_or_default();
                     let time = rfc3339(e.time);
                     let r = IqRef {
                         file: file.clone(),
@@ -643,18 +648,18 @@ fn push_bounded(list: &mut Vec<IqRef>, r: IqRef) {
 /// events and anomalies.
 fn classify(kind: &EventKind, detail: &mut String) -> Option<Class> {
     let (class, text): (Class, &str) = match kind {
-        EventKind::Message(s) => (Class::Message, s.r#type.as_deref().unwrap_or("normal")),
+        EventKind::Message(s) => (Class::Message, s.r#type().unwrap_or("normal")),
         EventKind::Presence(s) => {
-            detail.push_str(s.r#type.as_deref().unwrap_or("available"));
-            if let Some(show) = &s.show {
+            detail.push_str(s.r#type().unwrap_or("available"));
+            if let Some(show) = s.show() {
                 detail.push('/');
                 detail.push_str(show);
             }
             return Some(Class::Presence);
         }
         EventKind::Iq(s) => {
-            detail.push_str(s.r#type.as_deref().unwrap_or_default());
-            if let Some(p) = &s.payload {
+            detail.push_str(s.r#type().unwrap_or_default());
+            if let Some(p) = s.payload() {
                 detail.push(' ');
                 detail.push_str(p);
             }

@@ -173,7 +173,7 @@ impl Checker {
                 // Bind 2 binds inside SASL2's success (XEP-0386).
                 f.bound |= *bound;
             }
-            EventKind::Iq(s) if s.bound_jid.is_some() => f.bound = true,
+            EventKind::Iq(s) if s.bound_jid().is_some() => f.bound = true,
             // A resumed session keeps the resource it had bound (XEP-0198 §5).
             EventKind::Sm { action, .. } if action == "resumed" => f.bound = true,
             EventKind::StreamError { condition, text } => {

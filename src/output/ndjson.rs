@@ -61,38 +61,38 @@ pub fn write_event(event: &Event, out: &mut Vec<u8>, time: &mut String) -> io::R
     Ok(())
 }
 
-/// The fields of [`Stanza`] in declaration order, absent ones left out, as its
-/// derived `Serialize` writes them.
+/// The fields of [`Stanza`] in schema order, absent ones left out, as its
+/// `Serialize` writes them.
 fn push_stanza(out: &mut Vec<u8>, s: &Stanza) {
-    let field = |out: &mut Vec<u8>, key: &[u8], value: &Option<String>| {
+    let field = |out: &mut Vec<u8>, key: &[u8], value: Option<&str>| {
         if let Some(v) = value {
             out.extend_from_slice(key);
             push_string(out, v);
         }
     };
-    field(out, b",\"type\":", &s.r#type);
-    field(out, b",\"id\":", &s.id);
-    field(out, b",\"from\":", &s.from);
-    field(out, b",\"to\":", &s.to);
-    field(out, b",\"payload\":", &s.payload);
-    field(out, b",\"payload_name\":", &s.payload_name);
+    field(out, b",\"type\":", s.r#type());
+    field(out, b",\"id\":", s.id());
+    field(out, b",\"from\":", s.from());
+    field(out, b",\"to\":", s.to());
+    field(out, b",\"payload\":", s.payload());
+    field(out, b",\"payload_name\":", s.payload_name());
     if let Some(n) = s.body_len {
         push_number(out, b",\"body_len\":", n as u64);
     }
-    field(out, b",\"subject\":", &s.subject);
-    field(out, b",\"thread\":", &s.thread);
-    field(out, b",\"show\":", &s.show);
-    field(out, b",\"status\":", &s.status);
+    field(out, b",\"subject\":", s.subject());
+    field(out, b",\"thread\":", s.thread());
+    field(out, b",\"show\":", s.show());
+    field(out, b",\"status\":", s.status());
     if let Some(p) = s.priority {
         out.extend_from_slice(b",\"priority\":");
         out.extend_from_slice(itoa::Buffer::new().format(p).as_bytes());
     }
-    field(out, b",\"bind_resource\":", &s.bind_resource);
-    field(out, b",\"bound_jid\":", &s.bound_jid);
-    field(out, b",\"error\":", &s.error);
-    if !s.extensions.is_empty() {
+    field(out, b",\"bind_resource\":", s.bind_resource());
+    field(out, b",\"bound_jid\":", s.bound_jid());
+    field(out, b",\"error\":", s.error());
+    if s.has_extensions() {
         out.extend_from_slice(b",\"extensions\":[");
-        for (i, ext) in s.extensions.iter().enumerate() {
+        for (i, ext) in s.extensions().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -105,7 +105,7 @@ fn push_stanza(out: &mut Vec<u8>, s: &Stanza) {
         out.extend_from_slice(&hex16(d));
         out.push(b'"');
     }
-    field(out, b",\"wrapper\":", &s.wrapper);
+    field(out, b",\"wrapper\":", s.wrapper());
 }
 
 fn push_number(out: &mut Vec<u8>, key: &[u8], n: u64) {

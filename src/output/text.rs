@@ -179,20 +179,20 @@ fn push_value(line: &mut String, s: &str) {
 
 /// Appends [`value`] of the items joined by commas, without joining them when the
 /// result needs neither quotes nor eliding.
-fn push_joined(line: &mut String, items: &[String]) {
+fn push_joined<'a>(line: &mut String, items: impl Iterator<Item = &'a str> + Clone) {
     // The joined length plus one.
-    let len = items.iter().map(|i| i.len() + 1).sum::<usize>();
+    let len = items.clone().map(|i| i.len() + 1).sum::<usize>();
     let plain =
-        (2..=MAX_TEXT_CHARS + 1).contains(&len) && items.iter().all(|i| plain_bytes(i.as_bytes()));
+        (2..=MAX_TEXT_CHARS + 1).contains(&len) && items.clone().all(|i| plain_bytes(i.as_bytes()));
     if plain {
-        for (n, item) in items.iter().enumerate() {
+        for (n, item) in items.enumerate() {
             if n > 0 {
                 line.push(',');
             }
             line.push_str(item);
         }
     } else {
-        line.push_str(&value(&items.join(",")));
+        line.push_str(&value(&items.collect::<Vec<_>>().join(",")));
     }
 }
 
@@ -573,42 +573,42 @@ fn stanza(name: &str, s: &Stanza, line: &mut String) {
         "message" => "normal",
         _ => "",
     };
-    let kind = s.r#type.as_deref().unwrap_or(default_type);
+    let kind = s.r#type().unwrap_or(default_type);
     if !kind.is_empty() {
         line.push(' ');
         push_value(line, kind);
     }
-    kv(line, "id", s.id.as_deref());
-    kv(line, "from", s.from.as_deref());
-    kv(line, "to", s.to.as_deref());
-    if let Some(payload) = &s.payload {
+    kv(line, "id", s.id());
+    kv(line, "from", s.from());
+    kv(line, "to", s.to());
+    if let Some(payload) = s.payload() {
         line.push_str(" payload=");
         push_value(line, payload);
-        if let Some(name) = &s.payload_name {
+        if let Some(name) = s.payload_name() {
             line.push(':');
             push_value(line, name);
         }
     }
-    kv(line, "resource", s.bind_resource.as_deref());
-    kv(line, "jid", s.bound_jid.as_deref());
-    kv(line, "show", s.show.as_deref());
+    kv(line, "resource", s.bind_resource());
+    kv(line, "jid", s.bound_jid());
+    kv(line, "show", s.show());
     if let Some(p) = s.priority {
         line.push_str(" priority=");
         line.push_str(itoa::Buffer::new().format(p));
     }
-    kv(line, "status", s.status.as_deref());
+    kv(line, "status", s.status());
     if let Some(len) = s.body_len {
         line.push_str(" body=");
         push_number(line, len as u64);
         line.push('B');
     }
-    kv(line, "subject", s.subject.as_deref());
-    kv(line, "thread", s.thread.as_deref());
-    kv(line, "error", s.error.as_deref());
-    kv(line, "via", s.wrapper.as_deref());
-    if !s.extensions.is_empty() {
+    kv(line, "subject", s.subject());
+    kv(line, "thread", s.thread());
+    kv(line, "error", s.error());
+    kv(line, "via", s.wrapper());
+    if s.has_extensions() {
         line.push_str(" ext=");
-        push_joined(line, &s.extensions);
+        push_joined(line, s.extensions());
     }
 }
 
@@ -683,7 +683,7 @@ mod tests {
             for b in &all {
                 for items in [vec![], vec![a.clone()], vec![a.clone(), b.clone()]] {
                     let mut line = String::new();
-                    push_joined(&mut line, &items);
+                    push_joined(&mut line, items.iter().map(String::as_str));
                     assert_eq!(line, value(&items.join(",")), "{items:?}");
                 }
             }

@@ -7,7 +7,7 @@
 use super::{sasl, sm};
 use crate::fnv;
 use crate::jid::Jid;
-use crate::model::{Anomaly, EventKind, Features, Stanza, StreamKind};
+use crate::model::{Anomaly, EventKind, Features, Field, Stanza, StanzaBox, StreamKind};
 use crate::xml::{ns, Element, NsScope, Tree};
 
 /// Classifies a stream header start tag (RFC 6120 §4.7).
@@ -145,23 +145,21 @@ fn stanza_event(
     settings: Settings,
     out: &mut Vec<EventKind>,
 ) {
-    let mut stanza = stanza(el, el.ns().unwrap_or_default());
-    stanza.wrapper = wrapper.map(str::to_owned);
+    let mut stanza = StanzaBox::new();
+    fill_stanza(&mut stanza, el, el.ns().unwrap_or_default());
+    stanza.set_opt(Field::Wrapper, wrapper);
     if settings.digests && el.name() == "presence" {
         stanza.digest = Some(content_digest(el));
     }
     let mut invalid = Vec::new();
     check_jids(
-        &[
-            ("from", stanza.from.as_deref()),
-            ("to", stanza.to.as_deref()),
-        ],
+        &[("from", stanza.from()), ("to", stanza.to())],
         &mut invalid,
     );
     out.push(match el.name() {
-        "message" => EventKind::Message(Box::new(stanza)),
-        "presence" => EventKind::Presence(Box::new(stanza)),
-        _ => EventKind::Iq(Box::new(stanza)),
+        "message" => EventKind::Message(stanza),
+        "presence" => EventKind::Presence(stanza),
+        _ => EventKind::Iq(stanza),
     });
     out.extend(invalid);
 }
@@ -276,14 +274,11 @@ fn features(root: Element<'_>) -> Features {
 }
 
 /// RFC 6120 §8.2 common attributes, RFC 6121 §4.7 / §5.2 children.
-fn stanza(root: Element<'_>, stanza_ns: &str) -> Stanza {
-    let mut s = Stanza {
-        r#type: root.attr("type").map(str::to_owned),
-        id: root.attr("id").map(str::to_owned),
-        from: root.attr("from").map(str::to_owned),
-        to: root.attr("to").map(str::to_owned),
-        ..Stanza::default()
-    };
+fn fill_stanza(s: &mut Stanza, root: Element<'_>, stanza_ns: &str) {
+    s.set_opt(Field::Type, root.attr("type"));
+    s.set_opt(Field::Id, root.attr("id"));
+    s.set_opt(Field::From, root.attr("from"));
+    s.set_opt(Field::To, root.attr("to"));
     let is_iq = root.name() == "iq";
     for child in root.children() {
         let child_ns = child.ns().unwrap_or_default();
@@ -291,36 +286,33 @@ fn stanza(root: Element<'_>, stanza_ns: &str) -> Stanza {
             let text = child.text();
             match child.name() {
                 "body" => s.body_len = Some(s.body_len.unwrap_or(0) + text.len()),
-                "subject" => s.subject = Some(text.to_owned()),
-                "thread" => s.thread = Some(text.trim().to_owned()),
-                "show" => s.show = Some(text.trim().to_owned()),
-                "status" => s.status = Some(text.to_owned()),
+                "subject" => s.set(Field::Subject, text),
+                "thread" => s.set(Field::Thread, text.trim()),
+                "show" => s.set(Field::Show, text.trim()),
+                "status" => s.set(Field::Status, text),
                 "priority" => s.priority = text.trim().parse().ok(),
-                "error" => s.error = condition_and_text(child, ns::STANZA_ERRORS).0,
+                "error" => {
+                    let condition = condition_and_text(child, ns::STANZA_ERRORS).0;
+                    s.set_opt(Field::Error, condition.as_deref());
+                }
                 _ => {}
             }
             continue;
         }
-        if is_iq && s.payload.is_none() {
-            s.payload = child.ns().map(str::to_owned);
-            s.payload_name = Some(child.name().to_owned());
+        if is_iq && s.payload().is_none() {
+            s.set_opt(Field::Payload, child.ns());
+            s.set(Field::PayloadName, child.name());
             if child.is(ns::BIND, "bind") {
-                s.bind_resource = child
-                    .child_text(ns::BIND, "resource")
-                    .map(|t| t.trim().to_owned());
-                s.bound_jid = child
-                    .child_text(ns::BIND, "jid")
-                    .map(|t| t.trim().to_owned());
+                let resource = child.child_text(ns::BIND, "resource").map(str::trim);
+                s.set_opt(Field::BindResource, resource);
+                let jid = child.child_text(ns::BIND, "jid").map(str::trim);
+                s.set_opt(Field::BoundJid, jid);
             }
         }
         if let Some(ext) = child.ns() {
-            if !s.extensions.iter().any(|e| e == ext) {
-                s.extensions.push(ext.to_owned());
-            }
+            s.add_extension(ext);
         }
     }
-    s.extensions.sort();
-    s
 }
 
 /// The defined-condition child (any child in `cond_ns` but `text`) and the text.

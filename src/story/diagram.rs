@@ -335,7 +335,7 @@ pub fn label(kind: &EventKind) -> Option<String> {
         }
         EventKind::ComponentHandshake { digest_len: 0 } => "handshake (accepted)".into(),
         EventKind::ComponentHandshake { .. } => "handshake".into(),
-        EventKind::Message(s) => format!("message {}", s.r#type.as_deref().unwrap_or("normal")),
+        EventKind::Message(s) => format!("message {}", s.r#type().unwrap_or("normal")),
         EventKind::Presence(s) => presence_label(s),
         EventKind::Iq(s) => iq_label(s),
         EventKind::StreamError { condition, .. } => {
@@ -355,18 +355,18 @@ pub fn label(kind: &EventKind) -> Option<String> {
 
 fn presence_label(s: &Stanza) -> String {
     let mut label = String::from("presence");
-    if let Some(t) = &s.r#type {
+    if let Some(t) = s.r#type() {
         let _ = write!(label, " {t}");
     }
-    if let Some(show) = &s.show {
+    if let Some(show) = s.show() {
         let _ = write!(label, " {show}");
     }
     label
 }
 
 fn iq_label(s: &Stanza) -> String {
-    let mut label = format!("iq {}", s.r#type.as_deref().unwrap_or("?"));
-    if let Some(p) = &s.payload {
+    let mut label = format!("iq {}", s.r#type().unwrap_or("?"));
+    if let Some(p) = s.payload() {
         let short = p
             .rsplit([':', '/'])
             .next()

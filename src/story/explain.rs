@@ -160,7 +160,7 @@ fn sm(action: &str) -> &'static str {
 }
 
 fn message(s: &Stanza) -> String {
-    match s.r#type.as_deref() {
+    match s.r#type() {
         Some("chat") => "A one-to-one chat message — RFC 6121 §5.2.2.".into(),
         Some("groupchat") => "A message to or from a chat room — XEP-0045 §7.4.".into(),
         Some("headline") => "A headline (an alert, not a conversation) — RFC 6121 §5.2.2.".into(),
@@ -170,8 +170,8 @@ fn message(s: &Stanza) -> String {
 }
 
 fn presence(s: &Stanza, from_client: bool) -> String {
-    match s.r#type.as_deref() {
-        None if s.to.is_none() && from_client => {
+    match s.r#type() {
+        None if s.to().is_none() && from_client => {
             "The client announces it is available; the server broadcasts this to its contacts — RFC 6121 §4.2.".into()
         }
         None => "Presence: the sender is available — RFC 6121 §4.2.".into(),
@@ -188,12 +188,12 @@ fn presence(s: &Stanza, from_client: bool) -> String {
 }
 
 fn iq(s: &Stanza) -> String {
-    let payload = s.payload.as_deref();
-    match (s.r#type.as_deref(), payload) {
+    let payload = s.payload();
+    match (s.r#type(), payload) {
         (Some("set"), Some(ns::BIND)) => {
             "The client asks to bind a resource to its connection — RFC 6120 §7.6.".into()
         }
-        (Some("result"), _) if s.bound_jid.is_some() => {
+        (Some("result"), _) if s.bound_jid().is_some() => {
             "The server returns the client's full JID — RFC 6120 §7.6.1.".into()
         }
         (Some("set"), Some(ns::SESSION)) => {

@@ -190,7 +190,7 @@ impl Dialogue {
     /// else `user@domain` from SASL.
     pub fn client_jid(&self) -> Option<String> {
         let bound = self.kinds().find_map(|(_, k)| match k {
-            EventKind::Iq(s) => s.bound_jid.clone(),
+            EventKind::Iq(s) => s.bound_jid().map(str::to_owned),
             EventKind::SaslSuccess {
                 jid, bound: true, ..
             } => jid.clone(),
@@ -269,10 +269,10 @@ impl Dialogue {
         }
         self.kinds().any(|(_, k)| match k {
             EventKind::Message(s) | EventKind::Presence(s) | EventKind::Iq(s) => {
-                [&s.from, &s.to, &s.bound_jid]
+                [s.from(), s.to(), s.bound_jid()]
                     .into_iter()
                     .flatten()
-                    .any(|j| matches(j))
+                    .any(&matches)
             }
             _ => false,
         })
@@ -332,8 +332,7 @@ impl Dialogue {
                 Some(EventKind::Dialback { .. }) => Phase::Dialback,
                 Some(EventKind::ComponentHandshake { .. }) => Phase::ComponentHandshake,
                 Some(EventKind::Iq(s))
-                    if s.payload.as_deref() == Some(crate::xml::ns::BIND)
-                        || s.bound_jid.is_some() =>
+                    if s.payload() == Some(crate::xml::ns::BIND) || s.bound_jid().is_some() =>
                 {
                     Phase::Binding
                 }

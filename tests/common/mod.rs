@@ -290,9 +290,9 @@ pub fn assert_websocket_session(events: &[Event], wss: bool) {
         EventKind::SaslAuth { mechanism, username: Some(u), .. } if mechanism == "SCRAM-SHA-1" && u == "juliet")));
     assert!(any(&|k| matches!(k, EventKind::SaslSuccess { .. })));
     assert!(any(&|k| matches!(k,
-        EventKind::Iq(s) if s.bound_jid.as_deref() == Some("juliet@localhost/browser"))));
+        EventKind::Iq(s) if s.bound_jid() == Some("juliet@localhost/browser"))));
     assert!(any(&|k| matches!(k,
-        EventKind::Message(s) if s.to.as_deref() == Some("romeo@localhost") && s.body_len == Some(20))));
+        EventKind::Message(s) if s.to() == Some("romeo@localhost") && s.body_len == Some(20))));
     assert_eq!(
         kinds
             .iter()
@@ -348,15 +348,15 @@ pub fn assert_bosh_session(events: &[Event]) {
         EventKind::SaslAuth { mechanism, username: Some(u), data: Some(d), .. }
             if mechanism == "PLAIN" && u == "juliet" && d == "REDACTED")));
     assert!(any(&|k| matches!(k,
-        EventKind::Iq(s) if s.bound_jid.as_deref() == Some("juliet@localhost/bosh"))));
+        EventKind::Iq(s) if s.bound_jid() == Some("juliet@localhost/bosh"))));
     // Presence, message and ping came in one <body/>: three events, each its own size.
     let batch: Vec<&Event> = events
         .iter()
         .filter(|e| {
             e.direction == Direction::ToServer
-                && matches!(&e.kind, EventKind::Presence(s) if s.r#type.is_none())
-                || matches!(&e.kind, EventKind::Message(s) if s.id.as_deref() == Some("bosh1"))
-                || matches!(&e.kind, EventKind::Iq(s) if s.id.as_deref() == Some("ping1") && s.r#type.as_deref() == Some("get"))
+                && matches!(&e.kind, EventKind::Presence(s) if s.r#type().is_none())
+                || matches!(&e.kind, EventKind::Message(s) if s.id() == Some("bosh1"))
+                || matches!(&e.kind, EventKind::Iq(s) if s.id() == Some("ping1") && s.r#type() == Some("get"))
         })
         .collect();
     assert_eq!(batch.len(), 3, "{batch:?}");

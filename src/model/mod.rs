@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod stanza;
+pub use stanza::{Field, Stanza, StanzaBox};
+
 /// Connection number, in order of first packet, starting at 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
@@ -421,10 +424,11 @@ pub enum EventKind {
     ComponentHandshake {
         digest_len: usize,
     },
-    // Boxed: a stanza is large, and events are moved from stage to stage.
-    Message(Box<Stanza>),
-    Presence(Box<Stanza>),
-    Iq(Box<Stanza>),
+    // Boxed (and the boxes recycled): a stanza is large, and events are moved from
+    // stage to stage.
+    Message(StanzaBox),
+    Presence(StanzaBox),
+    Iq(StanzaBox),
     /// `<stream:error>` (RFC 6120 §4.9).
     StreamError {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -557,61 +561,6 @@ pub struct Features {
     pub other: Vec<String>,
 }
 
-/// The fields common to `<message>`, `<presence>` and `<iq>` (RFC 6120 §8).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct Stanza {
-    /// The `type` attribute as sent (absent: `normal` message, available presence).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<JidText>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<JidText>,
-    /// First child's namespace: the iq payload (RFC 6120 §8.2.3).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload: Option<String>,
-    /// First child's local name, for iq.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload_name: Option<String>,
-    /// Message body length in bytes (RFC 6121 §5.2.3).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_len: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub thread: Option<String>,
-    /// Presence `<show>` (RFC 6121 §4.7.2.1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub show: Option<String>,
-    /// Presence `<status>` (RFC 6121 §4.7.2.2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// Presence `<priority>` (RFC 6121 §4.7.2.3).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub priority: Option<i16>,
-    /// Resource requested in a bind request (RFC 6120 §7.6).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bind_resource: Option<String>,
-    /// Full JID returned by a bind result (RFC 6120 §7.6.1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bound_jid: Option<String>,
-    /// Stanza error condition (RFC 6120 §8.3.3).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Namespaces of extension children, sorted and unique.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub extensions: Vec<String>,
-    /// Presence only: hash of its meaning (type, show, status, priority, children;
-    /// not id, from, to or attribute order), as 16 hex digits.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "hex_digest")]
-    pub digest: Option<u64>,
-    /// The element the stanza arrived in, e.g. `route` for router traffic.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wrapper: Option<String>,
-}
-
 /// Named faults in traffic, the way Suricata and Zeek name "weirds".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -693,11 +642,4 @@ pub fn hex16(d: u64) -> [u8; 16] {
             .unwrap_or(b'0');
     }
     out
-}
-
-fn hex_digest<S: serde::Serializer>(digest: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match digest {
-        Some(d) => s.serialize_str(std::str::from_utf8(&hex16(*d)).unwrap_or_default()),
-        None => s.serialize_none(),
-    }
 }
