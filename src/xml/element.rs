@@ -615,7 +615,7 @@ impl<'a> Parser<'a> {
             class::STOP_IN_APOS
         };
         loop {
-            end = class::find(self.text.as_bytes(), end, stop);
+            end = class::find_value_stop(self.text.as_bytes(), end, stop);
             match self.byte(end) {
                 None => return Err(syntax("attribute value not closed")),
                 Some(b) if b == quote => break,
