@@ -1,5 +1,7 @@
-//! The hand-written NDJSON lines of stanza events are the lines serde's derived
-//! serialization gives, on every event of every capture and on arbitrary stanzas.
+//! The hand-written NDJSON lines of stanza events are the lines serde's serialization
+//! of the event (derived, flattened, with the stanza's `Serialize`) gives, on every
+//! event of every capture and on arbitrary stanzas. The key order itself is pinned by
+//! the NDJSON snapshots of `tests/captures.rs`.
 
 mod common;
 

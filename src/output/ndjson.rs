@@ -1,9 +1,10 @@
 //! NDJSON: one object per event, stable snake_case keys (schema in `docs/events.md`).
 //!
 //! Stanza events, nearly all of a capture's, are written by hand in the order and form
-//! serde's derived serialization gives (tested equal on every event of `captures/` and
-//! on arbitrary strings); every other event goes through serde. The derived form, with
-//! the event kind flattened into the line, costs several times as much per stanza.
+//! serde's serialization of the event gives (the event's derived `Serialize`, with the
+//! stanza's own; tested equal on every event of `captures/` and on arbitrary strings);
+//! every other event goes through serde. The serde form, with the event kind
+//! flattened into the line, costs several times as much per stanza.
 
 use super::{LineFormat, Sink, Summary};
 use crate::model::{hex16, Direction, Event, EventKind, FlowId, Stanza};
