@@ -287,7 +287,7 @@ fn a_fresh_wss_session_from_xmppjs_is_decrypted_with_its_key_log() {
         "prosody_wss.pcap",
         Some("prosody_wss.keylog"),
     );
-    assert_eq!(flows, 1);
+    assert_eq!(flows, 2, "the wss connection and the page's");
     common::assert_websocket_session(&events, true);
 }
 

@@ -313,6 +313,48 @@ pub fn assert_websocket_session(events: &[Event], wss: bool) {
             .count(),
         2
     );
+    if wss {
+        assert_page_passed_over(events);
+    }
+}
+
+/// Over TLS the WebSocket client also loads a page from the same HTTPS port: that
+/// connection is decrypted, and every byte of it counted as skipped (HTTP that is not
+/// XMPP), with no stream, element or anomaly read from it.
+fn assert_page_passed_over(events: &[Event]) {
+    let ends: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::FlowEnd {
+                to_server,
+                to_client,
+                ..
+            } => Some((e.flow, to_server, to_client)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends.len(), 2, "the wss connection and the page's");
+    let (page, to_server, to_client) = ends
+        .iter()
+        .find(|(_, up, _)| up.framing == 0)
+        .expect("a connection without WebSocket framing");
+    for bytes in [to_server, to_client] {
+        assert!(bytes.decrypted > 0, "{bytes:?}");
+        assert_eq!(bytes.skipped, bytes.decrypted, "{bytes:?}");
+        assert_eq!(bytes.xml, 0, "{bytes:?}");
+    }
+    for e in events.iter().filter(|e| e.flow == *page) {
+        assert!(
+            !matches!(
+                e.kind,
+                EventKind::StreamHeader { .. }
+                    | EventKind::Element { .. }
+                    | EventKind::Anomaly { .. }
+                    | EventKind::WebsocketUpgrade { .. }
+            ),
+            "{e:?}"
+        );
+    }
 }
 
 /// The session of `captures/make/prosody-bosh.sh`, whatever its ids and times: BOSH

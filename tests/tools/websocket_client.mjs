@@ -3,7 +3,9 @@
 // juliet (SCRAM-SHA-1), binds, sends presence, a chat message to romeo and a ping,
 // and closes the stream. In the clear (ws://), or with `wss` over TLS (wss://; the
 // caller allows a self-signed certificate with NODE_TLS_REJECT_UNAUTHORIZED=0 and
-// has Node.js write the session keys with --tls-keylog).
+// has Node.js write the session keys with --tls-keylog). Over TLS it then also loads
+// a page from the same HTTPS port, as a browser does next to its wss:// connection:
+// HTTP that is not XMPP, which xmppdump must pass over.
 //
 // Usage: node tests/tools/websocket_client.mjs PORT [wss]
 // (dependencies: `npm ci` in tests/tools/xmppjs)
@@ -38,6 +40,24 @@ xmpp.on("online", async () => {
   );
   await xmpp.iqCaller.get(xml("ping", "urn:xmpp:ping"), "localhost");
   await xmpp.stop();
+  if (scheme === "wss") {
+    await fetchPage();
+  }
   clearTimeout(timer);
 });
 await xmpp.start();
+
+// GET / on the HTTPS port over a connection of its own.
+async function fetchPage() {
+  const https = await import("node:https");
+  await new Promise((resolve, reject) => {
+    const request = https.get(
+      { host: "127.0.0.1", port, path: "/", agent: false, servername: "localhost" },
+      (response) => {
+        response.resume();
+        response.on("end", resolve);
+      },
+    );
+    request.on("error", reject);
+  });
+}
