@@ -5,12 +5,13 @@ mod common;
 
 use common::{config_for, Collect, CAPTURES};
 use std::fs::File;
+use xmppdump::analysis::Collector;
 use xmppdump::capture::Reader;
 use xmppdump::model::{Direction, Event, EventKind, FlowId, StreamKind};
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
 use xmppdump::output::Summary;
-use xmppdump::pipeline::Pipeline;
+use xmppdump::pipeline::{Config, Pipeline};
 
 fn open(name: &str) -> Reader {
     let path = format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -378,6 +379,34 @@ fn prosody_wss_decrypted_with_the_key_log_of_nodejs() {
     };
     // Of the decrypted bytes, what was not XMPP was HTTP and frame headers.
     assert_eq!(to_server.decrypted, to_server.xml + to_server.framing);
+}
+
+/// XMPP over direct TLS on port 443 (XEP-0368) between prosody and slixmpp, found by
+/// the ALPN protocol `xmpp-client` of the ClientHello and read with the key log
+/// (captures/make/prosody-directtls.sh).
+#[test]
+fn prosody_directtls_on_443_found_by_alpn() {
+    let (events, summary) = events("prosody_directtls.pcap");
+    assert_eq!((summary.xmpp_flows, summary.anomalies), (1, 0));
+    common::assert_directtls_session(&events);
+}
+
+/// Without the key log the same flow is still XMPP (the ClientHello is in the clear),
+/// and the statistics count it as c2s from its ALPN protocol: no stream header says so.
+#[test]
+fn prosody_directtls_without_keys_is_c2s_by_alpn() {
+    let bytes = std::fs::read(common::capture_path("prosody_directtls.pcap")).unwrap();
+    let (events, summary) = common::run_bytes(bytes.clone(), Config::default());
+    assert_eq!((summary.xmpp_flows, summary.streams), (1, 0));
+    assert!(events.iter().all(|e| !e.decrypted));
+    let mut collector = Collector::new("prosody_directtls.pcap");
+    let mut reader = Reader::new(std::io::Cursor::new(bytes)).unwrap();
+    Pipeline::new(Config::default())
+        .run(&mut reader, &mut collector)
+        .unwrap();
+    let stats = collector.into_stats();
+    assert_eq!(stats.sessions.len(), 1);
+    assert_eq!(stats.sessions[0].stream, Some(StreamKind::C2s));
 }
 
 /// XMPP over BOSH between prosody and a scripted client (captures/make/prosody-bosh.sh);

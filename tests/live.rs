@@ -216,7 +216,7 @@ fn live_errors_exit_2_with_one_line() {
 /// Runs a capture script of `captures/make/` into a fresh directory and reads what it
 /// wrote.
 fn fresh_capture(script: &str, port: u16, written: &str) -> (Vec<xmppdump::model::Event>, u64) {
-    fresh_capture_with(script, port, &[], written, None)
+    fresh_capture_with(script, port, &[], written, None, false)
 }
 
 /// [`fresh_capture`] with more arguments for the script, and the key log it wrote.
@@ -226,6 +226,7 @@ fn fresh_capture_with(
     args: &[&str],
     written: &str,
     keylog: Option<&str>,
+    direct_tls_port: bool,
 ) -> (Vec<xmppdump::model::Event>, u64) {
     let dir = std::env::temp_dir().join(format!("xmppdump-{written}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -248,6 +249,8 @@ fn fresh_capture_with(
     if let Some(keylog) = keylog {
         let store = xmppdump::tls::KeyStore::open(&dir.join(keylog)).unwrap();
         config.keys = Some(std::sync::Arc::new(store));
+    }
+    if direct_tls_port {
         // The test's own HTTPS port is direct TLS here too.
         config.ports.push(port);
         config.direct_tls_ports.push(port);
@@ -286,9 +289,27 @@ fn a_fresh_wss_session_from_xmppjs_is_decrypted_with_its_key_log() {
         &["wss"],
         "prosody_wss.pcap",
         Some("prosody_wss.keylog"),
+        true,
     );
     assert_eq!(flows, 2, "the wss connection and the page's");
     common::assert_websocket_session(&events, true);
+}
+
+/// XMPP over direct TLS made afresh as `captures/prosody_directtls.pcap` was (slixmpp
+/// offering ALPN `xmpp-client`, prosody's c2s_direct_tls_ports), on a port xmppdump
+/// is not told about: the ALPN protocol alone makes it XMPP.
+#[test]
+fn a_fresh_direct_tls_session_is_found_by_its_alpn_protocol() {
+    let (events, flows) = fresh_capture_with(
+        "prosody-directtls.sh",
+        15443,
+        &[],
+        "prosody_directtls.pcap",
+        Some("prosody_directtls.keylog"),
+        false,
+    );
+    assert_eq!(flows, 1);
+    common::assert_directtls_session(&events);
 }
 
 /// XMPP over BOSH made afresh with prosody's mod_bosh, as `captures/prosody_bosh.pcap`

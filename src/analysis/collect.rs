@@ -162,8 +162,19 @@ impl Collector {
             // carries only the later requests of a session.
             flow.kind = match detected_by {
                 DetectedBy::Websocket | DetectedBy::Bosh => Some(StreamKind::C2s),
-                DetectedBy::Port | DetectedBy::Content => kind_by_port(server),
+                DetectedBy::Port | DetectedBy::Content | DetectedBy::Alpn => kind_by_port(server),
             };
+        }
+        // XEP-0368 §4: the ALPN protocol tells the stream kind of direct TLS that is
+        // not decrypted (no stream header will say) on a port that does not.
+        if let EventKind::TlsClientHello { alpn, .. } = &e.kind {
+            if !flow.kind_from_header && flow.kind.is_none() {
+                flow.kind = alpn.iter().find_map(|p| match p.as_str() {
+                    "xmpp-client" => Some(StreamKind::C2s),
+                    "xmpp-server" => Some(StreamKind::S2s),
+                    _ => None,
+                });
+            }
         }
         let stream = flow.kind.unwrap_or(StreamKind::Unknown);
         let key = &mut self.traffic_key;

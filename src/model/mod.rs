@@ -184,6 +184,8 @@ pub enum RoleSource {
     StreamHeader,
     /// The side that sent the HTTP upgrade request is the client (RFC 7395 §3.1).
     HttpRequest,
+    /// The side that sent the TLS ClientHello is the client (RFC 8446 §2).
+    ClientHello,
 }
 
 /// Why a flow is considered XMPP.
@@ -196,6 +198,9 @@ pub enum DetectedBy {
     Websocket,
     /// An HTTP POST whose body is a BOSH `<body/>` (XEP-0124, XEP-0206).
     Bosh,
+    /// A TLS ClientHello offering the ALPN protocol `xmpp-client` or `xmpp-server`
+    /// (XEP-0368 §4): direct TLS on a port not known as XMPP, e.g. 443.
+    Alpn,
 }
 
 /// Why a flow's report ended.

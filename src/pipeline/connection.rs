@@ -381,11 +381,12 @@ impl Conn<'_> {
         match sniff(buffer, limit) {
             Verdict::NeedMore => {}
             Verdict::NotXmpp => *self.app = App::Ignored,
-            verdict @ (Verdict::Xmpp | Verdict::Websocket | Verdict::Bosh) => {
+            verdict @ (Verdict::Xmpp | Verdict::Websocket | Verdict::Bosh | Verdict::DirectTls) => {
                 let held = std::mem::take(buffers);
                 let (by, roles) = match verdict {
                     Verdict::Websocket => (DetectedBy::Websocket, RoleSource::HttpRequest),
                     Verdict::Bosh => (DetectedBy::Bosh, RoleSource::HttpRequest),
+                    Verdict::DirectTls => (DetectedBy::Alpn, RoleSource::ClientHello),
                     _ => (DetectedBy::Content, RoleSource::StreamHeader),
                 };
                 if self.client.is_none() {

@@ -4,9 +4,12 @@
 //! when it starts (after optional whitespace) with `<?xml` or a start tag and, within
 //! the first bytes, names the streams namespace or a `jabber:` namespace; it is XMPP
 //! over WebSocket when it is an HTTP GET upgrading to WebSocket with the `xmpp`
-//! subprotocol (RFC 7395 §3.1), its head complete within the first bytes.
+//! subprotocol (RFC 7395 §3.1), its head complete within the first bytes; it is XMPP
+//! over direct TLS when it is a TLS ClientHello that offers the ALPN protocol
+//! `xmpp-client` or `xmpp-server` (XEP-0368 §4), its record complete within them.
 
 use crate::http;
+use crate::tls::wire;
 
 /// Whether a direction's first bytes are XMPP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,11 +20,16 @@ pub enum Verdict {
     /// XMPP over BOSH: an HTTP POST whose body is a `<body/>` in the httpbind
     /// namespace (XEP-0124 §4).
     Bosh,
+    /// XMPP over direct TLS: the client's ClientHello names XMPP in ALPN.
+    DirectTls,
     NotXmpp,
     NeedMore,
 }
 
 pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
+    if bytes.first() == Some(&wire::HANDSHAKE) {
+        return sniff_client_hello(bytes, max_detect_bytes);
+    }
     if bytes.len() < 5 && (b"GET ".starts_with(bytes) || b"POST ".starts_with(bytes)) {
         return Verdict::NeedMore;
     }
@@ -83,6 +91,41 @@ pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
     }
 }
 
+/// XEP-0368 §4: a client of direct TLS offers the ALPN protocol `xmpp-client` (or
+/// `xmpp-server` between servers, RFC 7301 §3.1), which is how one port can serve
+/// XMPP beside HTTPS (443). The ClientHello must be whole in the first record.
+fn sniff_client_hello(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
+    // Record header (RFC 8446 §5.1): type, legacy version, length.
+    let Some(&[_, major, _, hi, lo]) = bytes.first_chunk::<5>() else {
+        return Verdict::NeedMore;
+    };
+    if major != 3 {
+        return Verdict::NotXmpp;
+    }
+    let end = 5 + usize::from(u16::from_be_bytes([hi, lo]));
+    let Some(record) = bytes.get(5..end) else {
+        return if end > max_detect_bytes {
+            Verdict::NotXmpp
+        } else {
+            Verdict::NeedMore
+        };
+    };
+    let hello = match wire::handshake_header(record) {
+        Some((wire::CLIENT_HELLO, len)) => record.get(4..4 + len).and_then(wire::client_hello),
+        _ => None,
+    };
+    match hello {
+        Some(h)
+            if h.alpn
+                .iter()
+                .any(|p| p == "xmpp-client" || p == "xmpp-server") =>
+        {
+            Verdict::DirectTls
+        }
+        _ => Verdict::NotXmpp,
+    }
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
 }
@@ -115,8 +158,57 @@ mod tests {
             sniff(b"POST /form HTTP/1.1\r\n\r\nname=value&x=<y>", 1024),
             Verdict::NotXmpp
         );
-        assert_eq!(sniff(b"\x16\x03\x01", 1024), Verdict::NotXmpp);
+        assert_eq!(sniff(b"\x16\x03\x01", 1024), Verdict::NeedMore);
+        assert_eq!(sniff(b"\x16\x01\x01\x00\x01\x00", 1024), Verdict::NotXmpp);
         assert_eq!(sniff(b"<html><body>", 1024), Verdict::NotXmpp);
         assert_eq!(sniff(b"  ", 1024), Verdict::NeedMore);
+    }
+
+    /// A TLS record holding a ClientHello that offers `protocols` in ALPN.
+    fn client_hello(protocols: &[&str]) -> Vec<u8> {
+        let mut names = Vec::new();
+        for p in protocols {
+            names.push(p.len() as u8);
+            names.extend_from_slice(p.as_bytes());
+        }
+        let mut alpn = vec![0, 16];
+        alpn.extend_from_slice(&((names.len() + 2) as u16).to_be_bytes());
+        alpn.extend_from_slice(&(names.len() as u16).to_be_bytes());
+        alpn.extend_from_slice(&names);
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]); // random
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        body.extend_from_slice(&(alpn.len() as u16).to_be_bytes());
+        body.extend_from_slice(&alpn);
+        let mut handshake = vec![1, 0];
+        handshake.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        handshake.extend_from_slice(&body);
+        let mut record = vec![22, 3, 1];
+        record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+        record.extend_from_slice(&handshake);
+        record
+    }
+
+    /// XEP-0368 §4: ALPN `xmpp-client` or `xmpp-server` makes direct TLS XMPP on any
+    /// port; other protocols, or none, do not.
+    #[test]
+    fn client_hello_with_xmpp_alpn_is_direct_tls() {
+        for protocols in [&["xmpp-client"][..], &["h2", "xmpp-server"]] {
+            let hello = client_hello(protocols);
+            assert_eq!(sniff(&hello, 1024), Verdict::DirectTls, "{protocols:?}");
+            // The record arrives in pieces: wait for it, unless it cannot fit.
+            assert_eq!(sniff(&hello[..hello.len() - 1], 1024), Verdict::NeedMore);
+            assert_eq!(sniff(&hello[..20], 20), Verdict::NotXmpp);
+        }
+        assert_eq!(
+            sniff(&client_hello(&["h2", "http/1.1"]), 1024),
+            Verdict::NotXmpp
+        );
+        assert_eq!(sniff(&client_hello(&[]), 1024), Verdict::NotXmpp);
+        let mut not_hello = client_hello(&["xmpp-client"]);
+        not_hello[5] = 2; // a ServerHello's type
+        assert_eq!(sniff(&not_hello, 1024), Verdict::NotXmpp);
     }
 }

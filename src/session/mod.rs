@@ -486,7 +486,7 @@ impl tls::Receiver for Inner<'_> {
                 Verdict::Bosh => Some(Carrier::Bosh(Box::default())),
                 // Other HTTP on an HTTPS port (file uploads, pages) is not XMPP.
                 Verdict::NotXmpp if http::is_request(bytes) => Some(Carrier::NotXmpp([0, 0])),
-                Verdict::Xmpp | Verdict::NotXmpp | Verdict::NeedMore => None,
+                Verdict::Xmpp | Verdict::DirectTls | Verdict::NotXmpp | Verdict::NeedMore => None,
             };
         }
         if let Some(carrier) = self.carrier {

@@ -21,6 +21,7 @@ pub const CAPTURES: &[&str] = &[
     "prosody_websocket.pcap",
     "prosody_bosh.pcap",
     "prosody_wss.pcap",
+    "prosody_directtls.pcap",
 ];
 
 #[derive(Default)]
@@ -355,6 +356,64 @@ fn assert_page_passed_over(events: &[Event]) {
             "{e:?}"
         );
     }
+}
+
+/// The session of `captures/make/prosody-directtls.sh`, decrypted, whatever its ids
+/// and times: slixmpp speaks TLS from the first byte to prosody on a port xmppdump
+/// does not know as XMPP, offering ALPN `xmpp-client` (XEP-0368 §4), which is what
+/// makes the flow XMPP; inside, a whole session.
+pub fn assert_directtls_session(events: &[Event]) {
+    use xmppdump::model::DetectedBy;
+    let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+    let count = |pred: &dyn Fn(&EventKind) -> bool| kinds.iter().filter(|k| pred(k)).count();
+    assert_eq!(
+        count(&|k| matches!(
+            k,
+            EventKind::FlowStart {
+                detected_by: DetectedBy::Alpn,
+                ..
+            }
+        )),
+        1
+    );
+    assert_eq!(
+        count(
+            &|k| matches!(k, EventKind::TlsClientHello { alpn, .. } if alpn.iter().any(|p| p == "xmpp-client"))
+        ),
+        1
+    );
+    let headers = stream_headers(events);
+    assert_eq!(headers.len(), 4);
+    assert_eq!(headers.iter().filter(|(_, restart)| *restart).count(), 2);
+    for e in events {
+        if matches!(
+            e.kind,
+            EventKind::StreamHeader { .. } | EventKind::Message(_)
+        ) {
+            assert!(e.decrypted, "{e:?}");
+        }
+    }
+    assert_eq!(
+        count(
+            &|k| matches!(k, EventKind::SaslAuth { mechanism, username: Some(u), .. } if mechanism == "SCRAM-SHA-1" && u == "juliet")
+        ),
+        1
+    );
+    assert_eq!(count(&|k| matches!(k, EventKind::SaslSuccess { .. })), 1);
+    assert_eq!(
+        count(
+            &|k| matches!(k, EventKind::Iq(s) if s.bound_jid() == Some("juliet@localhost/balcony"))
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &|k| matches!(k, EventKind::Message(s) if s.to() == Some("romeo@localhost") && s.body_len == Some(13))
+        ),
+        3
+    );
+    assert_eq!(count(&|k| matches!(k, EventKind::StreamClose)), 2);
+    assert_eq!(count(&|k| matches!(k, EventKind::Anomaly { .. })), 0);
 }
 
 /// The session of `captures/make/prosody-bosh.sh`, whatever its ids and times: BOSH

@@ -3,8 +3,11 @@
 TLS (so the capture shows everything), sends presence, fetches the roster, sends
 three chat messages to romeo, and disconnects.
 
-Usage: live_client.py PORT [CAFILE]. With CAFILE the client requires STARTTLS and trusts
-that certificate (TLS_MAX_VERSION=1.2 caps the version); Python's ssl module writes the session keys to $SSLKEYLOGFILE."""
+Usage: live_client.py PORT [CAFILE [direct]]. With CAFILE the client requires STARTTLS and
+trusts that certificate (TLS_MAX_VERSION=1.2 caps the version); Python's ssl module writes
+the session keys to $SSLKEYLOGFILE. With `direct` it speaks TLS from the first byte instead
+(XEP-0368 direct TLS) and offers the ALPN protocol `xmpp-client`, as Conversations, Dino and
+Gajim do."""
 import asyncio
 import os
 import ssl
@@ -14,10 +17,15 @@ import slixmpp
 
 
 class Client(slixmpp.ClientXMPP):
-    def __init__(self, cafile=None):
+    def __init__(self, cafile=None, direct=False):
         super().__init__("juliet@localhost/balcony", "secret")
-        self.enable_direct_tls = False
-        if cafile:
+        self.enable_direct_tls = direct
+        if direct:
+            self.enable_starttls = False
+            self.enable_plaintext = False
+            self.ssl_context.load_verify_locations(cafile)
+            self.ssl_context.set_alpn_protocols(["xmpp-client"])
+        elif cafile:
             self.enable_starttls = True
             self.enable_plaintext = False
             self.ssl_context.load_verify_locations(cafile)
@@ -41,10 +49,16 @@ class Client(slixmpp.ClientXMPP):
         self.disconnect()
 
 
-async def main(port, cafile):
-    client = Client(cafile)
+async def main(port, cafile, direct):
+    client = Client(cafile, direct)
     client.connect("127.0.0.1", port)
     await asyncio.wait_for(client.disconnected, timeout=20)
 
 
-asyncio.run(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))
+asyncio.run(
+    main(
+        int(sys.argv[1]),
+        sys.argv[2] if len(sys.argv) > 2 else None,
+        len(sys.argv) > 3 and sys.argv[3] == "direct",
+    )
+)
