@@ -385,3 +385,37 @@ fn tshark_finds_the_same_bosh_bodies() {
     assert!(theirs.len() >= 8, "{theirs:?}");
     assert_eq!(ours, theirs);
 }
+
+/// Direct TLS on 443 (XEP-0368): the frame where xmppdump reads a ClientHello offering
+/// ALPN `xmpp-client`, which made the flow XMPP, is the frame where tshark's TLS
+/// dissector finds that offer. (tshark 4.0 cannot dissect XMPP inside TLS on a port
+/// other than 5222/5223, so the decrypted stanzas are checked by
+/// `tests/captures.rs` and the live test, not against tshark.)
+#[test]
+fn tshark_sees_the_same_alpn_offer() {
+    let file = capture_path("prosody_directtls.pcap");
+    let (_, ndjson, _) = xmppdump(&["-r", &file, "--json"]);
+    let ours: Vec<String> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| {
+            v["event"] == "tls_client_hello"
+                && v["alpn"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|p| p == "xmpp-client"))
+        })
+        .map(|v| v["frame"].to_string())
+        .collect();
+    let theirs = tshark(&[
+        "-r",
+        &file,
+        "-Y",
+        "tls.handshake.extensions_alpn_str == \"xmpp-client\"",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ]);
+    assert_eq!(ours.len(), 1, "{ndjson}");
+    assert_eq!(theirs.lines().collect::<Vec<_>>(), ours);
+}
