@@ -194,8 +194,10 @@ impl<'t> Iterator for Children<'t> {
 pub enum ElementError {
     #[error("invalid UTF-8 at byte {0}")]
     Utf8(usize),
+    /// Static text where it can be: a failed attempt on an element cut by the
+    /// segment's end (tried first, then framed) costs no allocation.
     #[error("not well-formed: {0}")]
-    Syntax(String),
+    Syntax(Cow<'static, str>),
     #[error("undeclared namespace prefix '{0}'")]
     UnboundPrefix(String),
     #[error("more than {0} attributes on one element")]
@@ -206,8 +208,12 @@ pub enum ElementError {
     Restricted,
 }
 
-fn syntax(what: &str) -> ElementError {
-    ElementError::Syntax(what.to_owned())
+fn syntax(what: &'static str) -> ElementError {
+    ElementError::Syntax(Cow::Borrowed(what))
+}
+
+fn syntax_owned(what: String) -> ElementError {
+    ElementError::Syntax(Cow::Owned(what))
 }
 
 /// The parser's vectors, kept from one element to the next so parsing a stanza does
@@ -426,7 +432,7 @@ impl<'a> Parser<'a> {
                         .pop()
                         .ok_or_else(|| syntax("end tag without a start tag"))?;
                     if top.qname != qname {
-                        return Err(ElementError::Syntax(format!(
+                        return Err(syntax_owned(format!(
                             "expected '</{}>', found '</{qname}>'",
                             top.qname
                         )));
@@ -595,14 +601,12 @@ impl<'a> Parser<'a> {
         let key = self.slice(from, key_end);
         let eq = self.skip_space(key_end);
         if self.byte(eq) != Some(b'=') {
-            return Err(ElementError::Syntax(format!(
-                "attribute '{key}' has no value"
-            )));
+            return Err(syntax_owned(format!("attribute '{key}' has no value")));
         }
         let open_quote = self.skip_space(eq + 1);
         let quote = match self.byte(open_quote) {
             Some(q @ (b'"' | b'\'')) => q,
-            _ => return Err(ElementError::Syntax(format!("value of '{key}' not quoted"))),
+            _ => return Err(syntax_owned(format!("value of '{key}' not quoted"))),
         };
         // One pass to the closing quote (values are short: a loop beats searching
         // three times), noting whether anything must be replaced.
@@ -619,9 +623,7 @@ impl<'a> Parser<'a> {
             match self.byte(end) {
                 None => return Err(syntax("attribute value not closed")),
                 Some(b) if b == quote => break,
-                Some(b'<') => {
-                    return Err(ElementError::Syntax(format!("'<' in the value of '{key}'")))
-                }
+                Some(b'<') => return Err(syntax_owned(format!("'<' in the value of '{key}'"))),
                 Some(_) => replace = true,
             }
             end += 1;
@@ -654,7 +656,7 @@ impl<'a> Parser<'a> {
                 .any(|a| same(a.name, key)),
         };
         if duplicate {
-            return Err(ElementError::Syntax(format!("duplicate attribute '{key}'")));
+            return Err(syntax_owned(format!("duplicate attribute '{key}'")));
         }
         match declared {
             Some(prefix) => self.local.push((prefix, value)),
@@ -768,7 +770,7 @@ fn push_reference(name: &str, out: &mut String) -> Result<(), ElementError> {
             matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x1_0000..=0x10_FFFF)
         })
         .and_then(char::from_u32)
-        .ok_or_else(|| ElementError::Syntax(format!("invalid character reference '&{name};'")))?;
+        .ok_or_else(|| syntax_owned(format!("invalid character reference '&{name};'")))?;
     out.push(c);
     Ok(())
 }
