@@ -286,3 +286,21 @@ fn an_anomaly_about_an_element_does_not_split_it_from_its_meaning() {
     assert!(!text.contains("[message"), "{text}");
     assert_eq!(text.matches("<message to='a@@b'").count(), 1, "{text}");
 }
+
+/// Direct TLS without its key log shows no stream header; the dialogue still names the
+/// stream kind the client asked for with ALPN (`xmpp-client`, XEP-0368 §4), as the
+/// statistics do. With the key log the header tells the same.
+#[test]
+fn undecrypted_direct_tls_is_c2s_by_its_alpn_protocol() {
+    use xmppdump::model::StreamKind;
+    let name = "prosody_directtls.pcap";
+    let opaque = dialogues_of(capture_bytes(name), Config::default());
+    assert_eq!(opaque.len(), 1);
+    assert_eq!(opaque[0].stream_kind(), StreamKind::C2s);
+    let decrypted = dialogues_of(capture_bytes(name), config_for(name));
+    assert_eq!(decrypted[0].stream_kind(), StreamKind::C2s);
+    // Flows with neither a stream header nor an ALPN offer (the nDPI capture's 5223
+    // flows, which do not even start with TLS) stay unknown.
+    let ndpi = dialogues_of(capture_bytes("ndpi_jabber.pcap"), Config::default());
+    assert!(ndpi.iter().any(|d| d.stream_kind() == StreamKind::Unknown));
+}

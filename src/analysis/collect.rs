@@ -169,11 +169,7 @@ impl Collector {
         // not decrypted (no stream header will say) on a port that does not.
         if let EventKind::TlsClientHello { alpn, .. } = &e.kind {
             if !flow.kind_from_header && flow.kind.is_none() {
-                flow.kind = alpn.iter().find_map(|p| match p.as_str() {
-                    "xmpp-client" => Some(StreamKind::C2s),
-                    "xmpp-server" => Some(StreamKind::S2s),
-                    _ => None,
-                });
+                flow.kind = StreamKind::from_alpn(alpn);
             }
         }
         let stream = flow.kind.unwrap_or(StreamKind::Unknown);

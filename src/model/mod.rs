@@ -118,6 +118,16 @@ pub enum StreamKind {
 }
 
 impl StreamKind {
+    /// The kind a direct TLS client asks for with ALPN (XEP-0368 §4), from the
+    /// protocols of its ClientHello.
+    pub fn from_alpn(protocols: &[String]) -> Option<StreamKind> {
+        protocols.iter().find_map(|p| match p.as_str() {
+            "xmpp-client" => Some(StreamKind::C2s),
+            "xmpp-server" => Some(StreamKind::S2s),
+            _ => None,
+        })
+    }
+
     pub fn from_namespace(ns: &str) -> StreamKind {
         match ns {
             crate::xml::ns::CLIENT => StreamKind::C2s,

@@ -150,14 +150,20 @@ pub struct Dialogue {
 }
 
 impl Dialogue {
-    /// The stream kind from the first stream header.
+    /// The stream kind from the first stream header; without one (TLS not decrypted),
+    /// from the ALPN protocol a direct TLS client asked for (XEP-0368 §4).
     pub fn stream_kind(&self) -> StreamKind {
-        self.kinds()
-            .find_map(|(_, k)| match k {
-                EventKind::StreamHeader { stream_kind, .. } => Some(*stream_kind),
+        let header = self.kinds().find_map(|(_, k)| match k {
+            EventKind::StreamHeader { stream_kind, .. } => Some(*stream_kind),
+            _ => None,
+        });
+        let alpn = || {
+            self.kinds().find_map(|(_, k)| match k {
+                EventKind::TlsClientHello { alpn, .. } => StreamKind::from_alpn(alpn),
                 _ => None,
             })
-            .unwrap_or(StreamKind::Unknown)
+        };
+        header.or_else(alpn).unwrap_or(StreamKind::Unknown)
     }
 
     fn kinds(&self) -> impl Iterator<Item = (&Entry, &EventKind)> {
