@@ -361,3 +361,25 @@ fn sasl2_sessions_are_judged_like_sasl() {
     assert!(!passed);
     assert!(out.contains("flow 2 frame 49"), "{out}");
 }
+
+/// SASL read from decrypted TLS came inside TLS, whether TLS began with STARTTLS's
+/// `<proceed/>`, from the first byte (direct TLS found by ALPN on 443, XEP-0368) or
+/// under WebSocket (wss://): with the key logs every capture passes every built-in
+/// rule. (The TLS rules once failed the last two: only `<proceed/>` counted as TLS.)
+#[test]
+fn decrypted_sessions_pass_the_tls_rules() {
+    for stem in ["prosody_starttls", "prosody_directtls", "prosody_wss"] {
+        let file = capture_path(&format!("{stem}.pcap"));
+        let keylog = capture_path(&format!("{stem}.keylog"));
+        let (code, out, err) = xmppdump(&["check", &file, "--keylog", &keylog]);
+        assert_eq!(code, 0, "{stem}: {out}{err}");
+        assert!(out.contains("PASS require_tls_before_sasl"), "{out}");
+    }
+    // The SASL the rules judged was there to judge: it is read inside TLS.
+    let file = capture_path("prosody_directtls.pcap");
+    let keylog = capture_path("prosody_directtls.keylog");
+    let (_, ndjson, _) = xmppdump(&["-r", &file, "--keylog", &keylog, "--json"]);
+    assert!(ndjson
+        .lines()
+        .any(|l| l.contains("\"event\":\"sasl_auth\"") && l.contains("\"decrypted\":true")));
+}

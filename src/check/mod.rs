@@ -143,6 +143,9 @@ impl Checker {
     fn event_facts(&mut self, e: &Event) {
         let f = self.flows.entry(e.flow).or_default();
         let side = e.direction.index();
+        // What was decrypted came inside TLS: direct TLS (XEP-0368), wss:// or
+        // https://, not only STARTTLS's `<proceed/>`.
+        f.tls |= e.decrypted;
         let mut flags: Vec<(Builtin, String)> = Vec::new();
         match &e.kind {
             EventKind::StreamHeader { stream_kind, .. } => {
