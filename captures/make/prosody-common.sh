@@ -33,6 +33,13 @@ CFG
   done
 }
 
+# make_certificate: a self-signed certificate for the virtual host "localhost",
+# $work/localhost.crt and its key $work/localhost.key.
+make_certificate() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=xmppdump test/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost" -keyout "$work/localhost.key" -out "$work/localhost.crt" 2>/dev/null
+}
+
 # start_capture PORT: dumpcap on loopback, TCP port PORT, into $work/capture.pcap.
 start_capture() {
   dumpcap -q -i lo -f "tcp port $1" -P -w "$work/capture.pcap" 2>/dev/null &

@@ -19,8 +19,7 @@ trap stop_all EXIT
 port=${PORT:-443}
 name=prosody_directtls
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=xmppdump test/CN=localhost" \
-  -addext "subjectAltName=DNS:localhost" -keyout "$work/localhost.key" -out "$work/localhost.crt" 2>/dev/null
+make_certificate
 
 start_prosody "$port" '"roster", "saslauth", "tls", "disco", "ping", "posix"' "
 c2s_ports = { }

@@ -25,8 +25,7 @@ if [ "$tls" = wss ]; then
   # TLS secrets (--tls-keylog) for `xmppdump --keylog`.
   port=${PORT:-5281}
   name=prosody_wss
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=xmppdump test/CN=localhost" \
-    -addext "subjectAltName=DNS:localhost" -keyout "$work/localhost.key" -out "$work/localhost.crt" 2>/dev/null
+  make_certificate
   ports="http_ports = { }
 https_ports = { $port }
 https_ssl = { key = \"$work/localhost.key\", certificate = \"$work/localhost.crt\" }"
