@@ -304,3 +304,31 @@ fn undecrypted_direct_tls_is_c2s_by_its_alpn_protocol() {
     let ndpi = dialogues_of(capture_bytes("ndpi_jabber.pcap"), Config::default());
     assert!(ndpi.iter().any(|d| d.stream_kind() == StreamKind::Unknown));
 }
+
+/// `--explain` tells how each transport opens, restarts and closes the stream: over
+/// WebSocket with `<open/>`/`<close/>` (RFC 7395), over BOSH with the session's
+/// `<body/>` wrappers (XEP-0124, XEP-0206), over TCP with `<stream:stream>` (RFC 6120).
+#[test]
+fn explanations_follow_the_transport() {
+    let explained = Style {
+        explain: true,
+        ..Style::default()
+    };
+    let text = |name: &str| -> String {
+        dialogues_of(capture_bytes(name), config_for(name))
+            .iter()
+            .map(|d| render(d, explained))
+            .collect()
+    };
+    let bosh = text("prosody_bosh.pcap");
+    assert!(bosh.contains("asks for a BOSH session") && bosh.contains("XEP-0124 §7.1"));
+    assert!(bosh.contains("xmpp:restart='true'") && bosh.contains("type='terminate'"));
+    assert!(!bosh.contains("RFC 6120 §4.7."), "{bosh}");
+    for name in ["prosody_websocket.pcap", "prosody_wss.pcap"] {
+        let ws = text(name);
+        assert!(ws.contains("with an <open/> element") && ws.contains("with <close/>"));
+        assert!(!ws.contains("RFC 6120 §4.7."), "{ws}");
+    }
+    let tcp = text("prosody_starttls.pcap");
+    assert!(tcp.contains("opens its XML stream") && !tcp.contains("<open/>"));
+}

@@ -5,11 +5,38 @@
 //! nothing to teach (anomalies explain themselves).
 
 use crate::model::{Direction, EventKind, Stanza};
+use crate::session::Transport;
 use crate::xml::ns;
 
-/// The sentence for one event, sent in direction `dir`.
-pub fn sentence(kind: &EventKind, dir: Direction) -> Option<String> {
+/// A stream header carried by WebSocket (`<open/>`) or BOSH (the session's `<body/>`).
+fn carried_header(transport: Transport, restart: bool, from_client: bool) -> &'static str {
+    match (transport == Transport::Websocket, restart, from_client) {
+        (true, true, _) => "After SASL the stream starts again with a new <open/>; the WebSocket connection stays — RFC 7395, RFC 6120 §4.3.3.",
+        (true, false, true) => "Over WebSocket the client opens the stream with an <open/> element in its own message instead of <stream:stream>; every message holds whole elements — RFC 7395 §3.3.",
+        (true, false, false) => "The server answers with its own <open/>, which carries the stream id — RFC 7395 §3.3.",
+        (false, true, _) => "After SASL the client asks for a stream restart with xmpp:restart='true' on its <body/>; the BOSH session stays — XEP-0206 §5.",
+        (false, false, true) => "The client asks for a BOSH session: an HTTP POST whose <body/> names the domain and how long requests may wait; the stream then lives inside the bodies — XEP-0124 §7.1.",
+        (false, false, false) => "The server creates the session: its <body/> carries the session id (sid) and the stream id (authid) — XEP-0124 §7.2, XEP-0206 §3.",
+    }
+}
+
+/// The sentence for one event, sent in direction `dir` on a connection whose XMPP
+/// stream `transport` carries (the stream's opening and closing differ over
+/// WebSocket and BOSH).
+pub fn sentence(kind: &EventKind, dir: Direction, transport: Transport) -> Option<String> {
     let from_client = dir == Direction::ToServer;
+    match (transport, kind) {
+        (Transport::Websocket | Transport::Bosh, EventKind::StreamHeader { restart, .. }) => {
+            return Some(carried_header(transport, *restart, from_client).into());
+        }
+        (Transport::Websocket, EventKind::StreamClose) => {
+            return Some("This side closes its stream with <close/>, the WebSocket form of </stream:stream> — RFC 7395 §3.6.".into());
+        }
+        (Transport::Bosh, EventKind::StreamClose) => {
+            return Some("This side ends the BOSH session with a <body type='terminate'/>, which also closes the stream — XEP-0124, XEP-0206.".into());
+        }
+        _ => {}
+    }
     Some(match kind {
         EventKind::StreamHeader { restart: true, .. } => {
             "After TLS or SASL both sides start a new stream, forgetting the old one — RFC 6120 §4.3.3.".into()

@@ -12,9 +12,11 @@ pub mod transcript;
 
 use crate::jid::Jid;
 use crate::model::{
-    Direction, DirectionBytes, EndReason, Event, EventKind, FlowId, FrameNo, StreamKind, Timestamp,
+    DetectedBy, Direction, DirectionBytes, EndReason, Event, EventKind, FlowId, FrameNo,
+    StreamKind, Timestamp,
 };
 use crate::output::{Sink, Summary};
+use crate::session::Transport;
 use std::collections::BTreeMap;
 use std::io;
 
@@ -140,6 +142,8 @@ pub struct Dialogue {
     pub flow: FlowId,
     pub client_addr: String,
     pub server_addr: String,
+    /// Why the flow is XMPP (its `flow_start`).
+    pub detected_by: DetectedBy,
     pub start: Timestamp,
     pub entries: Vec<Entry>,
     /// Entries not kept because of the bounds.
@@ -164,6 +168,22 @@ impl Dialogue {
             })
         };
         header.or_else(alpn).unwrap_or(StreamKind::Unknown)
+    }
+
+    /// What carries the XMPP stream: WebSocket or BOSH when the flow was found by
+    /// them or (inside TLS) holds a WebSocket upgrade; otherwise the TCP bytes. (BOSH
+    /// inside TLS leaves no event that tells it apart.)
+    pub fn transport(&self) -> Transport {
+        let upgraded = || {
+            self.kinds()
+                .any(|(_, k)| matches!(k, EventKind::WebsocketUpgrade { .. }))
+        };
+        match self.detected_by {
+            DetectedBy::Bosh => Transport::Bosh,
+            DetectedBy::Websocket => Transport::Websocket,
+            _ if upgraded() => Transport::Websocket,
+            _ => Transport::Tcp,
+        }
     }
 
     fn kinds(&self) -> impl Iterator<Item = (&Entry, &EventKind)> {
@@ -436,13 +456,20 @@ impl Recorder {
     }
 
     fn add(&mut self, event: &Event) {
-        if let EventKind::FlowStart { client, server, .. } = &event.kind {
+        if let EventKind::FlowStart {
+            client,
+            server,
+            detected_by,
+            ..
+        } = &event.kind
+        {
             self.dialogues.insert(
                 event.flow,
                 Dialogue {
                     flow: event.flow,
                     client_addr: client.clone(),
                     server_addr: server.clone(),
+                    detected_by: *detected_by,
                     start: event.time,
                     entries: Vec::new(),
                     elided: 0,

@@ -73,6 +73,7 @@ pub fn render(d: &Dialogue, style: Style) -> String {
     let _ = writeln!(s, "  started {}, {ended}", rfc3339(d.start));
     let width = client.chars().count().max(server.chars().count());
     let phases = d.phases();
+    let transport = d.transport();
     let mut last_phase: Option<&Phase> = None;
     for (entry, phase) in d.entries.iter().zip(&phases) {
         if last_phase != Some(phase) && *phase != Phase::Anomaly {
@@ -116,7 +117,7 @@ pub fn render(d: &Dialogue, style: Style) -> String {
         }
         if style.explain {
             for kind in &entry.kinds {
-                if let Some(sentence) = explain::sentence(kind, entry.dir) {
+                if let Some(sentence) = explain::sentence(kind, entry.dir, transport) {
                     let _ = writeln!(
                         s,
                         "{pad}{}",
