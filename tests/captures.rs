@@ -415,5 +415,16 @@ fn prosody_directtls_without_keys_is_c2s_by_alpn() {
 fn prosody_bosh() {
     let (events, summary) = events("prosody_bosh.pcap");
     assert_eq!(summary.xmpp_flows, 1);
-    common::assert_bosh_session(&events);
+    common::assert_bosh_session(&events, false);
+}
+
+/// The same over https:// on prosody's HTTPS port, decrypted with the key log of
+/// Python's ssl module. Python's http.client writes a request's head and body in two
+/// TLS records: the carrier is still found (the client's first decrypted bytes are
+/// held until they tell what they carry).
+#[test]
+fn prosody_bosh_https_decrypted_with_its_key_log() {
+    let (events, summary) = events("prosody_bosh_https.pcap");
+    assert_eq!((summary.xmpp_flows, summary.anomalies), (1, 0));
+    common::assert_bosh_session(&events, true);
 }

@@ -318,5 +318,20 @@ fn a_fresh_direct_tls_session_is_found_by_its_alpn_protocol() {
 fn a_fresh_bosh_session_from_prosody_reads_like_the_bundled_one() {
     let (events, flows) = fresh_capture("prosody-bosh.sh", 15280, "prosody_bosh.pcap");
     assert_eq!(flows, 1);
-    common::assert_bosh_session(&events);
+    common::assert_bosh_session(&events, false);
+}
+
+/// The same over https://, made afresh with its key log.
+#[test]
+fn a_fresh_bosh_https_session_is_decrypted_with_its_key_log() {
+    let (events, flows) = fresh_capture_with(
+        "prosody-bosh.sh",
+        15282,
+        &["https"],
+        "prosody_bosh_https.pcap",
+        Some("prosody_bosh_https.keylog"),
+        true,
+    );
+    assert_eq!(flows, 1);
+    common::assert_bosh_session(&events, true);
 }

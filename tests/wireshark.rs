@@ -341,49 +341,57 @@ fn tshark_unmasks_the_same_websocket_messages() {
 }
 
 /// XMPP over BOSH: the elements xmppdump reads in each HTTP message are the content of
-/// the `<body/>` that tshark's HTTP dissector finds there, frame by frame.
+/// the `<body/>` that tshark's HTTP dissector finds there, frame by frame, in the clear
+/// and inside TLS (https://, with the key log).
 #[test]
 fn tshark_finds_the_same_bosh_bodies() {
-    let file = capture_path("prosody_bosh.pcap");
-    let out = tshark(&[
-        "-r",
-        &file,
-        "-Y",
-        "http.file_data",
-        "-T",
-        "fields",
-        "-e",
-        "frame.number",
-        "-e",
-        "http.file_data",
-    ]);
-    let mut theirs: BTreeMap<u64, String> = BTreeMap::new();
-    for line in out.lines() {
-        let (frame, body) = line.split_once('\t').unwrap();
-        let body = body.trim();
-        let start_end = body.find('>').unwrap() + 1;
-        let content = if body[..start_end].ends_with("/>") {
-            ""
-        } else {
-            &body[start_end..body.rfind("</").unwrap()]
+    for name in ["prosody_bosh.pcap", "prosody_bosh_https.pcap"] {
+        let file = capture_path(name);
+        let keylog = capture_path(&name.replace(".pcap", ".keylog"));
+        let option = format!("tls.keylog_file:{keylog}");
+        let mut args = vec!["-r", file.as_str()];
+        if name.contains("https") {
+            args.extend(["-o", option.as_str()]);
+        }
+        args.extend([
+            "-Y",
+            "http.file_data",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "http.file_data",
+        ]);
+        let out = tshark(&args);
+        let mut theirs: BTreeMap<u64, String> = BTreeMap::new();
+        for line in out.lines() {
+            let (frame, body) = line.split_once('\t').unwrap();
+            let body = body.trim();
+            let start_end = body.find('>').unwrap() + 1;
+            let content = if body[..start_end].ends_with("/>") {
+                ""
+            } else {
+                &body[start_end..body.rfind("</").unwrap()]
+            };
+            if !content.trim().is_empty() {
+                theirs.insert(frame.parse().unwrap(), content.to_owned());
+            }
+        }
+        let config = xmppdump::pipeline::Config {
+            keep_xml: true,
+            ..common::config_for(name)
         };
-        if !content.trim().is_empty() {
-            theirs.insert(frame.parse().unwrap(), content.to_owned());
+        let (events, _) = common::run_bytes(std::fs::read(&file).unwrap(), config);
+        let mut ours: BTreeMap<u64, String> = BTreeMap::new();
+        for e in &events {
+            if let xmppdump::model::EventKind::Xml { xml } = &e.kind {
+                ours.entry(e.frame.0).or_default().push_str(xml);
+            }
         }
+        assert!(theirs.len() >= 8, "{name}: {theirs:?}");
+        assert_eq!(ours, theirs, "{name}");
     }
-    let config = xmppdump::pipeline::Config {
-        keep_xml: true,
-        ..Default::default()
-    };
-    let (events, _) = common::run_bytes(std::fs::read(&file).unwrap(), config);
-    let mut ours: BTreeMap<u64, String> = BTreeMap::new();
-    for e in &events {
-        if let xmppdump::model::EventKind::Xml { xml } = &e.kind {
-            ours.entry(e.frame.0).or_default().push_str(xml);
-        }
-    }
-    assert!(theirs.len() >= 8, "{theirs:?}");
-    assert_eq!(ours, theirs);
 }
 
 /// Direct TLS on 443 (XEP-0368): the frame where xmppdump reads a ClientHello offering

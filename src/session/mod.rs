@@ -127,6 +127,8 @@ pub struct Session {
     /// XMPP carried over HTTP inside TLS (wss://, https://), found in the client's
     /// first decrypted bytes.
     tls_carrier: Option<Carrier>,
+    /// The client's first decrypted bytes while they do not yet tell what they carry.
+    tls_sniff: Sniff,
     /// Decrypted bytes so far per direction (offsets for a carrier inside TLS).
     plain: [u64; 2],
     /// `<open/>` elements seen per direction inside WebSocket (a second is a restart).
@@ -171,6 +173,7 @@ impl Session {
             },
             opens: [0, 0],
             tls_carrier: None,
+            tls_sniff: Sniff::Waiting(Vec::new()),
             plain: [0, 0],
             keys: options.keys.clone(),
             assumed_ns,
@@ -249,6 +252,7 @@ impl Session {
         let mut inner = Inner {
             streams: &mut self.inner,
             carrier: &mut self.tls_carrier,
+            sniff: &mut self.tls_sniff,
             opens: &mut self.opens,
             plain: &mut self.plain,
             limits,
@@ -312,6 +316,10 @@ impl Session {
             + self.tls.as_ref().map_or(0, |tls| tls.held_bytes())
             + self.carrier.as_ref().map_or(0, Carrier::held_bytes)
             + self.tls_carrier.as_ref().map_or(0, Carrier::held_bytes)
+            + match &self.tls_sniff {
+                Sniff::Waiting(held) => held.capacity(),
+                Sniff::Done => 0,
+            }
     }
 
     /// The bytes held for all connections exceeded their budget
@@ -320,6 +328,10 @@ impl Session {
     /// (`buffer_limit`). A dropped element is skipped when its end arrives; a dropped
     /// record ends that direction's decryption (its records are then only counted).
     pub fn let_go(&mut self, at: At, limits: &Limits, out: &mut dyn Reports) {
+        // At most the detection limit, and only until the client's request is whole.
+        if matches!(&self.tls_sniff, Sniff::Waiting(held) if !held.is_empty()) {
+            self.tls_sniff = Sniff::Done;
+        }
         for dir in [Direction::ToServer, Direction::ToClient] {
             self.routed(dir, out, |stream, route| stream.let_go(at, limits, route));
         }
@@ -457,11 +469,22 @@ impl stream::Out for Decrypted<'_> {
     }
 }
 
+/// What the client's first decrypted bytes carry is told by [`detect::sniff`]; an
+/// HTTP request's head and body may come in separate TLS records (Python's
+/// `http.client` writes them apart), so the bytes are held until it can tell, at most
+/// `Limits::max_detect_bytes`, or until the server speaks.
+#[derive(Debug)]
+enum Sniff {
+    Waiting(Vec<u8>),
+    Done,
+}
+
 /// Receives the TLS layer's output: events as they are, plaintext into the inner
 /// stream of its direction.
 struct Inner<'a> {
     streams: &'a mut [Option<Stream>; 2],
     carrier: &'a mut Option<Carrier>,
+    sniff: &'a mut Sniff,
     opens: &'a mut [u32; 2],
     plain: &'a mut [u64; 2],
     limits: &'a Limits,
@@ -476,19 +499,52 @@ impl tls::Receiver for Inner<'_> {
     }
 
     fn plaintext(&mut self, dir: Direction, bytes: &[u8], at: At) {
+        let Sniff::Waiting(held) = &mut *self.sniff else {
+            return self.deliver(dir, bytes, at);
+        };
+        let max = self.limits.max_detect_bytes;
+        if dir == Direction::ToServer {
+            let take = max.saturating_sub(held.len()).min(bytes.len());
+            held.extend_from_slice(bytes.get(..take).unwrap_or_default());
+            let verdict = detect::sniff(held, max);
+            if verdict == Verdict::NeedMore && take == bytes.len() {
+                return; // wait for the rest of the request
+            }
+            let mut data = std::mem::take(held);
+            data.extend_from_slice(bytes.get(take..).unwrap_or_default());
+            *self.sniff = Sniff::Done;
+            *self.carrier = carrier_for(verdict, &data);
+            self.deliver(dir, &data, at);
+        } else {
+            // The server speaks: what the client sent is all it will send first.
+            let data = std::mem::take(held);
+            *self.sniff = Sniff::Done;
+            *self.carrier = carrier_for(detect::sniff(&data, max), &data);
+            if !data.is_empty() {
+                self.deliver(Direction::ToServer, &data, at);
+            }
+            self.deliver(dir, bytes, at);
+        }
+    }
+}
+
+/// wss:// and https:// (RFC 7395 §3.1, XEP-0206): the client's first decrypted bytes
+/// are an HTTP request for WebSocket or BOSH, other HTTP (file uploads, pages), or
+/// XMPP itself (direct TLS).
+fn carrier_for(verdict: Verdict, first: &[u8]) -> Option<Carrier> {
+    match verdict {
+        Verdict::Websocket => Some(Carrier::Websocket(Box::default())),
+        Verdict::Bosh => Some(Carrier::Bosh(Box::default())),
+        Verdict::NotXmpp if http::is_request(first) => Some(Carrier::NotXmpp([0, 0])),
+        Verdict::Xmpp | Verdict::DirectTls | Verdict::NotXmpp | Verdict::NeedMore => None,
+    }
+}
+
+impl Inner<'_> {
+    /// Decrypted bytes in order, to the carrier found or the inner XMPP stream.
+    fn deliver(&mut self, dir: Direction, bytes: &[u8], at: At) {
         let offset = *dir.of(self.plain);
         *dir.of_mut(self.plain) += bytes.len() as u64;
-        // wss:// and https:// (RFC 7395 §3.1, XEP-0206): the client's first decrypted
-        // bytes are an HTTP request; its head must fit in them.
-        if offset == 0 && dir == Direction::ToServer && self.carrier.is_none() {
-            *self.carrier = match detect::sniff(bytes, self.limits.max_detect_bytes) {
-                Verdict::Websocket => Some(Carrier::Websocket(Box::default())),
-                Verdict::Bosh => Some(Carrier::Bosh(Box::default())),
-                // Other HTTP on an HTTPS port (file uploads, pages) is not XMPP.
-                Verdict::NotXmpp if http::is_request(bytes) => Some(Carrier::NotXmpp([0, 0])),
-                Verdict::Xmpp | Verdict::DirectTls | Verdict::NotXmpp | Verdict::NeedMore => None,
-            };
-        }
         if let Some(carrier) = self.carrier {
             let mut unwrapped = Unwrapped {
                 streams: &mut *self.streams,

@@ -171,17 +171,23 @@ impl Dialogue {
     }
 
     /// What carries the XMPP stream: WebSocket or BOSH when the flow was found by
-    /// them or (inside TLS) holds a WebSocket upgrade; otherwise the TCP bytes. (BOSH
-    /// inside TLS leaves no event that tells it apart.)
+    /// them. Inside TLS (wss://, https://), WebSocket when the flow holds an upgrade,
+    /// and BOSH when it has framing bytes without one (only those two carriers count
+    /// framing); otherwise the TCP bytes.
     pub fn transport(&self) -> Transport {
         let upgraded = || {
             self.kinds()
                 .any(|(_, k)| matches!(k, EventKind::WebsocketUpgrade { .. }))
         };
+        let framed = || {
+            self.bytes
+                .is_some_and(|(up, down)| up.framing + down.framing > 0)
+        };
         match self.detected_by {
             DetectedBy::Bosh => Transport::Bosh,
             DetectedBy::Websocket => Transport::Websocket,
             _ if upgraded() => Transport::Websocket,
+            _ if framed() => Transport::Bosh,
             _ => Transport::Tcp,
         }
     }

@@ -22,6 +22,7 @@ pub const CAPTURES: &[&str] = &[
     "prosody_bosh.pcap",
     "prosody_wss.pcap",
     "prosody_directtls.pcap",
+    "prosody_bosh_https.pcap",
 ];
 
 #[derive(Default)]
@@ -418,18 +419,28 @@ pub fn assert_directtls_session(events: &[Event]) {
 
 /// The session of `captures/make/prosody-bosh.sh`, whatever its ids and times: BOSH
 /// session creation, SASL PLAIN, restart, bind, three stanzas in one `<body/>`, and
-/// the session terminated.
-pub fn assert_bosh_session(events: &[Event]) {
+/// the session terminated. With `https`, the same inside TLS on an HTTPS port,
+/// decrypted: the flow is XMPP by its port and every BOSH event was decrypted.
+pub fn assert_bosh_session(events: &[Event], https: bool) {
     use xmppdump::model::{DetectedBy, Direction};
     let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
     let any = |pred: &dyn Fn(&EventKind) -> bool| kinds.iter().any(|k| pred(k));
-    assert!(any(&|k| matches!(
-        k,
-        EventKind::FlowStart {
-            detected_by: DetectedBy::Bosh,
-            ..
+    let by = if https {
+        DetectedBy::Port
+    } else {
+        DetectedBy::Bosh
+    };
+    assert!(any(
+        &|k| matches!(k, EventKind::FlowStart { detected_by, .. } if *detected_by == by)
+    ));
+    for e in events {
+        if matches!(
+            e.kind,
+            EventKind::StreamHeader { .. } | EventKind::Message(_)
+        ) {
+            assert_eq!(e.decrypted, https, "{e:?}");
         }
-    )));
+    }
     let headers: Vec<(Direction, bool, Option<&str>)> = events
         .iter()
         .filter_map(|e| match &e.kind {

@@ -8,11 +8,13 @@ clear, so the capture shows everything.
 Session creation, SASL PLAIN, restart, bind, then presence, a chat message and a ping
 in one <body/>, then the session terminated with an unavailable presence.
 
-Usage: bosh_client.py PORT
+Usage: bosh_client.py PORT [https]. With `https` the same over TLS (any certificate is
+accepted); Python's ssl module writes the session keys to $SSLKEYLOGFILE.
 """
 import base64
 import http.client
 import re
+import ssl
 import sys
 
 NS = "xmlns='http://jabber.org/protocol/httpbind'"
@@ -20,8 +22,14 @@ XBOSH = "xmlns:xmpp='urn:xmpp:xbosh'"
 
 
 class Bosh:
-    def __init__(self, port):
-        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    def __init__(self, port, https=False):
+        if https:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            self.http = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=context)
+        else:
+            self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
         self.rid = 1573741820
         self.sid = None
         self.seen = ""
@@ -48,7 +56,7 @@ class Bosh:
 
 
 def main():
-    b = Bosh(int(sys.argv[1]))
+    b = Bosh(int(sys.argv[1]), len(sys.argv) > 2 and sys.argv[2] == "https")
     created = b.post(f" to='localhost' xml:lang='en' wait='2' hold='1' ver='1.6' "
                      f"content='text/xml; charset=utf-8' xmpp:version='1.0' {XBOSH}")
     b.sid = re.search(r"sid=['\"]([^'\"]+)", created).group(1)
