@@ -21,10 +21,7 @@ trap stop_all EXIT
 if [ "$tls" = https ]; then
   port=${PORT:-5281}
   name=prosody_bosh_https
-  make_certificate
-  ports="http_ports = { }
-https_ports = { $port }
-https_ssl = { key = \"$work/localhost.key\", certificate = \"$work/localhost.crt\" }"
+  ports=$(https_settings "$port")
 else
   port=${PORT:-5280}
   name=prosody_bosh

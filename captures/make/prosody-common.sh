@@ -40,6 +40,15 @@ make_certificate() {
     -addext "subjectAltName=DNS:localhost" -keyout "$work/localhost.key" -out "$work/localhost.crt" 2>/dev/null
 }
 
+# https_settings PORT: prosody's settings for serving HTTP on the HTTPS port PORT only
+# (wss://, https://), with a certificate from make_certificate; printed, for
+# start_prosody's SETTINGS.
+https_settings() {
+  make_certificate
+  printf 'http_ports = { }\nhttps_ports = { %s }\nhttps_ssl = { key = "%s", certificate = "%s" }\n' \
+    "$1" "$work/localhost.key" "$work/localhost.crt"
+}
+
 # start_capture PORT: dumpcap on loopback, TCP port PORT, into $work/capture.pcap.
 start_capture() {
   dumpcap -q -i lo -f "tcp port $1" -P -w "$work/capture.pcap" 2>/dev/null &

@@ -25,10 +25,7 @@ if [ "$tls" = wss ]; then
   # TLS secrets (--tls-keylog) for `xmppdump --keylog`.
   port=${PORT:-5281}
   name=prosody_wss
-  make_certificate
-  ports="http_ports = { }
-https_ports = { $port }
-https_ssl = { key = \"$work/localhost.key\", certificate = \"$work/localhost.crt\" }"
+  ports=$(https_settings "$port")
   client=(env NODE_TLS_REJECT_UNAUTHORIZED=0 node --tls-keylog="$work/keylog" "$here/tests/tools/websocket_client.mjs" "$port" wss)
 else
   port=${PORT:-5280}
