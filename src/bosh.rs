@@ -92,6 +92,13 @@ impl Connection {
         dir.of(&self.sides).skipped
     }
 
+    /// Bytes of this direction held unfinished: an HTTP head, a chunk line or a
+    /// body still arriving.
+    pub fn unfinished(&self, dir: Direction) -> u64 {
+        let s = dir.of(&self.sides);
+        (s.head.len() + s.line.len() + s.body.len()) as u64
+    }
+
     pub fn held_bytes(&self) -> usize {
         self.sides
             .iter()

@@ -151,6 +151,28 @@ pub struct GenArgs {
     /// Write pcapng instead of pcap.
     #[arg(long)]
     pub pcapng: bool,
+
+    /// Concurrent not-XMPP connections (HTTP, TLS on 443, SSH; DNS over UDP) opened
+    /// among the XMPP ones and left open, as on a busy link.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub background_flows: usize,
+
+    /// Bytes of background data (server responses) spread over the capture: bytes,
+    /// or with a K, M or G suffix.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub background_bytes: Option<u64>,
+
+    /// XMPP's share of the capture's bytes, in (0, 1]: background data fills the
+    /// rest (wins over --background-bytes).
+    #[arg(long, value_name = "SHARE", value_parser = parse_share)]
+    pub xmpp_share: Option<f64>,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("not a share in (0, 1]: {text:?}")),
+    }
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {

@@ -7,8 +7,12 @@
 /// Resource bounds for one analysis run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Most TCP connections tracked at once; new connections beyond it are ignored.
+    /// Most TCP connections in the flow table at once, passed (not XMPP, ended) and
+    /// tracked together; beyond it entries are evicted (`flow::Class` order).
     pub max_flows: usize,
+    /// Most bytes the flow table takes: its index (about 49 bytes per entry, in
+    /// power-of-two steps) plus an estimate of each tracked connection.
+    pub max_flow_table_bytes: usize,
     /// Most out-of-order bytes held per direction while waiting for a hole to fill.
     pub max_reassembly_bytes: usize,
     /// Most out-of-order segments held per direction.
@@ -29,6 +33,11 @@ pub struct Limits {
     pub max_detect_bytes: usize,
     /// Seconds of capture time without a packet after which a flow is expired.
     pub flow_idle_timeout_secs: u64,
+    /// In emergency mode (the flow table [`EMERGENCY_ENTER`] full), the idle timeout
+    /// of connections not known to be XMPP and of XMPP connections that sent nothing.
+    pub emergency_idle_timeout_secs: u64,
+    /// In emergency mode, the idle timeout of XMPP connections under analysis.
+    pub emergency_xmpp_idle_timeout_secs: u64,
     /// Most bytes held for all connections together: out-of-order segments,
     /// unfinished elements, TLS records and handshake messages, bytes sniffed on
     /// unknown ports. Above it the connections holding the most let theirs go
@@ -45,6 +54,15 @@ impl Limits {
     }
 }
 
+/// Share of the flow table's bounds in use at which emergency mode starts: idle
+/// sweeps every [`EMERGENCY_SWEEP_SECS`] with the emergency timeouts (as Suricata's
+/// and Zeek's flow managers do under pressure).
+pub const EMERGENCY_ENTER: f64 = 0.9;
+/// Share below which emergency mode ends.
+pub const EMERGENCY_LEAVE: f64 = 0.7;
+/// Seconds of capture time between idle sweeps in emergency mode.
+pub const EMERGENCY_SWEEP_SECS: i64 = 5;
+
 /// Smallest budget the CLI accepts for the bytes held by all connections: each time
 /// the budget is spent every connection is looked at, at most once per quarter of the
 /// budget of new bytes, so a tiny budget with many connections would make that
@@ -54,7 +72,8 @@ pub const MIN_BUFFER_BUDGET: usize = 1 << 20;
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_flows: 100_000,
+            max_flows: 4_000_000,
+            max_flow_table_bytes: 128 << 20,
             max_reassembly_bytes: 1 << 20,
             max_segments: 256,
             max_stanza_bytes: 1 << 20,
@@ -64,6 +83,8 @@ impl Default for Limits {
             max_tls_handshake: 1 << 18,
             max_detect_bytes: 4096,
             flow_idle_timeout_secs: 3600,
+            emergency_idle_timeout_secs: 30,
+            emergency_xmpp_idle_timeout_secs: 300,
             max_buffered_bytes: 128 << 20,
         }
     }

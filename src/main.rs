@@ -453,6 +453,9 @@ fn gen(args: &cli::GenArgs) -> anyhow::Result<()> {
         c2s_flows: args.c2s,
         s2s_flows: args.s2s,
         pcapng: args.pcapng,
+        background_flows: args.background_flows,
+        background_bytes: args.background_bytes.unwrap_or(0),
+        xmpp_share: args.xmpp_share,
     };
     let truth = xmppdump::synth::gen::generate(&config, BufWriter::with_capacity(1 << 20, file))
         .with_context(|| format!("cannot write {}", args.out.display()))?;

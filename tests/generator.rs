@@ -15,6 +15,7 @@ fn analyzer_reports_exactly_what_the_generator_wrote() {
             c2s_flows: 50,
             s2s_flows: 10,
             pcapng,
+            ..GenConfig::default()
         };
         let mut bytes = Vec::new();
         let truth = generate(&config, &mut bytes).unwrap();

@@ -230,6 +230,7 @@ impl Collector {
                     EndReason::Rst => "rst",
                     EndReason::CaptureEnd => "capture_end",
                     EndReason::Idle => "idle",
+                    EndReason::Evicted => "evicted",
                 };
                 self.end_flow(e.flow, how);
             }

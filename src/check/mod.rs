@@ -242,6 +242,7 @@ fn end_of_flow(f: &FlowFacts, reason: EndReason) -> Vec<(Builtin, String)> {
                 EndReason::Fin => "closed by TCP",
                 EndReason::CaptureEnd => "still open at the end of the capture",
                 EndReason::Idle => "idle",
+                EndReason::Evicted => "evicted from a full flow table",
             };
             out.push((
                 Builtin::StreamClosedCleanly,

@@ -225,6 +225,8 @@ pub enum EndReason {
     CaptureEnd,
     /// No packet for longer than the idle timeout.
     Idle,
+    /// Evicted from a full flow table to make room for another connection.
+    Evicted,
 }
 
 /// Byte counters of one direction, reported when a flow ends.
@@ -252,6 +254,20 @@ pub struct DirectionBytes {
     /// headers, BOSH `<body/>` wrappers and chunk lines.
     #[serde(skip_serializing_if = "is_zero")]
     pub framing: u64,
+    /// Bytes of an element, TLS record or HTTP message begun and never finished
+    /// when the connection's analysis ended (`unfinished_at_end`). Per direction:
+    /// `payload + decrypted = xml + whitespace + tls + framing + skipped + unfinished`,
+    /// and `payload + missing` is every TCP payload byte.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unfinished: u64,
+}
+
+impl DirectionBytes {
+    /// Whether every byte of the direction is accounted for (the identity above).
+    pub fn is_balanced(&self) -> bool {
+        self.payload + self.decrypted
+            == self.xml + self.whitespace + self.tls + self.framing + self.skipped + self.unfinished
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -591,8 +607,15 @@ pub enum Anomaly {
     /// The bytes held for all connections together exceeded their budget
     /// (`Limits::max_buffered_bytes`): this connection's held bytes were let go.
     BufferLimit,
-    /// The flow table is full; a new connection is not tracked.
+    /// The flow table is full of XMPP connections; a new connection is not tracked.
     FlowLimit,
+    /// An XMPP connection was evicted from the full flow table to make room; its
+    /// report ends here (`flow_end` with reason `evicted`).
+    FlowEvicted,
+    /// A connection's analysis ended (capture end, FIN, reset, idle timeout or
+    /// eviction) with bytes of an unfinished element, record or HTTP message that
+    /// never completed.
+    UnfinishedAtEnd,
     /// An element exceeded the stanza size limit and was skipped.
     StanzaTooLarge,
     /// Elements nested deeper than the limit; the element was skipped.

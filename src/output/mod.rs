@@ -28,6 +28,17 @@ pub struct Summary {
     pub presences: u64,
     pub iqs: u64,
     pub anomalies: u64,
+    /// Connections evicted from the full flow table (all kinds; XMPP ones also
+    /// report a `flow_evicted` anomaly).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub evicted_flows: u64,
+    /// Times the flow table entered emergency mode (short idle timeouts).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub emergencies: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Something that consumes events as they happen.

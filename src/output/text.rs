@@ -101,6 +101,13 @@ impl<W: Write> Sink for Text<W> {
             "summary: {} packets ({} undecoded), {} TCP flows, {} XMPP flows, {} streams, {} stanzas ({} message, {} presence, {} iq), {} anomalies",
             s.packets, s.undecoded_packets, s.tcp_flows, s.xmpp_flows, s.streams, s.stanzas, s.messages, s.presences, s.iqs, s.anomalies
         )?;
+        if s.evicted_flows > 0 || s.emergencies > 0 {
+            writeln!(
+                self.out,
+                "flow table: {} connections evicted to make room, emergency mode entered {} times",
+                s.evicted_flows, s.emergencies
+            )?;
+        }
         self.out.flush()
     }
 
@@ -522,6 +529,9 @@ pub fn describe(kind: &EventKind, line: &mut String) {
                 }
                 if b.skipped > 0 {
                     let _ = write!(line, " skipped={}", b.skipped);
+                }
+                if b.unfinished > 0 {
+                    let _ = write!(line, " unfinished={}", b.unfinished);
                 }
             }
         }

@@ -7,9 +7,9 @@
 
 use super::Config;
 use crate::decode::Segment;
-use crate::flow::{Arrival, Delivery, Flow, Reassembler};
+use crate::flow::{Arrival, Class, Delivery, Flow, Reassembler};
 use crate::model::{
-    DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
+    Anomaly, DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
 use crate::session::detect::{sniff, Verdict};
 use crate::session::{flow_position, At, Report, Reports, Session, Transport};
@@ -19,11 +19,52 @@ use std::net::SocketAddr;
 pub(super) enum App {
     /// Unknown port: first bytes of each side, kept until we can tell.
     Undecided([Vec<u8>; 2]),
+    /// XMPP (reported with `flow_start`) that has sent no payload yet: the session
+    /// and its parsers are made from this on the first byte or gap, so a SYN flood
+    /// costs no parser state.
+    Pending(Pending),
     Xmpp(Box<Session>),
+    /// Not XMPP: the table turns the flow into a passed entry after this packet.
     Ignored,
-    /// Reported as ended; kept so late packets (final ACKs, TLS alerts after FIN) do
-    /// not open a new flow. A new SYN replaces it.
+    /// Reported as ended: the table keeps a passed entry so late packets (final
+    /// ACKs, TLS alerts after FIN) do not open a new flow. A new SYN replaces it.
     Closed,
+}
+
+/// How the session of a [`App::Pending`] flow will start.
+pub(super) struct Pending {
+    transport: Transport,
+    assumed_ns: &'static str,
+}
+
+impl App {
+    pub(super) fn undecided() -> App {
+        App::Undecided([Vec::new(), Vec::new()])
+    }
+
+    /// The flow's place in the table's eviction order.
+    pub(super) fn class(flow: &Flow<App>) -> Class {
+        match flow.app {
+            App::Undecided(_) => Class::Undecided,
+            App::Pending(_) => Class::Quiet,
+            App::Xmpp(_) => Class::Active,
+            App::Ignored | App::Closed => Class::Passed,
+        }
+    }
+
+    /// Whether the flow was reported (`flow_start`), so its end must be too.
+    pub(super) fn is_reported(&self) -> bool {
+        matches!(self, App::Pending(_) | App::Xmpp(_))
+    }
+
+    /// Bytes the state owns besides buffers for data to come (counted apart, in
+    /// `held_bytes`): the session and the boxes it made.
+    pub(super) fn resident_bytes(&self) -> usize {
+        match self {
+            App::Xmpp(session) => std::mem::size_of::<Session>() + session.resident_bytes(),
+            _ => 0,
+        }
+    }
 }
 
 /// The flow minus its reassemblers.
@@ -198,7 +239,7 @@ pub(super) fn held_bytes(flow: &Flow<App>) -> usize {
         + match &flow.app {
             App::Undecided([a, b]) => a.capacity() + b.capacity(),
             App::Xmpp(session) => session.held_bytes(),
-            App::Ignored | App::Closed => 0,
+            App::Pending(_) | App::Ignored | App::Closed => 0,
         }
 }
 
@@ -223,7 +264,7 @@ pub(super) fn let_go(flow: &mut Flow<App>, config: &Config, at: At, events: &mut
             };
             session.let_go(at, &config.limits, &mut reports);
         }
-        App::Ignored | App::Closed => {}
+        App::Pending(_) | App::Ignored | App::Closed => {}
     }
 }
 
@@ -243,13 +284,60 @@ pub(super) fn end(
         });
     }
     if let App::Xmpp(session) = &flow.app {
-        let (to_server, to_client) = session.bytes();
+        unfinished_anomalies(flow.id, session, reason, at, events);
+    }
+    let bytes = match &flow.app {
+        App::Xmpp(session) => Some(session.bytes()),
+        App::Pending(_) => Some(Default::default()),
+        _ => None,
+    };
+    if let Some((to_server, to_client)) = bytes {
         let kind = EventKind::FlowEnd {
             reason,
             to_server,
             to_client,
         };
         events.push(flow_level(flow.id, at, Direction::ToServer, kind));
+    }
+}
+
+/// Every byte is parsed, skipped, lost or unfinished: what is unfinished when the
+/// analysis of a connection ends is said, per direction, before its `flow_end`.
+fn unfinished_anomalies(
+    id: FlowId,
+    session: &Session,
+    reason: EndReason,
+    at: At,
+    events: &mut Vec<Event>,
+) {
+    let when = match reason {
+        EndReason::CaptureEnd => "at the end of the capture",
+        EndReason::Fin => "when the connection closed",
+        EndReason::Rst => "when the connection was reset",
+        EndReason::Idle => "when the connection timed out",
+        EndReason::Evicted => "when the connection was evicted",
+    };
+    let (to_server, to_client) = session.bytes();
+    for (dir, bytes) in [
+        (Direction::ToServer, to_server),
+        (Direction::ToClient, to_client),
+    ] {
+        let parts = session.unfinished_parts(dir);
+        if parts.is_empty() && bytes.unfinished == 0 {
+            continue;
+        }
+        let parts = parts.join(", ");
+        let mut event = flow_level(
+            id,
+            at,
+            dir,
+            EventKind::Anomaly {
+                anomaly: Anomaly::UnfinishedAtEnd,
+                detail: format!("{parts}: never completed {when}"),
+            },
+        );
+        event.size = bytes.unfinished;
+        events.push(event);
     }
 }
 
@@ -264,7 +352,7 @@ impl Conn<'_> {
     fn delivery(&mut self, side: usize, d: Delivery<'_>, config: &Config, events: &mut Vec<Event>) {
         match self.app {
             App::Undecided(_) => self.sniff(side, d, config, events),
-            App::Xmpp(_) => self.deliver(side, d, config, events),
+            App::Pending(_) | App::Xmpp(_) => self.deliver(side, d, config, events),
             App::Ignored | App::Closed => {}
         }
     }
@@ -295,14 +383,10 @@ impl Conn<'_> {
         } else {
             Transport::Tcp
         };
-        let options = crate::session::Options {
-            show_secrets: config.show_secrets,
-            digests: config.presence_digests,
-            keep_xml: config.keep_xml,
-            keys: config.keys.clone(),
-        };
-        let session = Session::new(&config.limits, &options, transport, assumed_ns);
-        *self.app = App::Xmpp(Box::new(session));
+        *self.app = App::Pending(Pending {
+            transport,
+            assumed_ns,
+        });
         let kind = EventKind::FlowStart {
             client: side_of(&self.endpoints, client).to_string(),
             server: server.to_string(),
@@ -316,6 +400,20 @@ impl Conn<'_> {
     fn deliver(&mut self, side: usize, d: Delivery<'_>, config: &Config, events: &mut Vec<Event>) {
         let dir = self.direction(side);
         let joined_midstream = !*side_of(&self.syn_seen, side);
+        if let App::Pending(Pending {
+            transport,
+            assumed_ns,
+        }) = *self.app
+        {
+            let options = crate::session::Options {
+                show_secrets: config.show_secrets,
+                digests: config.presence_digests,
+                keep_xml: config.keep_xml,
+                keys: config.keys.clone(),
+            };
+            let session = Session::new(&config.limits, &options, transport, assumed_ns);
+            *self.app = App::Xmpp(Box::new(session));
+        }
         let App::Xmpp(session) = &mut *self.app else {
             return;
         };

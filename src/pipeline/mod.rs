@@ -6,8 +6,8 @@
 
 use crate::capture::{CaptureError, Packet, Reader};
 use crate::decode::decode;
-use crate::flow::{Lookup, Table};
-use crate::limits::Limits;
+use crate::flow::{Bounds, Class, Flags, Found, Table};
+use crate::limits::{Limits, EMERGENCY_ENTER, EMERGENCY_LEAVE, EMERGENCY_SWEEP_SECS};
 use crate::model::{Anomaly, Direction, EndReason, Event, EventKind, FlowId, FrameNo, Timestamp};
 use crate::output::{Sink, Summary};
 use crate::session::At;
@@ -91,14 +91,20 @@ pub struct Pipeline {
     /// last pass could not get below it, a quarter of the budget more than what was
     /// left (so passes stay that many new bytes apart whatever the traffic).
     let_go_above: usize,
+    /// The flow table is near its bounds: short idle timeouts, frequent sweeps.
+    emergency: bool,
 }
 
 impl Pipeline {
     pub fn new(config: Config) -> Pipeline {
         let budget = config.limits.buffer_budget();
+        let bounds = Bounds {
+            max_entries: config.limits.max_flows,
+            max_bytes: config.limits.max_flow_table_bytes,
+        };
         Pipeline {
             config,
-            table: Table::default(),
+            table: Table::new(bounds),
             summary: Summary::default(),
             events: Vec::new(),
             flow_limit_reported: false,
@@ -111,6 +117,7 @@ impl Pipeline {
             created: Vec::new(),
             held: 0,
             let_go_above: budget,
+            emergency: false,
         }
     }
 
@@ -184,62 +191,31 @@ impl Pipeline {
                 return;
             }
         };
-        // A connection is tracked from its SYN or its first payload; bare ACKs and
-        // resets of unknown connections create nothing.
-        let existing = self.table.get_mut(segment.src, segment.dst);
-        if existing.is_none() && !segment.syn && segment.payload.is_empty() && segment.missing == 0
-        {
-            return;
-        }
-        // A new SYN on the address pair of an ended connection starts a new one.
-        if segment.syn
-            && segment.ack.is_none()
-            && existing.is_some_and(|f| matches!(f.app, App::Closed))
-        {
-            if let Some(old) = self.table.remove(segment.src, segment.dst) {
-                self.held = self.held.saturating_sub(old.held);
+        let flags = Flags {
+            syn: segment.syn,
+            ack: segment.ack.is_some(),
+            fin: segment.fin,
+            rst: segment.rst,
+        };
+        let i = match self.table.find(segment.src, segment.dst, at.time, flags) {
+            // Not XMPP, or reported ended: the lookup was all it costs.
+            Found::Passed => return,
+            Found::Tracked(i) => i,
+            // A connection is tracked from its SYN or its first payload; bare ACKs and
+            // resets of unknown connections create nothing.
+            Found::Absent | Found::Reopened => {
+                if !segment.syn && segment.payload.is_empty() && segment.missing == 0 {
+                    return;
+                }
+                match self.create(&segment, at) {
+                    Some(i) => i,
+                    None => return,
+                }
             }
-        }
+        };
         let config = &self.config;
-        let lookup = self.table.lookup(
-            segment.src,
-            segment.dst,
-            at.time,
-            config.limits.max_flows,
-            || App::Undecided([Vec::new(), Vec::new()]),
-        );
-        let flow = match lookup {
-            Lookup::Existing(flow) if matches!(flow.app, App::Closed) => {
-                flow.last_seen = at.time;
-                return;
-            }
-            Lookup::Existing(flow) => flow,
-            Lookup::Created(flow) => {
-                self.summary.tcp_flows += 1;
-                if self.shard {
-                    self.created.push(flow.id);
-                }
-                classify_new(flow, &segment, config, at, &mut self.events);
-                flow
-            }
-            Lookup::Full => {
-                if !self.flow_limit_reported {
-                    self.flow_limit_reported = true;
-                    self.events.push(flow_level(
-                        FlowId(0),
-                        at,
-                        Direction::ToServer,
-                        EventKind::Anomaly {
-                            anomaly: Anomaly::FlowLimit,
-                            detail: format!(
-                                "{} flows tracked; new connections are ignored",
-                                config.limits.max_flows
-                            ),
-                        },
-                    ));
-                }
-                return;
-            }
+        let Some(flow) = self.table.flow_mut(i) else {
+            return;
         };
         flow.last_seen = at.time;
         connection::segment(flow, &segment, config, at, &mut self.events);
@@ -252,9 +228,134 @@ impl Pipeline {
             end(flow, reason, config, at, &mut self.events);
             flow.app = App::Closed;
         }
-        recount(&mut self.held, flow);
+        self.settle(i);
         if self.held > self.let_go_above {
             self.let_go_largest(at);
+        }
+    }
+
+    /// After a flow's packet: a flow now known to be of no interest (not XMPP, or
+    /// ended) becomes a passed entry and frees everything; any other has what it
+    /// holds counted again.
+    fn settle(&mut self, i: u32) {
+        let Some(flow) = self.table.flow_mut(i) else {
+            return;
+        };
+        match flow.app {
+            App::Ignored | App::Closed => {
+                self.held = self.held.saturating_sub(flow.held);
+                let ended = matches!(flow.app, App::Closed);
+                self.table.pass(i, ended);
+            }
+            _ => {
+                recount(&mut self.held, flow);
+                let resident = flow.app.resident_bytes();
+                self.table.recount(i, resident);
+            }
+        }
+    }
+
+    /// A new connection in the table, room made by evicting what matters least
+    /// (`flow::Class`): a connection on an XMPP port may evict XMPP connections
+    /// (the longest idle), any other only what is not XMPP or has sent nothing.
+    /// `None` when nothing can go.
+    fn create(&mut self, segment: &crate::decode::Segment<'_>, at: At) -> Option<u32> {
+        let on_port = self.config.ports.contains(&segment.src.port())
+            || self.config.ports.contains(&segment.dst.port());
+        let up_to = if on_port { Class::Active } else { Class::Quiet };
+        let cost = std::mem::size_of::<crate::flow::Flow<App>>();
+        while !self.table.has_room(cost) {
+            let (removed, evicted) = self.table.evict(up_to, App::class);
+            for flow in evicted {
+                self.evicted(flow, at);
+            }
+            if removed == 0 {
+                self.refuse(at);
+                return None;
+            }
+        }
+        self.update_emergency(at);
+        let i = self
+            .table
+            .insert(segment.src, segment.dst, at.time, App::undecided());
+        self.summary.tcp_flows += 1;
+        let config = &self.config;
+        let flow = self.table.flow_mut(i)?;
+        if self.shard {
+            self.created.push(flow.id);
+        }
+        classify_new(flow, segment, config, at, &mut self.events);
+        Some(i)
+    }
+
+    /// The table is full of connections that matter more than a new one.
+    fn refuse(&mut self, at: At) {
+        if self.flow_limit_reported {
+            return;
+        }
+        self.flow_limit_reported = true;
+        let detail = format!(
+            "flow table full ({} entries, {} bytes, bounds {} entries and {} bytes) of connections that matter more; new connections are ignored",
+            self.table.len(),
+            self.table.bytes(),
+            self.config.limits.max_flows,
+            self.config.limits.max_flow_table_bytes
+        );
+        self.events.push(flow_level(
+            FlowId(0),
+            at,
+            Direction::ToServer,
+            EventKind::Anomaly {
+                anomaly: Anomaly::FlowLimit,
+                detail,
+            },
+        ));
+    }
+
+    /// A connection evicted to make room: an XMPP one says so and ends its report.
+    fn evicted(&mut self, mut flow: Box<crate::flow::Flow<App>>, at: At) {
+        self.held = self.held.saturating_sub(flow.held);
+        self.summary.evicted_flows += 1;
+        if !flow.app.is_reported() {
+            return;
+        }
+        let detail = format!(
+            "{} <-> {} evicted from the full flow table ({} entries, {} bytes); it held {} bytes",
+            flow.endpoints[0],
+            flow.endpoints[1],
+            self.table.len(),
+            self.table.bytes(),
+            flow.held
+        );
+        self.events.push(flow_level(
+            flow.id,
+            at,
+            Direction::ToServer,
+            EventKind::Anomaly {
+                anomaly: Anomaly::FlowEvicted,
+                detail,
+            },
+        ));
+        end(
+            &mut flow,
+            EndReason::Evicted,
+            &self.config,
+            at,
+            &mut self.events,
+        );
+    }
+
+    /// Emergency mode follows the table's usage: on at [`EMERGENCY_ENTER`], off
+    /// below [`EMERGENCY_LEAVE`].
+    fn update_emergency(&mut self, at: At) {
+        let usage = self.table.usage();
+        if !self.emergency && usage >= EMERGENCY_ENTER {
+            self.emergency = true;
+            self.summary.emergencies += 1;
+            // Sweep soon with the short timeouts.
+            self.next_sweep = self.next_sweep.min(at.time.secs());
+        } else if self.emergency && usage < EMERGENCY_LEAVE {
+            self.emergency = false;
         }
     }
 
@@ -274,34 +375,39 @@ impl Pipeline {
     fn let_go_largest(&mut self, at: At) {
         let budget = self.config.limits.buffer_budget();
         let target = budget - budget / 4;
-        let mut holders: Vec<(usize, FlowId, [std::net::SocketAddr; 2])> = self
+        let mut holders: Vec<(usize, FlowId, u32)> = self
             .table
-            .iter()
-            .filter(|f| f.held > 0)
-            .map(|f| (f.held, f.id, f.endpoints))
+            .positions()
+            .filter(|(_, f)| f.held > 0)
+            .map(|(i, f)| (f.held, f.id, i))
             .collect();
         holders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        for (_, _, [a, b]) in holders {
+        for (_, _, i) in holders {
             if self.held <= target {
                 break;
             }
-            let Some(flow) = self.table.get_mut(a, b) else {
+            let Some(flow) = self.table.flow_mut(i) else {
                 continue;
             };
             let_go(flow, &self.config, at, &mut self.events);
-            recount(&mut self.held, flow);
+            self.settle(i);
         }
         self.let_go_above = budget.max(self.held.saturating_add(budget / 4));
     }
 
-    /// Whether an idle sweep is due at `at` (every minute of capture time); moves the
-    /// next one on.
+    /// Whether an idle sweep is due at `at` (every minute of capture time, every few
+    /// seconds in emergency mode); moves the next one on.
     fn sweep_due(&mut self, at: At) -> bool {
         let now = at.time.secs();
         if now < self.next_sweep {
             return false;
         }
-        self.next_sweep = now.saturating_add(SWEEP_INTERVAL_SECS);
+        let interval = if self.emergency {
+            EMERGENCY_SWEEP_SECS
+        } else {
+            SWEEP_INTERVAL_SECS
+        };
+        self.next_sweep = now.saturating_add(interval);
         true
     }
 
@@ -311,13 +417,22 @@ impl Pipeline {
         }
     }
 
-    /// Ends the flows idle for longer than the timeout.
+    /// Ends the flows idle for longer than their timeout: the configured one, or in
+    /// emergency mode the short ones (`Limits::emergency_*`).
     fn sweep_expired(&mut self, at: At) {
-        let now = at.time.secs();
-        let timeout = i64::try_from(self.config.limits.flow_idle_timeout_secs).unwrap_or(i64::MAX);
-        let expired = self
-            .table
-            .drain_where(|f| now.saturating_sub(f.last_seen.secs()) > timeout);
+        let limits = &self.config.limits;
+        let normal = limits.flow_idle_timeout_secs;
+        let (short, xmpp) = if self.emergency {
+            (
+                limits.emergency_idle_timeout_secs.min(normal),
+                limits.emergency_xmpp_idle_timeout_secs.min(normal),
+            )
+        } else {
+            (normal, normal)
+        };
+        let expired = self.table.expire(at.time, App::class, |class| {
+            Some(if class == Class::Active { xmpp } else { short })
+        });
         for mut flow in expired {
             self.held = self.held.saturating_sub(flow.held);
             end(
@@ -328,12 +443,13 @@ impl Pipeline {
                 &mut self.events,
             );
         }
+        self.update_emergency(at);
     }
 
     /// End of capture: every open flow is flushed and ended, in flow order.
     pub fn finish(&mut self) {
         let at = self.last;
-        for mut flow in self.table.drain_where(|_| true) {
+        for mut flow in self.table.drain() {
             self.held = self.held.saturating_sub(flow.held);
             end(
                 &mut flow,

@@ -170,12 +170,14 @@ pub fn run(
     let mut shard_config = config.clone();
     shard_config.limits.max_flows = (config.limits.max_flows / jobs).max(1);
     shard_config.limits.max_buffered_bytes = (config.limits.max_buffered_bytes / jobs).max(1);
+    shard_config.limits.max_flow_table_bytes = (config.limits.max_flow_table_bytes / jobs).max(1);
     std::thread::scope(|scope| {
         let (out_tx, out_rx) = mpsc::sync_channel::<ShardOutput>(IN_FLIGHT * jobs);
         let mut work_txs = Vec::with_capacity(jobs);
         let mut spent_txs = Vec::with_capacity(jobs);
         // Shards hand their batches back emptied, so the reader reuses the buffers.
         let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+        let mut shards = Vec::with_capacity(jobs);
         for shard in 0..jobs {
             let (tx, rx) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
             work_txs.push(tx);
@@ -185,7 +187,9 @@ pub fn run(
             let (spent_tx, spent_rx) = mpsc::channel::<Spent>();
             spent_txs.push(spent_tx);
             let empty = empty_tx.clone();
-            scope.spawn(move || shard_loop(shard, cfg, format, &rx, &spent_rx, &out, &empty));
+            shards.push(
+                scope.spawn(move || shard_loop(shard, cfg, format, &rx, &spent_rx, &out, &empty)),
+            );
         }
         drop(empty_tx);
         drop(out_tx);
@@ -195,6 +199,12 @@ pub fn run(
         for _ in out_rx.iter() {}
         let (packets, undecoded, read_result) = dispatcher.join().unwrap_or((0, 0, Ok(())));
         let mut summary = merged?;
+        for shard in shards {
+            if let Ok(table) = shard.join() {
+                summary.evicted_flows += table.evicted_flows;
+                summary.emergencies += table.emergencies;
+            }
+        }
         summary.packets = packets;
         summary.undecoded_packets = undecoded;
         sink.summary(&summary)?;
@@ -367,7 +377,8 @@ impl ShardWriter {
 }
 
 /// One shard: an ordinary pipeline over the connections it owns; with `format`, its
-/// events leave it formatted.
+/// events leave it formatted. Returns its summary (the flow table's counters are the
+/// only part the merging thread does not count from events).
 fn shard_loop(
     shard: usize,
     config: Config,
@@ -376,7 +387,7 @@ fn shard_loop(
     spent: &Receiver<Spent>,
     out: &SyncSender<ShardOutput>,
     emptied: &mpsc::Sender<Batch>,
-) {
+) -> Summary {
     let mut pipeline = Pipeline::new(config);
     pipeline.shard = true;
     let mut writer = ShardWriter {
@@ -438,11 +449,12 @@ fn shard_loop(
             }
         }
         if out.send(writer.take(batch.id)).is_err() {
-            return;
+            return pipeline.summary;
         }
         // The reader may have ended already; then the batch is simply freed.
         let _ = emptied.send(batch);
     }
+    pipeline.summary
 }
 
 /// Merges the shards' output batch by batch and sends it to the sink in order.

@@ -89,6 +89,14 @@ impl Carrier {
         }
     }
 
+    fn unfinished(&self, dir: Direction) -> u64 {
+        match self {
+            Carrier::Websocket(ws) => ws.unfinished(dir),
+            Carrier::Bosh(bosh) => bosh.unfinished(dir),
+            Carrier::NotXmpp(_) => 0,
+        }
+    }
+
     fn skipped(&self, dir: Direction) -> u64 {
         match self {
             Carrier::Websocket(ws) => ws.skipped(dir),
@@ -301,6 +309,23 @@ impl Session {
         }
     }
 
+    /// Bytes of memory the session's boxes take (inner streams, TLS, carriers),
+    /// besides the session itself and its buffers for data to come: the flow
+    /// table's estimate of it.
+    pub fn resident_bytes(&self) -> usize {
+        let inner = self.inner.iter().flatten().count() * std::mem::size_of::<Stream>();
+        let tls = self
+            .tls
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<tls::Connection>());
+        let carrier = |c: &Option<Carrier>| match c {
+            Some(Carrier::Websocket(_)) => std::mem::size_of::<websocket::Connection>(),
+            Some(Carrier::Bosh(_)) => std::mem::size_of::<bosh::Connection>(),
+            _ => 0,
+        };
+        inner + tls + carrier(&self.carrier) + carrier(&self.tls_carrier)
+    }
+
     /// Bytes of memory held for data still to come: unfinished elements (outside and
     /// inside TLS), TLS records and handshake messages.
     pub fn held_bytes(&self) -> usize {
@@ -388,15 +413,24 @@ impl Session {
 
     fn merged(&self, dir: Direction, outer: &Stream, inner: Option<&Stream>) -> DirectionBytes {
         let mut b = outer.bytes;
+        b.unfinished = outer.unfinished();
         if let Some(tls) = &self.tls {
             let counts = tls.counts(dir);
             b.tls_records = counts.records;
             b.decrypted = counts.plaintext;
+            // An unfinished record is unfinished, not TLS carried.
+            let partial = tls.unfinished(dir);
+            b.tls = b.tls.saturating_sub(partial);
+            b.unfinished += partial;
+        }
+        if let (Sniff::Waiting(held), Direction::ToServer) = (&self.tls_sniff, dir) {
+            b.unfinished += held.len() as u64;
         }
         if let Some(inner) = inner {
             b.xml += inner.bytes.xml;
             b.whitespace += inner.bytes.whitespace;
             b.skipped += inner.bytes.skipped;
+            b.unfinished += inner.unfinished();
         }
         // What reached neither the XMPP stream nor `skipped` was the carrier's own:
         // of the TCP bytes, or inside TLS of the decrypted ones.
@@ -407,11 +441,60 @@ impl Session {
         };
         if let Some((carrier, bytes)) = carried {
             let skipped = carrier.skipped(dir);
+            let unfinished = carrier.unfinished(dir);
             b.skipped += skipped;
+            b.unfinished += unfinished;
             let unwrapped = inner.map_or(0, |s| s.bytes.payload);
-            b.framing = bytes.saturating_sub(unwrapped + skipped);
+            b.framing = bytes.saturating_sub(unwrapped + skipped + unfinished);
         }
         b
+    }
+
+    /// What of `dir` is unfinished, in words (the element's name when known), for
+    /// the anomaly at the end of a connection's analysis.
+    pub fn unfinished_parts(&self, dir: Direction) -> Vec<String> {
+        let mut parts = Vec::new();
+        let stream = |s: &Stream, inside: &str, parts: &mut Vec<String>| {
+            let n = s.unfinished();
+            let dropped = s.unfinished_dropped();
+            if dropped > 0 {
+                parts.push(format!(
+                    "an unfinished element{inside} whose first {dropped} bytes were dropped (counted as skipped)"
+                ));
+            } else if n > 0 {
+                parts.push(match s.unfinished_name() {
+                    Some(name) => format!("{n} bytes of an unfinished <{name}>{inside}"),
+                    None => format!("{n} bytes of unfinished XML{inside}"),
+                });
+            }
+        };
+        stream(dir.of(&self.streams), "", &mut parts);
+        if let Some(inner) = dir.of(&self.inner) {
+            stream(inner, " (decrypted)", &mut parts);
+        }
+        if let Some(tls) = &self.tls {
+            let n = tls.unfinished(dir);
+            if n > 0 {
+                parts.push(format!("{n} bytes of an unfinished TLS record"));
+            }
+        }
+        if let (Sniff::Waiting(held), Direction::ToServer) = (&self.tls_sniff, dir) {
+            if !held.is_empty() {
+                parts.push(format!(
+                    "{} decrypted bytes too few to tell what they carry",
+                    held.len()
+                ));
+            }
+        }
+        for carrier in [&self.carrier, &self.tls_carrier].into_iter().flatten() {
+            let n = carrier.unfinished(dir);
+            if n > 0 {
+                parts.push(format!(
+                    "{n} bytes of an unfinished HTTP or WebSocket message"
+                ));
+            }
+        }
+        parts
     }
 }
 

@@ -262,6 +262,29 @@ impl Stream {
         self.pending.clear();
     }
 
+    /// Bytes of an element (or header, or text) that has begun and not ended, kept
+    /// until it does.
+    pub fn unfinished(&self) -> u64 {
+        self.pending.len() as u64
+    }
+
+    /// Bytes of the unfinished element already dropped (over the stanza limit, or
+    /// let go for the buffer budget) and counted as skipped.
+    pub fn unfinished_dropped(&self) -> u64 {
+        self.framer.dropped()
+    }
+
+    /// The name of the unfinished element, when its start tag got that far.
+    pub fn unfinished_name(&self) -> Option<String> {
+        let text = self.pending.trim_ascii_start();
+        let rest = text.strip_prefix(b"<")?;
+        let end = rest
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/'))?;
+        let name = rest.get(..end).filter(|n| !n.is_empty())?;
+        std::str::from_utf8(name).ok().map(str::to_owned)
+    }
+
     /// Bytes of memory this direction holds for data still to come.
     pub fn held_bytes(&self) -> usize {
         self.pending.capacity()

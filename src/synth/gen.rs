@@ -7,6 +7,7 @@
 //! stanzas cut across segments and several stanzas per segment, pure ACKs, some
 //! retransmissions and some out-of-order segments.
 
+use super::background::Background;
 use super::{client_header, Conversation, Flags, Link, Packet};
 use crate::capture::write::{PcapWriter, PcapngWriter};
 use crate::model::Timestamp;
@@ -23,6 +24,14 @@ pub struct GenConfig {
     pub c2s_flows: usize,
     pub s2s_flows: usize,
     pub pcapng: bool,
+    /// Concurrent not-XMPP connections opened among the XMPP ones
+    /// ([`super::background`]); they stay open.
+    pub background_flows: usize,
+    /// Bytes of background data (server responses) spread over the capture, beyond
+    /// the connections' openings; `xmpp_share` wins when both are set.
+    pub background_bytes: u64,
+    /// XMPP's share of the capture's bytes in (0, 1]: background data fills the rest.
+    pub xmpp_share: Option<f64>,
 }
 
 impl Default for GenConfig {
@@ -33,6 +42,9 @@ impl Default for GenConfig {
             c2s_flows: 200,
             s2s_flows: 40,
             pcapng: false,
+            background_flows: 0,
+            background_bytes: 0,
+            xmpp_share: None,
         }
     }
 }
@@ -49,6 +61,10 @@ pub struct Truth {
     pub stream_headers: u64,
     pub retransmissions: u64,
     pub reordered: u64,
+    /// Background (not-XMPP) connections, their packets and capture bytes.
+    pub background_flows: u64,
+    pub background_packets: u64,
+    pub background_bytes: u64,
 }
 
 /// xorshift64*: small, fast, deterministic.
@@ -116,6 +132,13 @@ struct Writer<W: Write> {
     truth: Truth,
 }
 
+/// Where the background traffic stands.
+struct Backdrop {
+    flows: Background,
+    /// Capture bytes of background data sent after the openings.
+    data_bytes: u64,
+}
+
 impl<W: Write> Writer<W> {
     fn put(&mut self, p: &Packet) -> io::Result<()> {
         let len = u32::try_from(p.data.len()).unwrap_or(u32::MAX);
@@ -126,6 +149,17 @@ impl<W: Write> Writer<W> {
         self.truth.packets += 1;
         self.truth.bytes += p.data.len() as u64 + 16;
         Ok(())
+    }
+
+    fn put_background(&mut self, packets: &[Packet]) -> io::Result<u64> {
+        let mut bytes = 0;
+        for p in packets {
+            self.put(p)?;
+            self.truth.background_packets += 1;
+            bytes += p.data.len() as u64 + 16;
+        }
+        self.truth.background_bytes += bytes;
+        Ok(bytes)
     }
 }
 
@@ -181,7 +215,23 @@ pub fn generate<W: Write>(config: &GenConfig, out: W) -> io::Result<Truth> {
         });
     }
     let mut now = start;
+    let mut backdrop = Backdrop {
+        flows: Background::new(config.background_flows),
+        data_bytes: 0,
+    };
+    w.truth.background_flows = config.background_flows as u64;
+    let per_flow = config.background_flows / flows.len().max(1);
+    let mut opened = 0u32;
     for f in flows.iter_mut() {
+        // Background connections open among the XMPP ones: a share before each.
+        let until = opened as usize + per_flow;
+        while (opened as usize) < until {
+            now += 1_000;
+            let packets = backdrop.flows.open(opened, now);
+            w.put_background(&packets)?;
+            opened += 1;
+        }
+        now += 1_000;
         f.conv.now = now;
         for p in f.conv.handshake() {
             w.put(&p)?;
@@ -197,8 +247,15 @@ pub fn generate<W: Write>(config: &GenConfig, out: W) -> io::Result<Truth> {
         }
         now += 10_000;
     }
+    while (opened as usize) < backdrop.flows.len() {
+        now += 1_000;
+        let packets = backdrop.flows.open(opened, now);
+        w.put_background(&packets)?;
+        opened += 1;
+    }
     w.truth.flows = flows.len() as u64;
     while w.truth.bytes < config.target_bytes && !flows.is_empty() {
+        fill_background(&mut w, &mut rng, &mut backdrop, config, &mut now)?;
         let i = usize::try_from(rng.below(flows.len() as u64)).unwrap_or(0);
         now += 1000 + rng.below(20_000) as i64;
         let Some(f) = flows.get_mut(i) else { break };
@@ -232,6 +289,44 @@ pub fn generate<W: Write>(config: &GenConfig, out: W) -> io::Result<Truth> {
         Sink::Pcapng(mut p) => p.flush()?,
     }
     Ok(w.truth)
+}
+
+/// Background data until its share is reached: `xmpp_share` of all bytes so far is
+/// XMPP, or `background_bytes` in proportion to the capture written.
+fn fill_background<W: Write>(
+    w: &mut Writer<W>,
+    rng: &mut Rng,
+    backdrop: &mut Backdrop,
+    config: &GenConfig,
+    now: &mut i64,
+) -> io::Result<()> {
+    if backdrop.flows.is_empty() {
+        return Ok(());
+    }
+    let want = |w: &Writer<W>, backdrop: &Backdrop| -> bool {
+        match config.xmpp_share {
+            Some(share) if share > 0.0 && share < 1.0 => {
+                let xmpp = w.truth.bytes - w.truth.background_bytes;
+                (w.truth.background_bytes as f64) < xmpp as f64 * (1.0 - share) / share
+            }
+            Some(_) => false,
+            None => {
+                let progress = w.truth.bytes as f64 / config.target_bytes.max(1) as f64;
+                (backdrop.data_bytes as f64) < config.background_bytes as f64 * progress.min(1.0)
+            }
+        }
+    };
+    while want(w, backdrop) {
+        let n = u32::try_from(rng.below(backdrop.flows.len() as u64)).unwrap_or(0);
+        *now += 100;
+        let len = 64 + rng.below(1400) as usize;
+        let packets = backdrop.flows.data(n, *now, len);
+        if packets.is_empty() {
+            break;
+        }
+        backdrop.data_bytes += w.put_background(&packets)?;
+    }
+    Ok(())
 }
 
 fn opening(f: &GenFlow) -> (String, String, String, String) {

@@ -11,6 +11,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 pub mod adversarial;
+pub mod background;
 pub mod gen;
 
 /// A link layer to wrap IP packets in.

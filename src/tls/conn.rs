@@ -152,6 +152,17 @@ impl Connection {
         }
     }
 
+    /// Bytes of an unfinished record of `dir` (RFC 8446 §5.1: its header says more
+    /// is to come).
+    pub fn unfinished(&self, dir: Direction) -> u64 {
+        let [a, b] = &self.halves;
+        let h = match dir {
+            Direction::ToServer => a,
+            Direction::ToClient => b,
+        };
+        h.buf.len() as u64
+    }
+
     /// Bytes were lost: record boundaries and sequence numbers are gone.
     pub fn gap(&mut self, dir: Direction) {
         let half = self.half(dir);

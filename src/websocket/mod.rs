@@ -92,6 +92,24 @@ impl Connection {
         dir.of(&self.sides).skipped
     }
 
+    /// Bytes of this direction held unfinished: an HTTP head, a frame header or a
+    /// control frame's payload still arriving (text payload is passed on as it comes).
+    pub fn unfinished(&self, dir: Direction) -> u64 {
+        let s = dir.of(&self.sides);
+        let head = if s.phase == Phase::Http {
+            s.head.len()
+        } else {
+            0
+        };
+        // The last control payload is kept after its frame ends (cleared at the
+        // next control frame's start): unfinished only inside a control frame.
+        let control = match s.frame {
+            Some(f) if f.header.is_control() => s.control.len(),
+            _ => 0,
+        };
+        (head + s.held.len() + control) as u64
+    }
+
     /// Bytes of memory held for data still to come.
     pub fn held_bytes(&self) -> usize {
         self.sides

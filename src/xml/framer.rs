@@ -156,6 +156,11 @@ impl Framer {
         self.dropped > 0
     }
 
+    /// Bytes of the current frame the caller dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
     /// The caller dropped the first `n` scanned bytes of the current frame.
     pub fn drop_scanned(&mut self, n: usize) {
         let n = n.min(self.pos);

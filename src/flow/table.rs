@@ -1,0 +1,686 @@
+//! The flow table: every TCP connection of the capture, bounded in bytes.
+//!
+//! Input: address pairs and the time of each packet; output: the connection a segment
+//! belongs to, connections evicted to make room, connections expired by an idle sweep.
+//!
+//! Two kinds of entry share one hash index:
+//! - a **tracked** connection owns a [`Flow`] (reassembly and the application state),
+//!   boxed in a slab so the index entry stays small;
+//! - a **passed** connection is one known to be of no interest (not XMPP, or already
+//!   reported as ended): only its key, its last packet time and its FIN/RST flags are
+//!   kept, 48 bytes in the index, and its packets cost one lookup (Suricata's flow
+//!   bypass).
+//!
+//! The table is bounded in entries and in bytes (the index's real allocation plus an
+//! estimate of each tracked connection). When an insertion would go over, the
+//! entries least likely to matter go first ([`Class`]): passed, then undecided, then
+//! XMPP connections that have sent nothing, then the XMPP connections idle longest;
+//! ties go by last packet time, then by key or connection number, so which entries
+//! go never depends on the hasher's order. Evictions come in batches of a sixteenth
+//! of the table, so finding them costs a few steps per insertion.
+
+use super::Flow;
+use crate::model::{FlowId, Timestamp};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+/// One end of a connection in the index: IPv4 addresses are stored as IPv4-mapped
+/// IPv6 with a family flag, so both families take the same 19 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Endpoint {
+    ip: [u8; 16],
+    port: u16,
+    v6: bool,
+}
+
+impl Endpoint {
+    fn of(addr: SocketAddr) -> Endpoint {
+        let (ip, v6) = match addr.ip() {
+            IpAddr::V4(v4) => (v4.to_ipv6_mapped().octets(), false),
+            IpAddr::V6(v6) => (v6.octets(), true),
+        };
+        Endpoint {
+            ip,
+            port: addr.port(),
+            v6,
+        }
+    }
+}
+
+/// Connection key independent of direction: the lower endpoint first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key {
+    lo: Endpoint,
+    hi: Endpoint,
+}
+
+impl Key {
+    fn new(a: SocketAddr, b: SocketAddr) -> Key {
+        let (a, b) = (Endpoint::of(a), Endpoint::of(b));
+        if a <= b {
+            Key { lo: a, hi: b }
+        } else {
+            Key { lo: b, hi: a }
+        }
+    }
+
+    /// Whether `src` is the key's lower endpoint.
+    fn is_lo(&self, src: SocketAddr) -> bool {
+        Endpoint::of(src) == self.lo
+    }
+}
+
+/// How much an entry matters, least first: the eviction order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    /// Known to be of no interest (not XMPP, or already ended).
+    Passed = 0,
+    /// Not known yet (an unknown port, detection still looking).
+    Undecided = 1,
+    /// XMPP (by port or content) that has sent no payload yet.
+    Quiet = 2,
+    /// An XMPP connection under analysis.
+    Active = 3,
+}
+
+// Flags of a passed entry, and the marker telling a passed slot from a tracked one.
+const FIN_LO: u32 = 1;
+const FIN_HI: u32 = 2;
+const RST: u32 = 4;
+/// Reported as ended (`flow_end` sent): kept so late packets open nothing.
+const ENDED: u32 = 8;
+const PASSED: u32 = 1 << 31;
+
+/// An index entry: a passed connection's last packet time (seconds after the table's
+/// epoch) and flags, or a tracked connection's slab position.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    last: u32,
+    code: u32,
+}
+
+impl Slot {
+    fn tracked(&self) -> Option<u32> {
+        (self.code & PASSED == 0).then_some(self.code)
+    }
+
+    fn is_closed(&self) -> bool {
+        let f = self.code;
+        f & (RST | ENDED) != 0 || f & (FIN_LO | FIN_HI) == FIN_LO | FIN_HI
+    }
+}
+
+/// Bounds of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Most entries, tracked and passed together.
+    pub max_entries: usize,
+    /// Most bytes: the index's allocation plus the tracked connections' estimate.
+    pub max_bytes: usize,
+}
+
+/// What a packet's address pair finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A passed connection; its time and flags were updated.
+    Passed,
+    /// A passed connection that had ended (both FINs, a RST, or reported ended),
+    /// and the packet is a new SYN: the caller starts a new connection on it.
+    Reopened,
+    /// A tracked connection, by slab position.
+    Tracked(u32),
+    Absent,
+}
+
+/// A packet's TCP flags, as a passed entry keeps them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// Bytes one index entry takes: key, slot, and hashbrown's control byte.
+pub const INDEX_ENTRY_BYTES: usize = std::mem::size_of::<(Key, Slot)>() + 1;
+
+/// The connections of a capture.
+pub struct Table<T> {
+    index: HashMap<Key, Slot, foldhash::fast::RandomState>,
+    slab: Vec<Option<Box<Flow<T>>>>,
+    free: Vec<u32>,
+    /// Estimated bytes of the tracked connections (boxes and what they own).
+    tracked_bytes: usize,
+    next_id: u32,
+    /// Capture second that passed entries' times count from.
+    epoch: Option<i64>,
+    bounds: Bounds,
+}
+
+impl<T> Table<T> {
+    pub fn new(bounds: Bounds) -> Table<T> {
+        Table {
+            index: HashMap::default(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            tracked_bytes: 0,
+            next_id: 1,
+            epoch: None,
+            bounds,
+        }
+    }
+
+    /// Entries, tracked and passed.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Tracked connections.
+    pub fn tracked(&self) -> usize {
+        self.slab.len() - self.free.len()
+    }
+
+    /// Bytes the table takes: the index's allocation, the slab, and the tracked
+    /// connections' estimate.
+    pub fn bytes(&self) -> usize {
+        index_bytes(self.index.capacity())
+            + self.slab.capacity() * std::mem::size_of::<Option<Box<Flow<T>>>>()
+            + self.free.capacity() * 4
+            + self.tracked_bytes
+    }
+
+    /// Share of the bounds in use, the larger of entries and bytes, in [0, 1+].
+    pub fn usage(&self) -> f64 {
+        let entries = self.len() as f64 / self.bounds.max_entries.max(1) as f64;
+        let bytes = self.bytes() as f64 / self.bounds.max_bytes.max(1) as f64;
+        entries.max(bytes)
+    }
+
+    /// Seconds after the epoch, as a passed entry stores them.
+    fn stamp(&mut self, time: Timestamp) -> u32 {
+        let epoch = *self.epoch.get_or_insert(time.secs());
+        let secs = time.secs().saturating_sub(epoch).max(0);
+        u32::try_from(secs).unwrap_or(u32::MAX)
+    }
+
+    fn stamp_of(&self, time: Timestamp) -> u32 {
+        let epoch = self.epoch.unwrap_or(time.secs());
+        u32::try_from(time.secs().saturating_sub(epoch).max(0)).unwrap_or(u32::MAX)
+    }
+
+    /// Looks up the connection of `src → dst`. A passed connection is updated here
+    /// (time, FIN/RST), so its packets need nothing else.
+    pub fn find(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        time: Timestamp,
+        flags: Flags,
+    ) -> Found {
+        let now = self.stamp(time);
+        let key = Key::new(src, dst);
+        let Some(slot) = self.index.get_mut(&key) else {
+            return Found::Absent;
+        };
+        if let Some(i) = slot.tracked() {
+            return Found::Tracked(i);
+        }
+        if flags.syn && !flags.ack && slot.is_closed() {
+            self.index.remove(&key);
+            return Found::Reopened;
+        }
+        slot.last = slot.last.max(now);
+        if flags.fin {
+            slot.code |= if key.is_lo(src) { FIN_LO } else { FIN_HI };
+        }
+        if flags.rst {
+            slot.code |= RST;
+        }
+        Found::Passed
+    }
+
+    /// The tracked connection at slab position `i`.
+    pub fn flow_mut(&mut self, i: u32) -> Option<&mut Flow<T>> {
+        self.slab.get_mut(i as usize).and_then(|f| f.as_deref_mut())
+    }
+
+    /// Whether a new tracked connection estimated at `cost` bytes fits as things are.
+    pub fn has_room(&self, cost: usize) -> bool {
+        if self.len() >= self.bounds.max_entries {
+            return false;
+        }
+        let grow = if self.index.len() >= self.index.capacity() {
+            index_bytes(grown_capacity(self.index.capacity())) - index_bytes(self.index.capacity())
+        } else {
+            0
+        };
+        let slab_grow = if self.free.is_empty() && self.slab.len() >= self.slab.capacity() {
+            self.slab.capacity().max(4) * std::mem::size_of::<Option<Box<Flow<T>>>>()
+        } else {
+            0
+        };
+        self.bytes() + grow + slab_grow + cost <= self.bounds.max_bytes
+    }
+
+    /// Adds a tracked connection of `src → dst` (endpoint 0 is `src`) and returns
+    /// its slab position. The caller made room first ([`Table::has_room`],
+    /// [`Table::evict`]).
+    pub fn insert(&mut self, src: SocketAddr, dst: SocketAddr, time: Timestamp, app: T) -> u32 {
+        let now = self.stamp(time);
+        let id = FlowId(self.next_id);
+        self.next_id = self.next_id.saturating_add(1);
+        let flow = Box::new(Flow::new(id, [src, dst], time, app));
+        self.tracked_bytes += flow.cost();
+        let i = match self.free.pop() {
+            Some(i) => {
+                if let Some(place) = self.slab.get_mut(i as usize) {
+                    *place = Some(flow);
+                }
+                i
+            }
+            None => {
+                self.slab.push(Some(flow));
+                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.index
+            .insert(Key::new(src, dst), Slot { last: now, code: i });
+        i
+    }
+
+    /// The tracked connection at `i` changed what it owns: its estimate is taken
+    /// again (`Flow::resident` is the caller's part of it).
+    pub fn recount(&mut self, i: u32, resident: usize) {
+        if let Some(flow) = self.slab.get_mut(i as usize).and_then(|f| f.as_deref_mut()) {
+            let before = flow.cost();
+            flow.resident = resident;
+            self.tracked_bytes = self.tracked_bytes.saturating_sub(before) + flow.cost();
+        }
+    }
+
+    /// Turns the tracked connection at `i` into a passed entry: everything it owns is
+    /// freed. `ended`: it was reported as ended (a new SYN may reopen the pair).
+    pub fn pass(&mut self, i: u32, ended: bool) {
+        let Some(flow) = self.take(i) else { return };
+        let key = Key::new(flow.endpoints[0], flow.endpoints[1]);
+        let lo_first = key.is_lo(flow.endpoints[0]);
+        let [fin0, fin1] = flow.fin;
+        let (fin_lo, fin_hi) = if lo_first { (fin0, fin1) } else { (fin1, fin0) };
+        let mut code = PASSED;
+        code |= if fin_lo { FIN_LO } else { 0 };
+        code |= if fin_hi { FIN_HI } else { 0 };
+        code |= if flow.rst { RST } else { 0 };
+        code |= if ended { ENDED } else { 0 };
+        let last = self.stamp_of(flow.last_seen);
+        // In place: `HashMap::insert` makes room for a new entry before it looks
+        // for the key, so replacing could grow a full index.
+        if let Some(slot) = self.index.get_mut(&key) {
+            *slot = Slot { last, code };
+        }
+    }
+
+    /// Removes the tracked connection at `i` from the slab (not from the index).
+    fn take(&mut self, i: u32) -> Option<Box<Flow<T>>> {
+        let flow = self.slab.get_mut(i as usize)?.take()?;
+        self.tracked_bytes = self.tracked_bytes.saturating_sub(flow.cost());
+        self.free.push(i);
+        Some(flow)
+    }
+
+    /// Every tracked connection.
+    pub fn iter(&self) -> impl Iterator<Item = &Flow<T>> {
+        self.slab.iter().flatten().map(|f| &**f)
+    }
+
+    /// Slab positions of the tracked connections, with what they hold.
+    pub fn positions(&self) -> impl Iterator<Item = (u32, &Flow<T>)> {
+        self.slab
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| Some((u32::try_from(i).ok()?, f.as_deref()?)))
+    }
+
+    /// Removes the entries whose last packet is older than their class's timeout
+    /// (`timeout(class)` in seconds, `None` for never); returns the tracked ones in
+    /// connection order.
+    pub fn expire(
+        &mut self,
+        now: Timestamp,
+        class_of: impl Fn(&Flow<T>) -> Class,
+        timeout: impl Fn(Class) -> Option<u64>,
+    ) -> Vec<Box<Flow<T>>> {
+        let now_secs = now.secs();
+        let epoch = self.epoch.unwrap_or(now_secs);
+        let passed_timeout = timeout(Class::Passed);
+        let mut expired_tracked = Vec::new();
+        let slab = &self.slab;
+        self.index.retain(|_, slot| match slot.tracked() {
+            None => {
+                let last = epoch.saturating_add(i64::from(slot.last));
+                passed_timeout.is_none_or(|t| idle_for(now_secs, last) <= t)
+            }
+            Some(i) => {
+                let Some(flow) = slab.get(i as usize).and_then(|f| f.as_deref()) else {
+                    return false;
+                };
+                let t = timeout(class_of(flow));
+                let gone = t.is_some_and(|t| idle_for(now_secs, flow.last_seen.secs()) > t);
+                if gone {
+                    expired_tracked.push(i);
+                }
+                !gone
+            }
+        });
+        self.take_all(expired_tracked)
+    }
+
+    /// Removes every tracked connection (end of capture), in connection order.
+    pub fn drain(&mut self) -> Vec<Box<Flow<T>>> {
+        let all: Vec<u32> = self.positions().map(|(i, _)| i).collect();
+        for flow in self.slab.iter().flatten() {
+            self.index
+                .remove(&Key::new(flow.endpoints[0], flow.endpoints[1]));
+        }
+        self.take_all(all)
+    }
+
+    fn take_all(&mut self, positions: Vec<u32>) -> Vec<Box<Flow<T>>> {
+        let mut out: Vec<Box<Flow<T>>> =
+            positions.into_iter().filter_map(|i| self.take(i)).collect();
+        out.sort_by_key(|f| f.id);
+        out
+    }
+
+    /// Makes room by evicting entries of class at most `up_to`, least first
+    /// ([`Class`], then longest idle, then key or connection number): a sixteenth
+    /// of the table, at least one. Returns how many entries went and the tracked
+    /// connections among them, in connection order; passed entries go silently.
+    pub fn evict(
+        &mut self,
+        up_to: Class,
+        class_of: impl Fn(&Flow<T>) -> Class,
+    ) -> (usize, Vec<Box<Flow<T>>>) {
+        let need = (self.len() / 16).max(1);
+        // Pass 1: how many entries each (class, last time) holds.
+        let mut counts: BTreeMap<(Class, u32), usize> = BTreeMap::new();
+        for slot in self.index.values() {
+            if let Some(rank) = self.rank(slot, &class_of) {
+                if rank.0 <= up_to {
+                    *counts.entry(rank).or_default() += 1;
+                }
+            }
+        }
+        // The (class, time) where the evicted run ends, and how many go there.
+        let mut cum = 0;
+        let mut cutoff = None;
+        for (rank, n) in &counts {
+            if cum + n >= need {
+                cutoff = Some((*rank, need - cum));
+                break;
+            }
+            cum += n;
+        }
+        let (cutoff, at_cutoff) = match cutoff {
+            Some(c) => c,
+            None => match counts.keys().next_back() {
+                // Fewer candidates than wanted: all of them go.
+                Some(last) => (*last, usize::MAX),
+                None => return (0, Vec::new()),
+            },
+        };
+        // Pass 2: everything below the cutoff goes; at the cutoff, the first few by
+        // key (passed) or connection number (tracked).
+        let mut boundary: Vec<(u32, Key, Option<u32>)> = Vec::new();
+        let mut gone_tracked = Vec::new();
+        let mut removed = Vec::new();
+        for (key, slot) in &self.index {
+            let Some(rank) = self.rank(slot, &class_of) else {
+                continue;
+            };
+            if rank > cutoff || rank.0 > up_to {
+                continue;
+            }
+            if rank < cutoff {
+                removed.push(*key);
+                if let Some(i) = slot.tracked() {
+                    gone_tracked.push(i);
+                }
+            } else {
+                let id = slot
+                    .tracked()
+                    .and_then(|i| self.slab.get(i as usize)?.as_ref().map(|f| f.id.0));
+                boundary.push((id.unwrap_or(0), *key, slot.tracked()));
+            }
+        }
+        boundary.sort_unstable_by_key(|b| (b.0, b.1));
+        for (_, key, tracked) in boundary.into_iter().take(at_cutoff) {
+            removed.push(key);
+            if let Some(i) = tracked {
+                gone_tracked.push(i);
+            }
+        }
+        for key in &removed {
+            self.index.remove(key);
+        }
+        (removed.len(), self.take_all(gone_tracked))
+    }
+
+    /// An entry's place in the eviction order: its class and last packet time.
+    fn rank(&self, slot: &Slot, class_of: &impl Fn(&Flow<T>) -> Class) -> Option<(Class, u32)> {
+        match slot.tracked() {
+            None => Some((Class::Passed, slot.last)),
+            Some(i) => {
+                let flow = self.slab.get(i as usize)?.as_deref()?;
+                Some((class_of(flow), self.stamp_of(flow.last_seen)))
+            }
+        }
+    }
+}
+
+fn idle_for(now: i64, last: i64) -> u64 {
+    u64::try_from(now.saturating_sub(last)).unwrap_or(0)
+}
+
+/// Bytes hashbrown allocates for `capacity` entries: a power of two of buckets (at
+/// least 8/7 of the capacity), each an entry and a control byte.
+fn index_bytes(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity.saturating_mul(8) / 7).next_power_of_two()
+    };
+    buckets.saturating_mul(INDEX_ENTRY_BYTES)
+}
+
+/// The capacity after hashbrown grows a full table of `capacity` entries.
+fn grown_capacity(capacity: usize) -> usize {
+    if capacity < 3 {
+        3
+    } else if capacity < 7 {
+        7
+    } else {
+        capacity.saturating_mul(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(i: u32, port: u16) -> SocketAddr {
+        SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), port))
+    }
+
+    fn server() -> SocketAddr {
+        addr(1, 5222)
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp(secs * 1_000_000_000)
+    }
+
+    fn big() -> Bounds {
+        Bounds {
+            max_entries: 1 << 20,
+            max_bytes: 1 << 30,
+        }
+    }
+
+    /// Class by the app value: the test's flows carry their class.
+    fn class(f: &Flow<Class>) -> Class {
+        f.app
+    }
+
+    /// Key (38 bytes) and slot (8), aligned to 48, and a control byte: a passed
+    /// connection costs 49 bytes per bucket.
+    const _: () = assert!(INDEX_ENTRY_BYTES <= 49);
+
+    #[test]
+    fn passed_entries_keep_flags_and_reopen_after_close() {
+        let mut t: Table<Class> = Table::new(big());
+        let (c, s) = (addr(2, 40000), server());
+        let i = t.insert(c, s, at(0), Class::Undecided);
+        t.pass(i, false);
+        assert_eq!(t.tracked(), 0);
+        assert_eq!(t.len(), 1);
+        let syn = Flags {
+            syn: true,
+            ..Flags::default()
+        };
+        // Not closed yet: a SYN is just another packet.
+        assert_eq!(t.find(c, s, at(1), syn), Found::Passed);
+        let fin = Flags {
+            fin: true,
+            ack: true,
+            ..Flags::default()
+        };
+        assert_eq!(t.find(c, s, at(2), fin), Found::Passed);
+        assert_eq!(t.find(c, s, at(2), syn), Found::Passed);
+        assert_eq!(t.find(s, c, at(3), fin), Found::Passed);
+        assert_eq!(t.find(c, s, at(4), syn), Found::Reopened);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn eviction_order_is_class_then_idle_time_then_number() {
+        let mut t: Table<Class> = Table::new(big());
+        // Sixteen entries, so a pass evicts one.
+        let plan = [
+            (Class::Active, 0),
+            (Class::Quiet, 5),
+            (Class::Undecided, 9),
+            (Class::Active, 1),
+        ];
+        let mut ids = Vec::new();
+        for n in 0..16u32 {
+            let (class, secs) = plan[(n % 4) as usize];
+            let i = t.insert(addr(100 + n, 40000), server(), at(secs), class);
+            ids.push((class, secs, t.flow_mut(i).unwrap().id));
+        }
+        // Passed entries would go first; there are none, so: undecided ones, oldest
+        // (all at 9 s), lowest number first.
+        let (_, gone) = t.evict(Class::Active, class);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].id, FlowId(3));
+        // Undecided, up to Undecided only: the next undecided goes.
+        let (_, gone) = t.evict(Class::Undecided, class);
+        assert_eq!(gone[0].id, FlowId(7));
+        // Only Active and Quiet left beside two undecided; evict up to Quiet
+        // repeatedly: undecided first, then quiet.
+        let mut order = Vec::new();
+        for _ in 0..6 {
+            order.extend(t.evict(Class::Quiet, class).1.into_iter().map(|f| f.app));
+        }
+        assert_eq!(
+            order,
+            vec![
+                Class::Undecided,
+                Class::Undecided,
+                Class::Quiet,
+                Class::Quiet,
+                Class::Quiet,
+                Class::Quiet
+            ]
+        );
+        // Nothing at or below Quiet is left: nothing goes.
+        assert_eq!(t.evict(Class::Quiet, class).0, 0);
+        // Active ones: the longest idle (0 s) before those seen at 1 s.
+        let (_, gone) = t.evict(Class::Active, class);
+        assert_eq!(gone[0].last_seen, at(0));
+    }
+
+    #[test]
+    fn passed_entries_go_before_any_tracked_one() {
+        let mut t: Table<Class> = Table::new(big());
+        for n in 0..32u32 {
+            let i = t.insert(
+                addr(100 + n, 40000),
+                server(),
+                at(i64::from(n)),
+                Class::Undecided,
+            );
+            if n >= 16 {
+                t.pass(i, false); // newer than every tracked one
+            }
+        }
+        let before = t.tracked();
+        let (_, gone) = t.evict(Class::Active, class);
+        assert!(
+            gone.is_empty(),
+            "tracked evicted while passed entries remain"
+        );
+        assert_eq!(t.tracked(), before);
+        assert_eq!(t.len(), 30);
+    }
+
+    #[test]
+    fn expiry_uses_the_timeout_of_each_class() {
+        let mut t: Table<Class> = Table::new(big());
+        let a = t.insert(addr(2, 1), server(), at(0), Class::Active);
+        let _q = t.insert(addr(3, 1), server(), at(0), Class::Quiet);
+        let p = t.insert(addr(4, 1), server(), at(0), Class::Undecided);
+        t.pass(p, false);
+        let timeout = |c: Class| match c {
+            Class::Active => Some(100),
+            _ => Some(10),
+        };
+        let gone = t.expire(at(50), class, timeout);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].app, Class::Quiet);
+        assert_eq!(t.len(), 1, "the passed entry expired too");
+        assert!(t.flow_mut(a).is_some());
+        assert_eq!(t.expire(at(101), class, timeout).len(), 1);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn room_is_bounded_in_bytes() {
+        let bounds = Bounds {
+            max_entries: 1 << 20,
+            max_bytes: 64 << 10,
+        };
+        let mut t: Table<Class> = Table::new(bounds);
+        let mut n = 0u32;
+        while t.has_room(0) {
+            let i = t.insert(addr(n, 1), server(), at(0), Class::Undecided);
+            t.pass(i, false);
+            n += 1;
+        }
+        assert!(
+            t.bytes() <= bounds.max_bytes,
+            "{} > {}",
+            t.bytes(),
+            bounds.max_bytes
+        );
+        assert!(n > 500, "only {n} passed entries in 64 KiB");
+        assert!(t.evict(Class::Active, class).0 > 0);
+        assert!(t.has_room(0));
+    }
+}
