@@ -355,9 +355,15 @@ pub struct Common {
     #[arg(long, value_name = "BYTES")]
     pub max_tls_handshake: Option<usize>,
 
-    /// Most TCP connections tracked at once.
+    /// Most connections in the flow table at once, tracked and passed (default
+    /// 4,000,000); beyond it the least important are evicted.
     #[arg(long, value_name = "N")]
     pub max_flows: Option<usize>,
+
+    /// Most bytes the flow table takes (default 128 MiB); beyond it the least
+    /// important connections are evicted (docs/limits.md).
+    #[arg(long, value_name = "BYTES")]
+    pub max_flow_table_bytes: Option<usize>,
 
     /// Most out-of-order bytes held per direction.
     #[arg(long, value_name = "BYTES")]
@@ -399,6 +405,7 @@ impl Common {
             }
         };
         set(&mut limits.max_flows, self.max_flows);
+        set(&mut limits.max_flow_table_bytes, self.max_flow_table_bytes);
         set(&mut limits.max_reassembly_bytes, self.max_reassembly_bytes);
         set(&mut limits.max_stanza_bytes, self.max_stanza_bytes);
         set(&mut limits.max_segments, self.max_segments);

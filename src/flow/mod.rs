@@ -32,6 +32,9 @@ pub struct Flow<T> {
     /// Bytes the application state owns besides what it holds for data to come
     /// (parsers, decoders), as the pipeline estimates them for the flow table.
     pub resident: usize,
+    /// The flow's place in the table's eviction order, as last told
+    /// ([`Table::set_class`]).
+    pub class: Class,
 }
 
 impl<T> Flow<T> {
@@ -47,6 +50,7 @@ impl<T> Flow<T> {
             app,
             held: 0,
             resident: 0,
+            class: Class::Undecided,
         }
     }
 

@@ -15,8 +15,9 @@
 //! estimate of each tracked connection). When an insertion would go over, the
 //! entries least likely to matter go first ([`Class`]): passed, then undecided, then
 //! XMPP connections that have sent nothing, then the XMPP connections idle longest;
-//! ties go by last packet time, then by key or connection number, so which entries
-//! go never depends on the hasher's order. Evictions come in batches of a sixteenth
+//! ties go by last packet time, then by address, so which entries go never depends
+//! on the hasher's order. Class and last packet time live in the index entry, so a
+//! pass never visits the tracked connections' boxes. Evictions come in batches of a sixteenth
 //! of the table, so finding them costs a few steps per insertion.
 
 use super::Flow;
@@ -91,17 +92,43 @@ const RST: u32 = 4;
 const ENDED: u32 = 8;
 const PASSED: u32 = 1 << 31;
 
-/// An index entry: a passed connection's last packet time (seconds after the table's
-/// epoch) and flags, or a tracked connection's slab position.
+/// An index entry: its last packet time (seconds after the table's epoch), and a
+/// passed connection's flags or a tracked connection's slab position and class.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     last: u32,
     code: u32,
 }
 
+/// A tracked slot's code: the slab position below bit 29, the class in bits 29–30.
+const CLASS_SHIFT: u32 = 29;
+const POSITION_MASK: u32 = (1 << CLASS_SHIFT) - 1;
+/// Most tracked connections at once (the slab positions a code can hold).
+const MAX_TRACKED: usize = POSITION_MASK as usize;
+
 impl Slot {
     fn tracked(&self) -> Option<u32> {
-        (self.code & PASSED == 0).then_some(self.code)
+        (self.code & PASSED == 0).then_some(self.code & POSITION_MASK)
+    }
+
+    fn tracked_code(position: u32, class: Class) -> u32 {
+        (position & POSITION_MASK) | (class as u32) << CLASS_SHIFT
+    }
+
+    /// The entry's place in the eviction order: its class and last packet time,
+    /// read from the index alone (no visit to the tracked connection's box).
+    fn rank(&self) -> (Class, u32) {
+        let class = if self.code & PASSED != 0 {
+            Class::Passed
+        } else {
+            match (self.code >> CLASS_SHIFT) & 3 {
+                0 => Class::Passed,
+                1 => Class::Undecided,
+                2 => Class::Quiet,
+                _ => Class::Active,
+            }
+        };
+        (class, self.last)
     }
 
     fn is_closed(&self) -> bool {
@@ -227,6 +254,7 @@ impl<T> Table<T> {
             return Found::Absent;
         };
         if let Some(i) = slot.tracked() {
+            slot.last = slot.last.max(now);
             return Found::Tracked(i);
         }
         if flags.syn && !flags.ack && slot.is_closed() {
@@ -250,7 +278,7 @@ impl<T> Table<T> {
 
     /// Whether a new tracked connection estimated at `cost` bytes fits as things are.
     pub fn has_room(&self, cost: usize) -> bool {
-        if self.len() >= self.bounds.max_entries {
+        if self.len() >= self.bounds.max_entries || self.tracked() >= MAX_TRACKED {
             return false;
         }
         let grow = if self.index.len() >= self.index.capacity() {
@@ -269,11 +297,19 @@ impl<T> Table<T> {
     /// Adds a tracked connection of `src → dst` (endpoint 0 is `src`) and returns
     /// its slab position. The caller made room first ([`Table::has_room`],
     /// [`Table::evict`]).
-    pub fn insert(&mut self, src: SocketAddr, dst: SocketAddr, time: Timestamp, app: T) -> u32 {
+    pub fn insert(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        time: Timestamp,
+        class: Class,
+        app: T,
+    ) -> u32 {
         let now = self.stamp(time);
         let id = FlowId(self.next_id);
         self.next_id = self.next_id.saturating_add(1);
-        let flow = Box::new(Flow::new(id, [src, dst], time, app));
+        let mut flow = Box::new(Flow::new(id, [src, dst], time, app));
+        flow.class = class;
         self.tracked_bytes += flow.cost();
         let i = match self.free.pop() {
             Some(i) => {
@@ -287,9 +323,27 @@ impl<T> Table<T> {
                 u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
             }
         };
+        let code = Slot::tracked_code(i, class);
         self.index
-            .insert(Key::new(src, dst), Slot { last: now, code: i });
+            .insert(Key::new(src, dst), Slot { last: now, code });
         i
+    }
+
+    /// The tracked connection at `i` is now of `class` (kept in its index entry,
+    /// where eviction reads it).
+    pub fn set_class(&mut self, i: u32, class: Class) {
+        let Some(flow) = self.slab.get_mut(i as usize).and_then(|f| f.as_deref_mut()) else {
+            return;
+        };
+        // Most packets change nothing: no index lookup then.
+        if flow.class == class {
+            return;
+        }
+        flow.class = class;
+        let key = Key::new(flow.endpoints[0], flow.endpoints[1]);
+        if let Some(slot) = self.index.get_mut(&key) {
+            slot.code = Slot::tracked_code(i, class);
+        }
     }
 
     /// The tracked connection at `i` changed what it owns: its estimate is taken
@@ -350,30 +404,19 @@ impl<T> Table<T> {
     pub fn expire(
         &mut self,
         now: Timestamp,
-        class_of: impl Fn(&Flow<T>) -> Class,
         timeout: impl Fn(Class) -> Option<u64>,
     ) -> Vec<Box<Flow<T>>> {
-        let now_secs = now.secs();
-        let epoch = self.epoch.unwrap_or(now_secs);
-        let passed_timeout = timeout(Class::Passed);
+        let now = i64::from(self.stamp_of(now));
         let mut expired_tracked = Vec::new();
-        let slab = &self.slab;
-        self.index.retain(|_, slot| match slot.tracked() {
-            None => {
-                let last = epoch.saturating_add(i64::from(slot.last));
-                passed_timeout.is_none_or(|t| idle_for(now_secs, last) <= t)
-            }
-            Some(i) => {
-                let Some(flow) = slab.get(i as usize).and_then(|f| f.as_deref()) else {
-                    return false;
-                };
-                let t = timeout(class_of(flow));
-                let gone = t.is_some_and(|t| idle_for(now_secs, flow.last_seen.secs()) > t);
-                if gone {
+        self.index.retain(|_, slot| {
+            let (class, last) = slot.rank();
+            let gone = timeout(class).is_some_and(|t| idle_for(now, i64::from(last)) > t);
+            if gone {
+                if let Some(i) = slot.tracked() {
                     expired_tracked.push(i);
                 }
-                !gone
             }
+            !gone
         });
         self.take_all(expired_tracked)
     }
@@ -396,22 +439,17 @@ impl<T> Table<T> {
     }
 
     /// Makes room by evicting entries of class at most `up_to`, least first
-    /// ([`Class`], then longest idle, then key or connection number): a sixteenth
+    /// ([`Class`], then longest idle, then addresses): a sixteenth
     /// of the table, at least one. Returns how many entries went and the tracked
     /// connections among them, in connection order; passed entries go silently.
-    pub fn evict(
-        &mut self,
-        up_to: Class,
-        class_of: impl Fn(&Flow<T>) -> Class,
-    ) -> (usize, Vec<Box<Flow<T>>>) {
+    pub fn evict(&mut self, up_to: Class) -> (usize, Vec<Box<Flow<T>>>) {
         let need = (self.len() / 16).max(1);
         // Pass 1: how many entries each (class, last time) holds.
         let mut counts: BTreeMap<(Class, u32), usize> = BTreeMap::new();
         for slot in self.index.values() {
-            if let Some(rank) = self.rank(slot, &class_of) {
-                if rank.0 <= up_to {
-                    *counts.entry(rank).or_default() += 1;
-                }
+            let rank = slot.rank();
+            if rank.0 <= up_to {
+                *counts.entry(rank).or_default() += 1;
             }
         }
         // The (class, time) where the evicted run ends, and how many go there.
@@ -433,14 +471,12 @@ impl<T> Table<T> {
             },
         };
         // Pass 2: everything below the cutoff goes; at the cutoff, the first few by
-        // key (passed) or connection number (tracked).
-        let mut boundary: Vec<(u32, Key, Option<u32>)> = Vec::new();
+        // addresses.
+        let mut boundary: Vec<(Key, Option<u32>)> = Vec::new();
         let mut gone_tracked = Vec::new();
         let mut removed = Vec::new();
         for (key, slot) in &self.index {
-            let Some(rank) = self.rank(slot, &class_of) else {
-                continue;
-            };
+            let rank = slot.rank();
             if rank > cutoff || rank.0 > up_to {
                 continue;
             }
@@ -450,14 +486,15 @@ impl<T> Table<T> {
                     gone_tracked.push(i);
                 }
             } else {
-                let id = slot
-                    .tracked()
-                    .and_then(|i| self.slab.get(i as usize)?.as_ref().map(|f| f.id.0));
-                boundary.push((id.unwrap_or(0), *key, slot.tracked()));
+                boundary.push((*key, slot.tracked()));
             }
         }
-        boundary.sort_unstable_by_key(|b| (b.0, b.1));
-        for (_, key, tracked) in boundary.into_iter().take(at_cutoff) {
+        // Only which ones go matters here (their events come out in connection
+        // order): a selection, not a sort, of the boundary.
+        if at_cutoff < boundary.len() {
+            boundary.select_nth_unstable_by_key(at_cutoff, |b| b.0);
+        }
+        for (key, tracked) in boundary.into_iter().take(at_cutoff) {
             removed.push(key);
             if let Some(i) = tracked {
                 gone_tracked.push(i);
@@ -467,17 +504,6 @@ impl<T> Table<T> {
             self.index.remove(key);
         }
         (removed.len(), self.take_all(gone_tracked))
-    }
-
-    /// An entry's place in the eviction order: its class and last packet time.
-    fn rank(&self, slot: &Slot, class_of: &impl Fn(&Flow<T>) -> Class) -> Option<(Class, u32)> {
-        match slot.tracked() {
-            None => Some((Class::Passed, slot.last)),
-            Some(i) => {
-                let flow = self.slab.get(i as usize)?.as_deref()?;
-                Some((class_of(flow), self.stamp_of(flow.last_seen)))
-            }
-        }
     }
 }
 
@@ -533,9 +559,9 @@ mod tests {
         }
     }
 
-    /// Class by the app value: the test's flows carry their class.
-    fn class(f: &Flow<Class>) -> Class {
-        f.app
+    /// Inserts a tracked connection whose app value is its class.
+    fn add(t: &mut Table<Class>, client: SocketAddr, secs: i64, class: Class) -> u32 {
+        t.insert(client, server(), at(secs), class, class)
     }
 
     /// Key (38 bytes) and slot (8), aligned to 48, and a control byte: a passed
@@ -546,7 +572,7 @@ mod tests {
     fn passed_entries_keep_flags_and_reopen_after_close() {
         let mut t: Table<Class> = Table::new(big());
         let (c, s) = (addr(2, 40000), server());
-        let i = t.insert(c, s, at(0), Class::Undecided);
+        let i = t.insert(c, s, at(0), Class::Undecided, Class::Undecided);
         t.pass(i, false);
         assert_eq!(t.tracked(), 0);
         assert_eq!(t.len(), 1);
@@ -581,22 +607,22 @@ mod tests {
         let mut ids = Vec::new();
         for n in 0..16u32 {
             let (class, secs) = plan[(n % 4) as usize];
-            let i = t.insert(addr(100 + n, 40000), server(), at(secs), class);
+            let i = add(&mut t, addr(100 + n, 40000), secs, class);
             ids.push((class, secs, t.flow_mut(i).unwrap().id));
         }
         // Passed entries would go first; there are none, so: undecided ones, oldest
         // (all at 9 s), lowest number first.
-        let (_, gone) = t.evict(Class::Active, class);
+        let (_, gone) = t.evict(Class::Active);
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].id, FlowId(3));
         // Undecided, up to Undecided only: the next undecided goes.
-        let (_, gone) = t.evict(Class::Undecided, class);
+        let (_, gone) = t.evict(Class::Undecided);
         assert_eq!(gone[0].id, FlowId(7));
         // Only Active and Quiet left beside two undecided; evict up to Quiet
         // repeatedly: undecided first, then quiet.
         let mut order = Vec::new();
         for _ in 0..6 {
-            order.extend(t.evict(Class::Quiet, class).1.into_iter().map(|f| f.app));
+            order.extend(t.evict(Class::Quiet).1.into_iter().map(|f| f.app));
         }
         assert_eq!(
             order,
@@ -610,9 +636,9 @@ mod tests {
             ]
         );
         // Nothing at or below Quiet is left: nothing goes.
-        assert_eq!(t.evict(Class::Quiet, class).0, 0);
+        assert_eq!(t.evict(Class::Quiet).0, 0);
         // Active ones: the longest idle (0 s) before those seen at 1 s.
-        let (_, gone) = t.evict(Class::Active, class);
+        let (_, gone) = t.evict(Class::Active);
         assert_eq!(gone[0].last_seen, at(0));
     }
 
@@ -620,18 +646,13 @@ mod tests {
     fn passed_entries_go_before_any_tracked_one() {
         let mut t: Table<Class> = Table::new(big());
         for n in 0..32u32 {
-            let i = t.insert(
-                addr(100 + n, 40000),
-                server(),
-                at(i64::from(n)),
-                Class::Undecided,
-            );
+            let i = add(&mut t, addr(100 + n, 40000), i64::from(n), Class::Undecided);
             if n >= 16 {
                 t.pass(i, false); // newer than every tracked one
             }
         }
         let before = t.tracked();
-        let (_, gone) = t.evict(Class::Active, class);
+        let (_, gone) = t.evict(Class::Active);
         assert!(
             gone.is_empty(),
             "tracked evicted while passed entries remain"
@@ -643,20 +664,20 @@ mod tests {
     #[test]
     fn expiry_uses_the_timeout_of_each_class() {
         let mut t: Table<Class> = Table::new(big());
-        let a = t.insert(addr(2, 1), server(), at(0), Class::Active);
-        let _q = t.insert(addr(3, 1), server(), at(0), Class::Quiet);
-        let p = t.insert(addr(4, 1), server(), at(0), Class::Undecided);
+        let a = add(&mut t, addr(2, 1), 0, Class::Active);
+        let _q = add(&mut t, addr(3, 1), 0, Class::Quiet);
+        let p = add(&mut t, addr(4, 1), 0, Class::Undecided);
         t.pass(p, false);
         let timeout = |c: Class| match c {
             Class::Active => Some(100),
             _ => Some(10),
         };
-        let gone = t.expire(at(50), class, timeout);
+        let gone = t.expire(at(50), timeout);
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].app, Class::Quiet);
         assert_eq!(t.len(), 1, "the passed entry expired too");
         assert!(t.flow_mut(a).is_some());
-        assert_eq!(t.expire(at(101), class, timeout).len(), 1);
+        assert_eq!(t.expire(at(101), timeout).len(), 1);
         assert!(t.is_empty());
     }
 
@@ -669,7 +690,7 @@ mod tests {
         let mut t: Table<Class> = Table::new(bounds);
         let mut n = 0u32;
         while t.has_room(0) {
-            let i = t.insert(addr(n, 1), server(), at(0), Class::Undecided);
+            let i = add(&mut t, addr(n, 1), 0, Class::Undecided);
             t.pass(i, false);
             n += 1;
         }
@@ -680,7 +701,7 @@ mod tests {
             bounds.max_bytes
         );
         assert!(n > 500, "only {n} passed entries in 64 KiB");
-        assert!(t.evict(Class::Active, class).0 > 0);
+        assert!(t.evict(Class::Active).0 > 0);
         assert!(t.has_room(0));
     }
 }

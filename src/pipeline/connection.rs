@@ -43,8 +43,8 @@ impl App {
     }
 
     /// The flow's place in the table's eviction order.
-    pub(super) fn class(flow: &Flow<App>) -> Class {
-        match flow.app {
+    pub(super) fn class(&self) -> Class {
+        match self {
             App::Undecided(_) => Class::Undecided,
             App::Pending(_) => Class::Quiet,
             App::Xmpp(_) => Class::Active,

@@ -26,6 +26,8 @@ use connection::{classify_new, end, flow_level, held_bytes, let_go, App};
 pub const DEFAULT_PORTS: &[u16] = &[5222, 5269, 5223, 5270, 5347, 5281, 5443];
 /// Ports where TLS starts with the first byte (XEP-0368, and HTTPS).
 pub const DIRECT_TLS_PORTS: &[u16] = &[5223, 5270, 5281, 5443];
+/// Events gathered at the end of the capture before they are handed on.
+const FINISH_EMIT_EVENTS: usize = 4096;
 /// How often, in capture seconds, idle flows are looked for.
 const SWEEP_INTERVAL_SECS: i64 = 60;
 
@@ -134,8 +136,7 @@ impl Pipeline {
                 Err(e) => break Err(e),
             }
         };
-        self.finish();
-        self.flush(sink)?;
+        self.finish_with(&mut |p| p.flush(sink))?;
         sink.summary(&self.summary)?;
         result?;
         Ok(self.summary)
@@ -143,8 +144,7 @@ impl Pipeline {
 
     /// Ends every flow, sends the remaining events and the summary to `sink`.
     pub fn finish_into(&mut self, sink: &mut dyn Sink) -> io::Result<Summary> {
-        self.finish();
-        self.flush(sink)?;
+        self.finish_with(&mut |p| p.flush(sink))?;
         sink.summary(&self.summary)?;
         Ok(self.summary.clone())
     }
@@ -250,7 +250,9 @@ impl Pipeline {
             _ => {
                 recount(&mut self.held, flow);
                 let resident = flow.app.resident_bytes();
+                let class = flow.app.class();
                 self.table.recount(i, resident);
+                self.table.set_class(i, class);
             }
         }
     }
@@ -265,7 +267,7 @@ impl Pipeline {
         let up_to = if on_port { Class::Active } else { Class::Quiet };
         let cost = std::mem::size_of::<crate::flow::Flow<App>>();
         while !self.table.has_room(cost) {
-            let (removed, evicted) = self.table.evict(up_to, App::class);
+            let (removed, evicted) = self.table.evict(up_to);
             for flow in evicted {
                 self.evicted(flow, at);
             }
@@ -275,9 +277,10 @@ impl Pipeline {
             }
         }
         self.update_emergency(at);
+        let app = App::undecided();
         let i = self
             .table
-            .insert(segment.src, segment.dst, at.time, App::undecided());
+            .insert(segment.src, segment.dst, at.time, app.class(), app);
         self.summary.tcp_flows += 1;
         let config = &self.config;
         let flow = self.table.flow_mut(i)?;
@@ -285,6 +288,8 @@ impl Pipeline {
             self.created.push(flow.id);
         }
         classify_new(flow, segment, config, at, &mut self.events);
+        let class = flow.app.class();
+        self.table.set_class(i, class);
         Some(i)
     }
 
@@ -430,7 +435,7 @@ impl Pipeline {
         } else {
             (normal, normal)
         };
-        let expired = self.table.expire(at.time, App::class, |class| {
+        let expired = self.table.expire(at.time, |class| {
             Some(if class == Class::Active { xmpp } else { short })
         });
         for mut flow in expired {
@@ -448,6 +453,16 @@ impl Pipeline {
 
     /// End of capture: every open flow is flushed and ended, in flow order.
     pub fn finish(&mut self) {
+        let _ = self.finish_with(&mut |_| Ok(()));
+    }
+
+    /// [`Pipeline::finish`], handing the events to `emit` every few thousand
+    /// connections: a capture that ends with a million connections open does not
+    /// hold a million `flow_end` events at once.
+    fn finish_with(
+        &mut self,
+        emit: &mut dyn FnMut(&mut Pipeline) -> io::Result<()>,
+    ) -> io::Result<()> {
         let at = self.last;
         for mut flow in self.table.drain() {
             self.held = self.held.saturating_sub(flow.held);
@@ -458,7 +473,11 @@ impl Pipeline {
                 at,
                 &mut self.events,
             );
+            if self.events.len() >= FINISH_EMIT_EVENTS {
+                emit(self)?;
+            }
         }
+        emit(self)
     }
 }
 
