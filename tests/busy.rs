@@ -110,8 +110,10 @@ mod emergency {
         packets.extend(later.handshake());
         let mut config = Config::default();
         config.limits.max_flows = 100;
-        let (events, summary) =
-            common::run_bytes(xmppdump::synth::write_pcapng(Vec::new(), &packets).unwrap(), config);
+        let (events, summary) = common::run_bytes(
+            xmppdump::synth::write_pcapng(Vec::new(), &packets).unwrap(),
+            config,
+        );
         assert_eq!(summary.emergencies, 1, "{summary:?}");
         assert_eq!(summary.evicted_flows, 0);
         let ends: Vec<(u32, EndReason)> = events

@@ -335,3 +335,85 @@ fn a_fresh_bosh_https_session_is_decrypted_with_its_key_log() {
     assert_eq!(flows, 1);
     common::assert_bosh_session(&events, true);
 }
+
+/// A busy loopback: the capture filter widened to all TCP while 2,000 web requests
+/// (Python's http.server and http.client, each on its own connection) run beside the
+/// XMPP session, with a flow table of 500 entries. The web connections become passed
+/// entries and are evicted to make room; the session is read completely and nothing
+/// is refused.
+#[test]
+fn a_widened_live_capture_keeps_the_xmpp_session_among_web_traffic() {
+    const WEB: u16 = 18080;
+    let dir = std::env::temp_dir().join(format!("xmppdump-busy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _server = prosody(&dir);
+    let mut web = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &WEB.to_string()])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", WEB)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no web server");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dump = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+        .args(["-i", "lo", "-f", "tcp", "--port", &PORT.to_string()])
+        .args(["--json", "--max-flows", "500"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let requests = format!(
+        "import http.client\nfor i in range(2000):\n    c = http.client.HTTPConnection('127.0.0.1', {WEB})\n    c.request('GET', '/')\n    c.getresponse().read()\n    c.close()\n"
+    );
+    let background = Command::new("python3")
+        .args(["-c", &requests])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = Command::new("python3")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/live_client.py"),
+            &PORT.to_string(),
+        ])
+        .output()
+        .expect("python3 with slixmpp");
+    let background = background.wait_with_output().unwrap();
+    let _ = web.kill();
+    let _ = web.wait();
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(
+        background.status.success(),
+        "{}",
+        String::from_utf8_lossy(&background.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(&dump);
+    let dump = dump.wait_with_output().unwrap();
+    assert_eq!(
+        dump.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let out = String::from_utf8(dump.stdout).unwrap();
+    let has = |needle: &str| out.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(has("\"event\":\"sasl_success\""), 1);
+    assert_eq!(has("\"event\":\"message\",\"type\":\"chat\""), 3);
+    assert_eq!(has("\"anomaly\":\"flow_limit\""), 0);
+    let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert!(summary["tcp_flows"].as_u64().unwrap() >= 2001, "{summary}");
+    assert_eq!(summary["xmpp_flows"], 1, "{summary}");
+    assert!(summary["evicted_flows"].as_u64().unwrap() > 0, "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -268,6 +268,7 @@ impl Pipeline {
         let cost = std::mem::size_of::<crate::flow::Flow<App>>();
         while !self.table.has_room(cost) {
             let (removed, evicted) = self.table.evict(up_to);
+            self.summary.evicted_flows += removed as u64;
             for flow in evicted {
                 self.evicted(flow, at);
             }
@@ -320,7 +321,6 @@ impl Pipeline {
     /// A connection evicted to make room: an XMPP one says so and ends its report.
     fn evicted(&mut self, mut flow: Box<crate::flow::Flow<App>>, at: At) {
         self.held = self.held.saturating_sub(flow.held);
-        self.summary.evicted_flows += 1;
         if !flow.app.is_reported() {
             return;
         }
