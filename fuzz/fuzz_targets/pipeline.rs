@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let limits = Limits {
+        // Small, so the flow table evicts (by entries and by bytes).
         max_flows: 64,
+        max_flow_table_bytes: 24 << 10,
         max_reassembly_bytes: 4096,
         max_segments: 16,
         max_stanza_bytes: 4096,

@@ -47,13 +47,16 @@ fn opened() -> (Conversation, Vec<Packet>) {
 /// `n` connection attempts (SYN only) to port 5222 from distinct addresses.
 pub fn syn_flood<W: Write>(n: u32, out: W) -> io::Result<W> {
     let mut w = PcapWriter::new(out, Link::Raw.linktype(), false, false)?;
-    flood_into(&mut w, n)?;
+    syn_flood_into(&mut w, n, Link::Raw)?;
     Ok(w.into_inner())
 }
 
-fn flood_into<W: Write>(w: &mut PcapWriter<W>, n: u32) -> io::Result<()> {
+/// [`syn_flood`] into a writer whose link type is `link`'s (so a capture of that
+/// link type can follow).
+pub fn syn_flood_into<W: Write>(w: &mut PcapWriter<W>, n: u32, link: Link) -> io::Result<()> {
     for i in 0..n {
         let mut c = nth_connection(i, 1000);
+        c.link = link;
         let p = c.segment(
             true,
             1,
@@ -66,30 +69,6 @@ fn flood_into<W: Write>(w: &mut PcapWriter<W>, n: u32) -> io::Result<()> {
         w.packet(p.time, &p.data, p.data.len() as u32)?;
     }
     Ok(())
-}
-
-/// [`syn_flood`], then a whole session from another client (header, `messages`
-/// chat messages, close) a second after the last SYN.
-pub fn syn_flood_then_session<W: Write>(n: u32, messages: usize, out: W) -> io::Result<W> {
-    let mut w = PcapWriter::new(out, Link::Raw.linktype(), false, false)?;
-    flood_into(&mut w, n)?;
-    let client = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)), 40000);
-    let start = T0 + i64::from(n) * 1000 + 1_000_000_000;
-    let mut c = Conversation::new(client, server(), Link::Raw, Timestamp(start));
-    let mut packets = c.handshake();
-    packets.extend(c.send(true, client_header("example.org").as_bytes()));
-    packets.extend(c.send(false, server_header("example.org", "s1", "").as_bytes()));
-    for _ in 0..messages {
-        let m = "<message to='romeo@example.net' type='chat'><body>still here</body></message>";
-        packets.extend(c.send(true, m.as_bytes()));
-    }
-    packets.extend(c.send(true, b"</stream:stream>"));
-    packets.extend(c.send(false, b"</stream:stream>"));
-    packets.extend(c.close());
-    for p in &packets {
-        w.packet(p.time, &p.data, p.data.len() as u32)?;
-    }
-    Ok(w.into_inner())
 }
 
 /// One connection whose `<message><body>` never closes: `bytes` of text.
