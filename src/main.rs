@@ -172,7 +172,16 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
         cli::Format::Table => out.write_all(render::render_text(&all).as_bytes())?,
         cli::Format::Markdown => out.write_all(render::render_markdown(&all).as_bytes())?,
         cli::Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &stats)?;
+            // The counts, and the ratios computed from them (not read back by
+            // `--merge`, which recomputes them from the merged counts).
+            let mut value = serde_json::to_value(&stats)?;
+            if let Some(o) = value.as_object_mut() {
+                o.insert(
+                    "presence_ratios".into(),
+                    serde_json::to_value(stats.presence_ratios())?,
+                );
+            }
+            serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
         cli::Format::Csv => match (&args.out_dir, args.table.is_some()) {

@@ -31,8 +31,15 @@ const FAN_OUT_WINDOW_NS: i64 = 1_000_000_000;
 const MAX_PER_FLOW: usize = 10_000;
 /// Most (sender, recipient) presence pairs tracked at once, over all flows.
 pub const MAX_PRESENCE_KEYS: usize = 200_000;
-/// Most fan-out groups open at once.
+/// Most fan-out groups open at once (and most per-domain groups, and most pending
+/// probes).
 const MAX_FAN_OUT_GROUPS: usize = 100_000;
+/// A presence from the probed account to the prober within this window after a
+/// probe answers it (RFC 6121 §4.3.2: the server answers at once; the window allows
+/// for a federated round trip).
+const PROBE_WINDOW_NS: i64 = 10_000_000_000;
+/// Namespace of a room's presence to its occupants (XEP-0045 §7.2.3).
+const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 /// Most rows of the traffic table with a detail from the wire; details beyond it are
 /// counted as [`OTHER_DETAIL`].
 const MAX_TRAFFIC_ROWS: usize = MAX_LISTED;
@@ -65,6 +72,11 @@ pub struct Collector {
     flows: Map<FlowId, FlowState>,
     /// Hash of (sender, digest) → (first time, deliveries) of recent presences.
     fan_out: Map<u64, (Timestamp, u64)>,
+    /// Hash of (sender, digest, recipient domain) → first time, of recent s2s
+    /// broadcasts (`per_domain`).
+    per_domain: Map<u64, Timestamp>,
+    /// Hash of (probed bare JID, prober bare JID) → time of the probe.
+    probes: Map<u64, Timestamp>,
     /// Presence pairs tracked now, over all flows.
     presence_keys: usize,
     /// Capture time (ns) of the next sweep of ended fan-out groups.
@@ -92,6 +104,8 @@ impl Collector {
             stats,
             flows: Map::default(),
             fan_out: Map::default(),
+            per_domain: Map::default(),
+            probes: Map::default(),
             next_fan_out_sweep: i64::MIN,
             presence_keys: 0,
             slow_threshold_us: None,
@@ -437,6 +451,61 @@ impl Collector {
         let sender = from.as_deref().unwrap_or_default();
         let red = self.stats.redundancy.entry(stream).or_default();
         red.presences.add(e.size);
+        let to_bare = to.as_deref().map(bare_or_whole);
+        let from_bare = bare_or_whole(sender);
+        let kind = s.r#type().unwrap_or("");
+        if kind == "probe" {
+            red.probes.add(e.size);
+            // Answers come from the probed account to the prober.
+            let key = fnv::of(&[
+                to_bare.as_deref().unwrap_or_default().as_bytes(),
+                b" ",
+                from_bare.as_bytes(),
+            ]);
+            if self.probes.len() < MAX_FAN_OUT_GROUPS || self.probes.contains_key(&key) {
+                self.probes.insert(key, e.time);
+            }
+        } else {
+            let key = fnv::of(&[
+                from_bare.as_bytes(),
+                b" ",
+                to_bare.as_deref().unwrap_or_default().as_bytes(),
+            ]);
+            if self
+                .probes
+                .get(&key)
+                .is_some_and(|t| e.time.0 - t.0 <= PROBE_WINDOW_NS)
+            {
+                red.probe_answers.add(e.size);
+            }
+        }
+        let is_muc = s.extensions().any(|ns| ns == MUC_USER);
+        if is_muc {
+            red.muc.add(e.size);
+        }
+        // RFC 6121 §4.2.2, §4.4.2: a broadcast (available or unavailable, no probe, no
+        // subscription, no MUC) is sent once per contact; copies to one remote domain
+        // beyond the first are what one-copy-per-domain delivery would save.
+        let broadcast = matches!(kind, "" | "unavailable") && !is_muc;
+        if stream == StreamKind::S2s && broadcast {
+            if let Some(to) = to_bare.as_deref() {
+                let domain = to.rsplit_once('@').map_or(to, |(_, d)| d);
+                let key = fnv::of(&[sender.as_bytes(), &digest.to_le_bytes(), domain.as_bytes()]);
+                let room = self.per_domain.len() < MAX_FAN_OUT_GROUPS;
+                match self.per_domain.entry(key) {
+                    Entry::Occupied(first) if e.time.0 - first.get().0 <= FAN_OUT_WINDOW_NS => {
+                        red.per_domain.add(e.size);
+                    }
+                    Entry::Occupied(mut first) => {
+                        first.insert(e.time);
+                    }
+                    Entry::Vacant(slot) if room => {
+                        slot.insert(e.time);
+                    }
+                    Entry::Vacant(_) => {}
+                }
+            }
+        }
         if let Some(flow) = self.flows.get_mut(&e.flow) {
             let stream_no = flow
                 .stream_no
@@ -488,6 +557,12 @@ impl Collector {
             }
             self.next_fan_out_sweep = t.0.saturating_add(FAN_OUT_WINDOW_NS);
         }
+        let window_over =
+            |first: &Timestamp, window: i64| now.is_none_or(|t| t.0 - first.0 > window);
+        self.per_domain
+            .retain(|_, first| !window_over(first, FAN_OUT_WINDOW_NS));
+        self.probes
+            .retain(|_, at| !window_over(at, PROBE_WINDOW_NS));
         let fan = &mut self.stats.fan_out;
         self.fan_out.retain(|_, (first, n)| {
             let expired = now.is_none_or(|t| t.0 - first.0 > FAN_OUT_WINDOW_NS);

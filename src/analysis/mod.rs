@@ -120,14 +120,44 @@ pub struct TrafficRow {
     pub counter: Counter,
 }
 
-/// Presence repeats per stream kind (rule in `docs/statistics.md`).
+/// Presence repeats per stream kind, under the definitions of `docs/statistics.md`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Redundancy {
     pub presences: Counter,
+    /// `resent`: the same sender to the same recipient with the same meaning as the
+    /// last one.
     pub redundant: Counter,
     /// Presences not judged because the tracking limit was reached.
     #[serde(default)]
     pub untracked: u64,
+    /// `per_domain` (s2s): copies of one broadcast presence (same sender and meaning
+    /// within the fan-out window) to a remote domain beyond the first: what sending
+    /// one copy per domain would save.
+    #[serde(default)]
+    pub per_domain: Counter,
+    /// Presence probes (RFC 6121 §4.3).
+    #[serde(default)]
+    pub probes: Counter,
+    /// Presences answering a probe: from the probed account to the prober within
+    /// the probe window (RFC 6121 §4.3.2).
+    #[serde(default)]
+    pub probe_answers: Counter,
+    /// Presences of a multi-user chat room (XEP-0045 `muc#user`): the room's
+    /// fan-out, not a server's broadcast, so outside `per_domain`.
+    #[serde(default)]
+    pub muc: Counter,
+}
+
+impl Redundancy {
+    fn merge(&mut self, other: &Redundancy) {
+        self.presences.merge(&other.presences);
+        self.redundant.merge(&other.redundant);
+        self.untracked += other.untracked;
+        self.per_domain.merge(&other.per_domain);
+        self.probes.merge(&other.probes);
+        self.probe_answers.merge(&other.probe_answers);
+        self.muc.merge(&other.muc);
+    }
 }
 
 /// One logical presence delivered to several recipients (server or MUC fan-out).
@@ -309,10 +339,7 @@ impl Stats {
             self.traffic.entry(k.clone()).or_default().merge(c);
         }
         for (k, r) in &other.redundancy {
-            let mine = self.redundancy.entry(*k).or_default();
-            mine.presences.merge(&r.presences);
-            mine.redundant.merge(&r.redundant);
-            mine.untracked += r.untracked;
+            self.redundancy.entry(*k).or_default().merge(r);
         }
         self.fan_out.logical += other.fan_out.logical;
         self.fan_out.deliveries += other.fan_out.deliveries;
@@ -382,6 +409,47 @@ impl Stats {
 
     /// Presence share of stanza bytes and of parsed XML bytes, for one stream kind or
     /// all (`None`).
+    /// The presence repeats of one stream kind, or of all together (`None`).
+    pub fn redundancy_of(&self, stream: Option<StreamKind>) -> Redundancy {
+        let mut sum = Redundancy::default();
+        for (k, r) in &self.redundancy {
+            if stream.is_none_or(|s| s == *k) {
+                sum.merge(r);
+            }
+        }
+        sum
+    }
+
+    /// The headline presence ratios per stream kind and for all (`all`), computed
+    /// from the counts (so exact after a merge): numbers in [0, 1], `None` when the
+    /// denominator is 0.
+    pub fn presence_ratios(&self) -> BTreeMap<String, PresenceRatios> {
+        let mut scopes: Vec<Option<StreamKind>> =
+            self.redundancy.keys().map(|k| Some(*k)).collect();
+        scopes.push(None);
+        scopes
+            .into_iter()
+            .map(|scope| {
+                let o = self.presence_overhead(scope);
+                let r = self.redundancy_of(scope);
+                let name = scope.map_or("all", StreamKind::as_str).to_owned();
+                let ratios = PresenceRatios {
+                    of_stanza_bytes: o.of_stanza_bytes(),
+                    of_stanzas: ratio(o.presence.count, o.stanzas.count),
+                    of_xmpp_bytes: o.of_xml_bytes(),
+                    resent: ratio(r.redundant.count, r.presences.count),
+                    per_domain: ratio(r.per_domain.count, r.presences.count),
+                    per_domain_saving_of_stanza_bytes: ratio(r.per_domain.bytes, o.stanzas.bytes),
+                    probes_and_answers: ratio(
+                        r.probes.count + r.probe_answers.count,
+                        r.presences.count,
+                    ),
+                };
+                (name, ratios)
+            })
+            .collect()
+    }
+
     pub fn presence_overhead(&self, stream: Option<StreamKind>) -> Overhead {
         let in_scope = |k: &TrafficKey| stream.is_none_or(|s| k.stream == s);
         Overhead {
@@ -392,6 +460,26 @@ impl Stats {
                 .traffic_where(|k| in_scope(k) && !matches!(k.class, Class::Tls | Class::Framing)),
         }
     }
+}
+
+/// The presence ratios a report quotes (`docs/statistics.md`), per stream kind.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PresenceRatios {
+    /// Presence bytes / stanza bytes.
+    pub of_stanza_bytes: Option<f64>,
+    /// Presence stanzas / stanzas.
+    pub of_stanzas: Option<f64>,
+    /// Presence bytes / parsed XMPP bytes.
+    pub of_xmpp_bytes: Option<f64>,
+    /// `resent` presences / presences.
+    pub resent: Option<f64>,
+    /// `per_domain` copies / presences.
+    pub per_domain: Option<f64>,
+    /// Bytes of `per_domain` copies / stanza bytes: the share of stanza traffic that
+    /// one copy per remote domain would save.
+    pub per_domain_saving_of_stanza_bytes: Option<f64>,
+    /// (probes + answers) / presences.
+    pub probes_and_answers: Option<f64>,
 }
 
 /// Numbers behind the presence overhead ratio.
