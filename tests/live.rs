@@ -26,6 +26,12 @@ impl Drop for Prosody {
 
 /// Starts prosody on 127.0.0.1:PORT only, with users juliet and romeo.
 fn prosody(dir: &Path) -> Prosody {
+    prosody_on(dir, PORT)
+}
+
+/// [`prosody`] on another port (tests run at once must not see each other's
+/// sessions).
+fn prosody_on(dir: &Path, port: u16) -> Prosody {
     std::fs::create_dir_all(dir.join("data")).unwrap();
     let config = dir.join("prosody.cfg.lua");
     let d = dir.display();
@@ -33,7 +39,7 @@ fn prosody(dir: &Path) -> Prosody {
         &config,
         format!(
             "pidfile = \"{d}/prosody.pid\"\ndata_path = \"{d}/data\"\nrun_as_root = true\n\
-             interfaces = {{ \"127.0.0.1\" }}\nc2s_ports = {{ {PORT} }}\ns2s_ports = {{ }}\n\
+             interfaces = {{ \"127.0.0.1\" }}\nc2s_ports = {{ {port} }}\ns2s_ports = {{ }}\n\
              http_ports = {{ }}\nhttps_ports = {{ }}\nc2s_require_encryption = false\n\
              allow_unencrypted_plain_auth = true\nauthentication = \"internal_plain\"\n\
              modules_enabled = {{ \"roster\", \"saslauth\", \"disco\", \"ping\", \"posix\" }}\n\
@@ -64,10 +70,10 @@ fn prosody(dir: &Path) -> Prosody {
         .spawn()
         .expect("prosody (Debian package prosody)");
     let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", PORT)).is_err() {
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "prosody did not listen on {PORT}"
+            "prosody did not listen on {port}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -336,7 +342,7 @@ fn a_fresh_bosh_https_session_is_decrypted_with_its_key_log() {
     common::assert_bosh_session(&events, true);
 }
 
-/// A busy loopback: the capture filter widened to all TCP while 2,000 web requests
+/// A busy loopback: the capture filter widened to a web port while 2,000 web requests
 /// (Python's http.server and http.client, each on its own connection) run beside the
 /// XMPP session, with a flow table of 500 entries. The web connections become passed
 /// entries and are evicted to make room; the session is read completely and nothing
@@ -347,7 +353,8 @@ fn a_widened_live_capture_keeps_the_xmpp_session_among_web_traffic() {
     let dir = std::env::temp_dir().join(format!("xmppdump-busy-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let _server = prosody(&dir);
+    const XMPP: u16 = 15232;
+    let _server = prosody_on(&dir, XMPP);
     let mut web = Command::new("python3")
         .args(["-m", "http.server", "--bind", "127.0.0.1", &WEB.to_string()])
         .current_dir(&dir)
@@ -361,7 +368,15 @@ fn a_widened_live_capture_keeps_the_xmpp_session_among_web_traffic() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let dump = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
-        .args(["-i", "lo", "-f", "tcp", "--port", &PORT.to_string()])
+        // Widened to the web port too (not all of loopback: the other live tests
+        // run at the same time on their own ports).
+        .args([
+            "-i",
+            "lo",
+            "-f",
+            &format!("tcp port {XMPP} or tcp port {WEB}"),
+        ])
+        .args(["--port", &XMPP.to_string()])
         .args(["--json", "--max-flows", "500"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -380,7 +395,7 @@ fn a_widened_live_capture_keeps_the_xmpp_session_among_web_traffic() {
     let client = Command::new("python3")
         .args([
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/live_client.py"),
-            &PORT.to_string(),
+            &XMPP.to_string(),
         ])
         .output()
         .expect("python3 with slixmpp");
