@@ -69,15 +69,20 @@ fn prosody_on(dir: &Path, port: u16) -> Prosody {
         .stderr(Stdio::null())
         .spawn()
         .expect("prosody (Debian package prosody)");
+    wait_for_port(port, "prosody");
+    Prosody { child }
+}
+
+/// Waits (at most 20 s) until something listens on 127.0.0.1:`port`.
+fn wait_for_port(port: u16, what: &str) {
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "prosody did not listen on {port}"
+            "{what} did not listen on {port}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Prosody { child }
 }
 
 fn xmppdump_live(args: &[&str]) -> Child {
@@ -362,11 +367,7 @@ fn a_widened_live_capture_keeps_the_xmpp_session_among_web_traffic() {
         .stderr(Stdio::null())
         .spawn()
         .expect("python3");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", WEB)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "no web server");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_port(WEB, "the web server");
     let dump = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
         // Widened to the web port too (not all of loopback: the other live tests
         // run at the same time on their own ports).

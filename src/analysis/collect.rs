@@ -465,7 +465,8 @@ impl Collector {
             if self.probes.len() < MAX_FAN_OUT_GROUPS || self.probes.contains_key(&key) {
                 self.probes.insert(key, e.time);
             }
-        } else {
+        } else if !self.probes.is_empty() {
+            // Hashed only while probes are pending (most presences come long after).
             let key = fnv::of(&[
                 from_bare.as_bytes(),
                 b" ",

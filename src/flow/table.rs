@@ -228,10 +228,10 @@ impl<T> Table<T> {
     }
 
     /// Seconds after the epoch, as a passed entry stores them.
+    /// [`Table::stamp_of`], the first time seen becoming the epoch.
     fn stamp(&mut self, time: Timestamp) -> u32 {
-        let epoch = *self.epoch.get_or_insert(time.secs());
-        let secs = time.secs().saturating_sub(epoch).max(0);
-        u32::try_from(secs).unwrap_or(u32::MAX)
+        self.epoch.get_or_insert(time.secs());
+        self.stamp_of(time)
     }
 
     fn stamp_of(&self, time: Timestamp) -> u32 {

@@ -9,7 +9,7 @@
 //! Each connection keeps only the bytes each side sent so far, so a million of them
 //! cost the generator 8 MB.
 
-use super::{Conversation, Flags, Link, Packet};
+use super::{Conversation, Link, Packet};
 use crate::model::Timestamp;
 use etherparse::PacketBuilder;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -118,32 +118,17 @@ impl Background {
                 udp(conv.server, conv.client, time + 1_000, &dns_query(n, true)),
             ];
         }
-        let (c, s) = isns(n);
-        let syn = conv.segment(
-            true,
-            c,
-            Flags {
-                syn: true,
-                ..Flags::default()
-            },
-            b"",
-        );
-        let synack = conv.segment(
-            false,
-            s,
-            Flags {
-                syn: true,
-                ack: true,
-                ..Flags::default()
-            },
-            b"",
-        );
+        // SYN and SYN-ACK; the request carries the third packet's ACK.
+        let mut packets = conv.handshake();
+        packets.truncate(2);
+        conv.now -= conv.step;
         let request = first_bytes(kind, n);
         let data = conv.send_one(true, &request);
         if let Some(sent) = self.sent.get_mut(n as usize) {
             sent.client = sent.client.wrapping_add(request.len() as u32);
         }
-        vec![syn, synack, data]
+        packets.push(data);
+        packets
     }
 
     /// `len` bytes from the server of connection `n` (at most one segment's worth);
