@@ -13,7 +13,8 @@ command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --locked
 for target in capture decode framer pipeline rules stream segmentation websocket bosh tls keylog; do
   mkdir -p "corpus/$target"
   if [ -d "seeds/$target" ]; then cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true; fi
-  case $target in capture|pipeline) cp -n ../captures/*.pcap "corpus/$target/" 2>/dev/null || true ;; esac
+  # The captures under 1 MB (the fuzzer reads at most 256 KiB of an input anyway).
+  case $target in capture|pipeline) find ../captures -maxdepth 1 -name '*.pcap' -size -1M -exec cp -n {} "corpus/$target/" \; ;; esac
   echo "== $target ($seconds s)"
   cargo fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=262144 -print_final_stats=1 2>&1 \
     | grep -E "^stat::(number_of_executed_units|peak_rss_mb|new_units_added)|^#[0-9]+ *DONE|ERROR|SUMMARY" || true

@@ -62,7 +62,11 @@ fn every_capture_in_the_folder_is_covered() {
         .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
         .collect();
     found.sort();
-    let mut known: Vec<String> = CAPTURES.iter().map(|s| s.to_string()).collect();
+    let mut known: Vec<String> = CAPTURES
+        .iter()
+        .chain(common::LARGE_CAPTURES)
+        .map(|s| s.to_string())
+        .collect();
     known.sort();
     assert_eq!(found, known);
 }

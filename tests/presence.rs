@@ -220,3 +220,76 @@ fn merged_stats_give_the_same_ratios() {
     assert_eq!(merged.presence_ratios(), whole.presence_ratios());
     assert_eq!(s2s_of(&whole).per_domain.count, 8);
 }
+
+#[test]
+fn answers_to_two_probers_on_one_domain_are_not_per_domain_copies() {
+    // juliet and romeo of local.example log in together; their server probes the same
+    // contact for both (RFC 6121 §4.3.1) …
+    let probes: Vec<String> = ["juliet", "romeo"]
+        .iter()
+        .map(|u| {
+            format!(
+                "<presence from='{u}@local.example' to='contact0@remote.example' type='probe'/>"
+            )
+        })
+        .collect();
+    let mut packets = s2s(
+        "10.0.0.1:40000",
+        "local.example",
+        "remote.example",
+        T0,
+        &probes,
+    );
+    // … and the contact's one presence answers each: the same sender and meaning to
+    // one domain twice within the fan-out window, yet two answers, not a broadcast.
+    let answers: Vec<String> = ["juliet", "romeo"]
+        .iter()
+        .map(|u| format!("<presence from='contact0@remote.example/phone' to='{u}@local.example'><show>away</show></presence>"))
+        .collect();
+    packets.extend(s2s(
+        "10.0.0.2:40000",
+        "remote.example",
+        "local.example",
+        T0 + 100_000_000,
+        &answers,
+    ));
+    packets.sort_by_key(|p| p.time);
+    let r = s2s_of(&stats_of(&packets));
+    assert_eq!((r.probes.count, r.probe_answers.count), (2, 2));
+    assert_eq!(r.per_domain.count, 0);
+}
+
+#[test]
+fn the_generator_s_broadcasts_are_the_per_domain_copies_stats_reports() {
+    use xmppdump::synth::gen::{generate, GenConfig};
+    let config = GenConfig {
+        seed: 11,
+        target_bytes: 4 << 20,
+        c2s_flows: 30,
+        s2s_flows: 20,
+        ..GenConfig::default()
+    };
+    let mut bytes = Vec::new();
+    let truth = generate(&config, &mut bytes).unwrap();
+    assert!(truth.per_domain_copies > 100, "{truth:?}");
+    let mut reader = Reader::new(Cursor::new(bytes)).unwrap();
+    let mut collector = Collector::new("gen");
+    Pipeline::new(Config::default())
+        .run(&mut reader, &mut collector)
+        .unwrap();
+    let stats = collector.into_stats();
+    let r = s2s_of(&stats);
+    assert_eq!(
+        (r.per_domain.count, r.per_domain.bytes),
+        (truth.per_domain_copies, truth.per_domain_bytes)
+    );
+    assert_eq!(
+        stats.redundancy_of(Some(StreamKind::C2s)).per_domain.count,
+        0
+    );
+    let ratios = &stats.presence_ratios()["s2s"];
+    assert_eq!(
+        ratios.by_definition["per_domain"].of_presences,
+        Some(truth.per_domain_copies as f64 / r.presences.count as f64)
+    );
+}

@@ -454,6 +454,7 @@ impl Collector {
         let to_bare = to.as_deref().map(bare_or_whole);
         let from_bare = bare_or_whole(sender);
         let kind = s.r#type().unwrap_or("");
+        let mut answers_probe = false;
         if kind == "probe" {
             red.probes.add(e.size);
             // Answers come from the probed account to the prober.
@@ -478,6 +479,7 @@ impl Collector {
                 .is_some_and(|t| e.time.0 - t.0 <= PROBE_WINDOW_NS)
             {
                 red.probe_answers.add(e.size);
+                answers_probe = true;
             }
         }
         let is_muc = s.extensions().any(|ns| ns == MUC_USER);
@@ -486,8 +488,9 @@ impl Collector {
         }
         // RFC 6121 §4.2.2, §4.4.2: a broadcast (available or unavailable, no probe, no
         // subscription, no MUC) is sent once per contact; copies to one remote domain
-        // beyond the first are what one-copy-per-domain delivery would save.
-        let broadcast = matches!(kind, "" | "unavailable") && !is_muc;
+        // beyond the first are what one-copy-per-domain delivery would save. Answers
+        // to probes go to one prober each and are counted apart (`probe+answer`).
+        let broadcast = matches!(kind, "" | "unavailable") && !is_muc && !answers_probe;
         if stream == StreamKind::S2s && broadcast {
             if let Some(to) = to_bare.as_deref() {
                 let domain = to.rsplit_once('@').map_or(to, |(_, d)| d);

@@ -407,8 +407,6 @@ impl Stats {
         total
     }
 
-    /// Presence share of stanza bytes and of parsed XML bytes, for one stream kind or
-    /// all (`None`).
     /// The presence repeats of one stream kind, or of all together (`None`).
     pub fn redundancy_of(&self, stream: Option<StreamKind>) -> Redundancy {
         let mut sum = Redundancy::default();
@@ -444,10 +442,42 @@ impl Stats {
                         r.probes.count + r.probe_answers.count,
                         r.presences.count,
                     ),
+                    by_definition: self
+                        .presence_measures(scope)
+                        .into_iter()
+                        .skip(1)
+                        .map(|(name, c)| {
+                            let share = MeasureShare {
+                                stanzas: c.count,
+                                bytes: c.bytes,
+                                of_presences: ratio(c.count, o.presence.count),
+                                of_presence_bytes: ratio(c.bytes, o.presence.bytes),
+                                of_stanza_bytes: ratio(c.bytes, o.stanzas.bytes),
+                            };
+                            (name, share)
+                        })
+                        .collect(),
                 };
                 (name, ratios)
             })
             .collect()
+    }
+
+    /// The presence of one stream kind or all (`None`) under each named definition
+    /// (`docs/statistics.md`), first all presence, then `resent`, `per_domain`,
+    /// `probe+answer` (probes and the presences answering them, RFC 6121 §4.3) and
+    /// `muc` (room presence, XEP-0045): stanzas and bytes each.
+    pub fn presence_measures(&self, stream: Option<StreamKind>) -> [(&'static str, Counter); 5] {
+        let r = self.redundancy_of(stream);
+        let mut probing = r.probes;
+        probing.merge(&r.probe_answers);
+        [
+            ("presence", self.presence_overhead(stream).presence),
+            ("resent", r.redundant),
+            ("per_domain", r.per_domain),
+            ("probe+answer", probing),
+            ("muc", r.muc),
+        ]
     }
 
     pub fn presence_overhead(&self, stream: Option<StreamKind>) -> Overhead {
@@ -463,7 +493,7 @@ impl Stats {
 }
 
 /// The presence ratios a report quotes (`docs/statistics.md`), per stream kind.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PresenceRatios {
     /// Presence bytes / stanza bytes.
     pub of_stanza_bytes: Option<f64>,
@@ -480,6 +510,23 @@ pub struct PresenceRatios {
     pub per_domain_saving_of_stanza_bytes: Option<f64>,
     /// (probes + answers) / presences.
     pub probes_and_answers: Option<f64>,
+    /// Every definition of [`Stats::presence_measures`] but all presence, with its
+    /// counts and its shares of presence stanzas, presence bytes and stanza bytes.
+    pub by_definition: BTreeMap<&'static str, MeasureShare>,
+}
+
+/// One presence definition's counts and shares (`docs/statistics.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MeasureShare {
+    pub stanzas: u64,
+    pub bytes: u64,
+    /// Stanzas / presence stanzas.
+    pub of_presences: Option<f64>,
+    /// Bytes / presence bytes.
+    pub of_presence_bytes: Option<f64>,
+    /// Bytes / stanza bytes: the share of stanza traffic this definition covers (for
+    /// `resent` and `per_domain`, what their removal would save).
+    pub of_stanza_bytes: Option<f64>,
 }
 
 /// Numbers behind the presence overhead ratio.

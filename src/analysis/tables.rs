@@ -142,41 +142,32 @@ fn traffic(s: &Stats) -> Table {
 fn presence(s: &Stats) -> Table {
     let mut scopes: Vec<Option<StreamKind>> = s.redundancy.keys().map(|k| Some(*k)).collect();
     scopes.push(None);
-    let rows = scopes
-        .into_iter()
-        .map(|scope| {
-            let o = s.presence_overhead(scope);
-            let (presences, redundant) = match scope {
-                Some(k) => s
-                    .redundancy
-                    .get(&k)
-                    .map_or((0, 0), |r| (r.presences.count, r.redundant.count)),
-                None => s.redundancy.values().fold((0, 0), |(p, r), x| {
-                    (p + x.presences.count, r + x.redundant.count)
-                }),
-            };
-            vec![
+    let mut rows = Vec::new();
+    for scope in scopes {
+        let o = s.presence_overhead(scope);
+        for (measure, c) in s.presence_measures(scope) {
+            rows.push(vec![
                 scope.map_or("all", StreamKind::as_str).into(),
-                o.presence.count.to_string(),
-                o.presence.bytes.to_string(),
-                pct(o.of_stanza_bytes()),
-                pct(o.of_xml_bytes()),
-                redundant.to_string(),
-                pct(ratio(redundant, presences)),
-            ]
-        })
-        .collect();
+                measure.into(),
+                c.count.to_string(),
+                c.bytes.to_string(),
+                pct(ratio(c.bytes, o.presence.bytes)),
+                pct(ratio(c.bytes, o.stanzas.bytes)),
+                pct(ratio(c.bytes, o.xml.bytes)),
+            ]);
+        }
+    }
     table(
         "presence",
-        "Presence overhead and redundancy",
+        "Presence overhead and redundancy, by definition (shares of bytes)",
         &[
             "stream",
-            "presences",
+            "measure",
+            "stanzas",
             "bytes",
+            "%presence",
             "%stanza",
             "%xmpp",
-            "redundant",
-            "%redund",
         ],
         rows,
     )

@@ -59,6 +59,14 @@ pub struct Truth {
     pub presences: u64,
     pub iqs: u64,
     pub stream_headers: u64,
+    /// s2s presence broadcasts: copies of one presence from one sender to several
+    /// contacts on the receiving domain (RFC 6121 §4.2.2), all copies counted.
+    pub broadcast_copies: u64,
+    /// Of those, the copies beyond the first of each broadcast: what `stats` must
+    /// report as `per_domain` redundancy (docs/statistics.md).
+    pub per_domain_copies: u64,
+    /// Their bytes.
+    pub per_domain_bytes: u64,
     pub retransmissions: u64,
     pub reordered: u64,
     /// Background (not-XMPP) connections, their packets and capture bytes.
@@ -113,6 +121,8 @@ struct GenFlow {
     user: String,
     domain: String,
     iq_id: u64,
+    /// Numbers the s2s presences, so each has a meaning of its own.
+    broadcasts: u64,
     /// A segment held back to be sent after the next one (out of order).
     held: Option<Packet>,
     /// A segment to send again later (retransmission).
@@ -208,6 +218,7 @@ pub fn generate<W: Write>(config: &GenConfig, out: W) -> io::Result<Truth> {
                 "example.org".into()
             },
             iq_id: 0,
+            broadcasts: 0,
             held: None,
             repeat: None,
             owed_by_client: String::new(),
@@ -381,11 +392,42 @@ fn stanzas(rng: &mut Rng, f: &mut GenFlow, truth: &mut Truth) -> (bool, String) 
         } else {
             (peer.clone(), me.clone())
         };
-        if roll < 60 {
+        if f.s2s && roll < 8 {
+            // A broadcast: one presence to 2 to 8 contacts on the receiving domain, in
+            // one batch, so all copies fall in the one-second fan-out window.
+            let copies = 2 + rng.below(7);
+            truth.presences += copies;
+            truth.broadcast_copies += copies;
+            truth.per_domain_copies += copies - 1;
+            f.broadcasts += 1;
+            let (sender, domain) = if from_client {
+                (me.clone(), "example.org")
+            } else {
+                (peer.clone(), f.domain.as_str())
+            };
+            for c in 0..copies {
+                let copy = format!(
+                    "<presence from='{sender}/res' to='contact{c}@{domain}'><show>dnd</show><status>broadcast {}</status></presence>",
+                    f.broadcasts
+                );
+                if c > 0 {
+                    truth.per_domain_bytes += copy.len() as u64;
+                }
+                out.push_str(&copy);
+            }
+        } else if roll < 60 {
             truth.presences += 1;
             let show = SHOWS.get(rng.below(4) as usize).copied().unwrap_or("away");
+            // On s2s every single presence has a meaning of its own (a numbered status), so
+            // the only per-domain copies are the broadcasts'.
+            let status = if f.s2s {
+                f.broadcasts += 1;
+                format!("<status>single {}</status>", f.broadcasts)
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "<presence from='{from}/res' to='{to}'><show>{show}</show><priority>{}</priority><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://example.org/gen' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/></presence>",
+                "<presence from='{from}/res' to='{to}'><show>{show}</show>{status}<priority>{}</priority><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://example.org/gen' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/></presence>",
                 rng.below(50)
             ));
         } else if roll < 85 {

@@ -9,6 +9,9 @@ use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth::{self, Packet};
 
 /// Every capture in `captures/` (a test checks the list is complete).
+/// Captures too large for the per-event snapshots, each checked by its own test file.
+pub const LARGE_CAPTURES: &[&str] = &["federation_prosody.pcap"];
+
 pub const CAPTURES: &[&str] = &[
     "ndpi_jabber.pcap",
     "godpi_jabber.pcap",
