@@ -454,7 +454,35 @@ impl Collector {
         let to_bare = to.as_deref().map(bare_or_whole);
         let from_bare = bare_or_whole(sender);
         let kind = s.r#type().unwrap_or("");
-        let mut answers_probe = false;
+        let is_muc = s.extensions().any(|ns| ns == MUC_USER);
+        if is_muc {
+            red.muc.add(e.size);
+        }
+        // RFC 6121 §4.2.2, §4.4.2: a broadcast (available or unavailable, no probe, no
+        // subscription, no MUC) is sent once per contact; copies to one remote domain
+        // beyond the first are what one-copy-per-domain delivery would save. Decided
+        // first, so the definitions stay disjoint: a copy is never also an answer.
+        let mut copy = false;
+        if stream == StreamKind::S2s && matches!(kind, "" | "unavailable") && !is_muc {
+            if let Some(to) = to_bare.as_deref() {
+                let domain = to.rsplit_once('@').map_or(to, |(_, d)| d);
+                let key = fnv::of(&[sender.as_bytes(), &digest.to_le_bytes(), domain.as_bytes()]);
+                let room = self.per_domain.len() < MAX_FAN_OUT_GROUPS;
+                match self.per_domain.entry(key) {
+                    Entry::Occupied(first) if e.time.0 - first.get().0 <= FAN_OUT_WINDOW_NS => {
+                        red.per_domain.add(e.size);
+                        copy = true;
+                    }
+                    Entry::Occupied(mut first) => {
+                        first.insert(e.time);
+                    }
+                    Entry::Vacant(slot) if room => {
+                        slot.insert(e.time);
+                    }
+                    Entry::Vacant(_) => {}
+                }
+            }
+        }
         if kind == "probe" {
             red.probes.add(e.size);
             // Answers come from the probed account to the prober.
@@ -466,7 +494,7 @@ impl Collector {
             if self.probes.len() < MAX_FAN_OUT_GROUPS || self.probes.contains_key(&key) {
                 self.probes.insert(key, e.time);
             }
-        } else if !self.probes.is_empty() {
+        } else if !copy && !self.probes.is_empty() {
             // Hashed only while probes are pending (most presences come long after).
             let key = fnv::of(&[
                 from_bare.as_bytes(),
@@ -479,35 +507,6 @@ impl Collector {
                 .is_some_and(|t| e.time.0 - t.0 <= PROBE_WINDOW_NS)
             {
                 red.probe_answers.add(e.size);
-                answers_probe = true;
-            }
-        }
-        let is_muc = s.extensions().any(|ns| ns == MUC_USER);
-        if is_muc {
-            red.muc.add(e.size);
-        }
-        // RFC 6121 §4.2.2, §4.4.2: a broadcast (available or unavailable, no probe, no
-        // subscription, no MUC) is sent once per contact; copies to one remote domain
-        // beyond the first are what one-copy-per-domain delivery would save. Answers
-        // to probes go to one prober each and are counted apart (`probe+answer`).
-        let broadcast = matches!(kind, "" | "unavailable") && !is_muc && !answers_probe;
-        if stream == StreamKind::S2s && broadcast {
-            if let Some(to) = to_bare.as_deref() {
-                let domain = to.rsplit_once('@').map_or(to, |(_, d)| d);
-                let key = fnv::of(&[sender.as_bytes(), &digest.to_le_bytes(), domain.as_bytes()]);
-                let room = self.per_domain.len() < MAX_FAN_OUT_GROUPS;
-                match self.per_domain.entry(key) {
-                    Entry::Occupied(first) if e.time.0 - first.get().0 <= FAN_OUT_WINDOW_NS => {
-                        red.per_domain.add(e.size);
-                    }
-                    Entry::Occupied(mut first) => {
-                        first.insert(e.time);
-                    }
-                    Entry::Vacant(slot) if room => {
-                        slot.insert(e.time);
-                    }
-                    Entry::Vacant(_) => {}
-                }
             }
         }
         if let Some(flow) = self.flows.get_mut(&e.flow) {

@@ -129,10 +129,13 @@ pub fn stacked(id: &str, title: &str, rows: &[(String, Vec<(String, f64)>)]) -> 
     open(&mut s, title, id);
     let label_w = 150.0;
     let plot_w = WIDTH - label_w - RIGHT - 10.0;
-    let row_h = 50.0;
+    // Rows share the height between the title and the legend.
+    let gap = 12.0;
+    let rows_n = rows.len().max(1) as f64;
+    let row_h = ((HEIGHT - TOP - 60.0 - gap * (rows_n - 1.0)) / rows_n).min(50.0);
     let mut legend: Vec<String> = Vec::new();
     for (r, (row_label, parts)) in rows.iter().enumerate() {
-        let y = TOP + 20.0 + r as f64 * (row_h + 20.0);
+        let y = TOP + 20.0 + r as f64 * (row_h + gap);
         let total: f64 = parts.iter().map(|p| p.1).sum();
         let _ = writeln!(
             s,
