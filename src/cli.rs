@@ -238,6 +238,11 @@ pub struct DumpArgs {
     #[arg(long)]
     pub stats: bool,
 
+    /// Display filter: print only the events it keeps, e.g. `event == "presence" and
+    /// from.domain == "example.org"` (fields are the NDJSON keys; docs/filters.md).
+    #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
+    pub display_filter: Option<String>,
+
     /// Capture live on this interface (`any` for all; needs the `live` feature).
     #[arg(
         short = 'i',
@@ -312,6 +317,11 @@ pub struct StatsArgs {
     /// conversations, messages_per_minute, sessions, talkers).
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
+
+    /// Display filter: count only the stanzas it keeps (other events always pass;
+    /// docs/filters.md).
+    #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
+    pub display_filter: Option<String>,
 
     /// With --format csv: write every table to DIR/NAME.csv.
     #[arg(long, value_name = "DIR")]

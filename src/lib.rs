@@ -21,6 +21,7 @@ pub mod capture;
 pub mod carrier;
 pub mod check;
 pub mod decode;
+pub mod filter;
 pub mod flow;
 pub mod fnv;
 pub mod http;

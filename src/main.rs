@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use xmppdump::analysis::{tables, Collector, Stats};
 use xmppdump::capture::Reader;
 use xmppdump::check;
+use xmppdump::filter::Filter;
 use xmppdump::output::check as report_format;
+use xmppdump::output::filtered::{Filtered, Scope};
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
 use xmppdump::output::{stats as render, Sink, Summary, Tee};
@@ -83,6 +85,14 @@ fn run(
     }
 }
 
+/// Parses `-Y`; a malformed filter is an error showing where, as tshark does.
+fn display_filter(text: Option<&str>) -> anyhow::Result<Option<Filter>> {
+    text.map(|t| {
+        xmppdump::filter::parse(t).map_err(|e| anyhow!("bad display filter:\n{}", e.pointed(t)))
+    })
+    .transpose()
+}
+
 fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     if args.list_interfaces || args.interface.is_some() {
         return live(args);
@@ -122,9 +132,18 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     };
     let label = label(path);
     let mut collector = args.stats.then(|| Collector::new(&label));
+    let filter = display_filter(args.display_filter.as_deref())?;
     {
+        let mut filtered;
+        let first: &mut dyn Sink = match &filter {
+            Some(f) => {
+                filtered = Filtered::new(f, Scope::Events, printer.as_mut());
+                &mut filtered
+            }
+            None => printer.as_mut(),
+        };
         let mut tee = Tee {
-            first: printer.as_mut(),
+            first,
             second: collector.as_mut().map(|c| c as &mut dyn Sink),
         };
         run(path, dump_config(args)?, &mut tee, false)?;
@@ -139,6 +158,10 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
 }
 
 fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
+    let filter = display_filter(args.display_filter.as_deref())?;
+    if filter.is_some() && args.merge {
+        bail!("-Y filters captures, not stats JSON: give it to the runs that wrote them");
+    }
     let mut total: Option<Stats> = None;
     for path in &args.files {
         let one = if args.merge {
@@ -148,7 +171,15 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("{}: not a stats JSON document: {e}", path.display()))?
         } else {
             let mut collector = Collector::new(&label(path));
-            run(path, args.common.config()?, &mut collector, true)?;
+            match &filter {
+                Some(f) => {
+                    let mut filtered = Filtered::new(f, Scope::Stanzas, &mut collector);
+                    run(path, args.common.config()?, &mut filtered, true)?;
+                }
+                None => {
+                    run(path, args.common.config()?, &mut collector, true)?;
+                }
+            }
             collector.into_stats()
         };
         match &mut total {

@@ -5,6 +5,7 @@
 
 pub mod annotate;
 pub mod check;
+pub mod filtered;
 pub mod ndjson;
 pub mod stats;
 pub mod text;
