@@ -43,6 +43,17 @@ pub enum Command {
     /// One self-contained HTML report: summary, sessions, statistics with charts, and
     /// each session's diagram and transcript.
     Report(ReportArgs),
+    /// Print a shell completion script: `xmppdump completions bash > /etc/bash_completion.d/xmppdump`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `xmppdump man > /usr/local/share/man/man1/xmppdump.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -242,6 +253,15 @@ pub struct DumpArgs {
     /// from.domain == "example.org"` (fields are the NDJSON keys; docs/filters.md).
     #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
     pub display_filter: Option<String>,
+
+    /// Only flow N (the `#N` of the event lines), as in `show`; repeatable; with -Y,
+    /// both must keep an event.
+    #[arg(long = "flow", value_name = "N")]
+    pub flows: Vec<u32>,
+
+    /// Quiet: print only the summary line (with --stats, also the tables).
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
 
     /// Capture live on this interface (`any` for all; needs the `live` feature).
     #[arg(

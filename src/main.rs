@@ -35,6 +35,8 @@ fn main() -> ExitCode {
         Some(cli::Command::Show(args)) => show(args).map(|()| true),
         Some(cli::Command::Diagram(args)) => diagram(args).map(|()| true),
         Some(cli::Command::Report(args)) => report(args).map(|()| true),
+        Some(cli::Command::Completions(args)) => completions(args.shell).map(|()| true),
+        Some(cli::Command::Man) => man().map(|()| true),
         None => dump(&cli.dump).map(|()| true),
     };
     match result {
@@ -85,6 +87,20 @@ fn run(
     }
 }
 
+/// Writes the completion script for `shell` (clap_complete) to standard output.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut command = <cli::Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "xmppdump", &mut io::stdout().lock());
+    Ok(())
+}
+
+/// Writes the manual page (clap_mangen, roff) to standard output.
+fn man() -> anyhow::Result<()> {
+    let command = <cli::Cli as clap::CommandFactory>::command();
+    clap_mangen::Man::new(command).render(&mut io::stdout().lock())?;
+    Ok(())
+}
+
 /// Parses `-Y`; a malformed filter is an error showing where, as tshark does.
 fn display_filter(text: Option<&str>) -> anyhow::Result<Option<Filter>> {
     text.map(|t| {
@@ -132,7 +148,22 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     };
     let label = label(path);
     let mut collector = args.stats.then(|| Collector::new(&label));
-    let filter = display_filter(args.display_filter.as_deref())?;
+    // --flow N is the filter `flow in {N …}`; -q keeps no event at all. The user's
+    // own filter is parsed alone first, so its errors point into its own text.
+    display_filter(args.display_filter.as_deref())?;
+    let mut text = args.display_filter.clone();
+    if !args.flows.is_empty() {
+        let set: Vec<String> = args.flows.iter().map(u32::to_string).collect();
+        let flows = format!("flow in {{{}}}", set.join(" "));
+        text = Some(match text {
+            Some(t) => format!("({t}) and {flows}"),
+            None => flows,
+        });
+    }
+    if args.quiet {
+        text = Some("not event".to_owned());
+    }
+    let filter = display_filter(text.as_deref())?;
     {
         let mut filtered;
         let first: &mut dyn Sink = match &filter {

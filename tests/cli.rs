@@ -392,3 +392,48 @@ fn sasl2_credentials_are_redacted_in_every_output() {
     let (_, shown, _) = run(&["show", &file, "--full", "--show-secrets"], b"");
     assert!(shown.contains(secrets[0]), "{shown}");
 }
+
+#[test]
+fn quiet_flow_completions_and_man_page() {
+    let f = capture("prosody_sasl2.pcap");
+    let (code, out, _) = run(&["-r", &f, "-q"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1);
+    assert!(out.starts_with("summary: 63 packets"), "{out}");
+    let (code, out, _) = run(&["-r", &f, "--flow", "2", "--flow", "3"], b"");
+    assert_eq!(code, 0);
+    let flows: std::collections::BTreeSet<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with("summary"))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(flows.into_iter().collect::<Vec<_>>(), ["#2", "#3"]);
+    let (code, out, _) = run(&["-r", &f, "--flow", "2", "-Y", "event == presence"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().filter(|l| l.contains(" presence ")).count(), 2);
+    assert_eq!(out.lines().count(), 3);
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let (code, out, _) = run(&["completions", shell], b"");
+        assert_eq!(code, 0, "{shell}");
+        assert!(
+            out.contains("xmppdump") && out.contains("display-filter"),
+            "{shell}"
+        );
+    }
+    let (_, bash, _) = run(&["completions", "bash"], b"");
+    let script =
+        std::env::temp_dir().join(format!("xmppdump-completion-{}.bash", std::process::id()));
+    std::fs::write(&script, bash).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    std::fs::remove_file(&script).unwrap();
+    assert!(syntax.success(), "the bash completion script parses");
+    let (code, out, _) = run(&["man"], b"");
+    assert_eq!(code, 0);
+    assert!(out.contains(".TH xmppdump 1"), "{out}");
+    // roff escapes the hyphen.
+    assert!(out.contains("display\\-filter"), "{out}");
+}
