@@ -242,6 +242,10 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
                     "presence_ratios".into(),
                     serde_json::to_value(stats.presence_ratios())?,
                 );
+                o.insert(
+                    "iq_error_share".into(),
+                    serde_json::to_value(stats.iq_error_shares())?,
+                );
             }
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;

@@ -140,6 +140,12 @@ fn iq_pairing_rules() {
         "a reused id pairs in order"
     );
     assert_eq!(s.iq["jabber:iq:last"].unanswered, 1);
+    // One error among the iq stanzas, per stream kind and for all.
+    let iqs = s.traffic_where(|k| k.class == Class::Iq).count;
+    assert!(iqs >= 12);
+    let shares = s.iq_error_shares();
+    assert_eq!(shares["c2s"], Some(1.0 / iqs as f64));
+    assert_eq!(shares["all"], shares["c2s"]);
     assert_eq!(s.orphan_responses, 2); // id 9, and id 7 in the wrong direction
     let unanswered: Vec<&str> = s.unanswered_list.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(unanswered, vec!["3", "7"]);

@@ -463,6 +463,35 @@ impl Stats {
             .collect()
     }
 
+    /// Share of iq stanzas of type `error` among all iq stanzas (RFC 6120 §8.2.3), per
+    /// stream kind and for all (`all`), from the traffic counts (exact after a
+    /// merge); `None` without iqs.
+    pub fn iq_error_shares(&self) -> BTreeMap<String, Option<f64>> {
+        let mut scopes: Vec<Option<StreamKind>> = self
+            .traffic
+            .keys()
+            .filter(|k| k.class == Class::Iq)
+            .map(|k| Some(k.stream))
+            .collect();
+        scopes.dedup();
+        scopes.push(None);
+        scopes
+            .into_iter()
+            .map(|scope| {
+                let in_scope = |k: &TrafficKey| {
+                    k.class == Class::Iq && scope.is_none_or(|s| k.stream == s)
+                };
+                let all = self.traffic_where(in_scope).count;
+                let errors = self
+                    .traffic_where(|k| {
+                        in_scope(k) && k.detail.split(' ').next() == Some("error")
+                    })
+                    .count;
+                (scope.map_or("all", StreamKind::as_str).to_owned(), ratio(errors, all))
+            })
+            .collect()
+    }
+
     /// The presence of one stream kind or all (`None`) under each named definition
     /// (`docs/statistics.md`), first all presence, then `resent`, `per_domain`,
     /// `probe+answer` (probes and the presences answering them, RFC 6121 §4.3) and
