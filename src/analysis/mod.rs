@@ -478,16 +478,16 @@ impl Stats {
         scopes
             .into_iter()
             .map(|scope| {
-                let in_scope = |k: &TrafficKey| {
-                    k.class == Class::Iq && scope.is_none_or(|s| k.stream == s)
-                };
+                let in_scope =
+                    |k: &TrafficKey| k.class == Class::Iq && scope.is_none_or(|s| k.stream == s);
                 let all = self.traffic_where(in_scope).count;
                 let errors = self
-                    .traffic_where(|k| {
-                        in_scope(k) && k.detail.split(' ').next() == Some("error")
-                    })
+                    .traffic_where(|k| in_scope(k) && k.detail.split(' ').next() == Some("error"))
                     .count;
-                (scope.map_or("all", StreamKind::as_str).to_owned(), ratio(errors, all))
+                (
+                    scope.map_or("all", StreamKind::as_str).to_owned(),
+                    ratio(errors, all),
+                )
             })
             .collect()
     }
