@@ -87,6 +87,11 @@ pub struct Select {
     /// Only connections where this JID appears (bare: any resource).
     #[arg(long, value_name = "JID")]
     pub jid: Option<String>,
+
+    /// Only connections where this display filter keeps at least one event
+    /// (docs/filters.md).
+    #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
+    pub display_filter: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use xmppdump::capture::Reader;
 use xmppdump::check;
 use xmppdump::filter::Filter;
 use xmppdump::output::check as report_format;
-use xmppdump::output::filtered::{Filtered, Scope};
+use xmppdump::output::filtered::{Filtered, MatchingFlows, Scope};
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
 use xmppdump::output::{stats as render, Sink, Summary, Tee};
@@ -428,25 +428,43 @@ fn dialogues(
     common: &cli::Common,
     select: &cli::Select,
 ) -> anyhow::Result<Vec<xmppdump::story::Dialogue>> {
+    let filter = display_filter(select.display_filter.as_deref())?;
     let mut recorder = xmppdump::story::Recorder::new();
     let mut config = common.config()?;
     config.keep_xml = true;
-    run(file, config, &mut recorder, true)?;
-    select_dialogues(recorder.into_dialogues(), file, select)
+    let matching = match &filter {
+        Some(f) => {
+            let mut sink = MatchingFlows::new(f, &mut recorder);
+            run(file, config, &mut sink, true)?;
+            Some(sink.flows)
+        }
+        None => {
+            run(file, config, &mut recorder, true)?;
+            None
+        }
+    };
+    select_dialogues(recorder.into_dialogues(), file, select, matching.as_ref())
 }
 
+/// `matching`: the connections a display filter selected, when one was given.
 fn select_dialogues(
     mut dialogues: Vec<xmppdump::story::Dialogue>,
     file: &Path,
     select: &cli::Select,
+    matching: Option<&std::collections::BTreeSet<u32>>,
 ) -> anyhow::Result<Vec<xmppdump::story::Dialogue>> {
+    if let Some(flows) = matching {
+        dialogues.retain(|d| flows.contains(&d.flow.0));
+    }
     if !select.flows.is_empty() {
         dialogues.retain(|d| select.flows.contains(&d.flow.0));
     }
     if let Some(jid) = &select.jid {
         dialogues.retain(|d| d.mentions(jid));
     }
-    if dialogues.is_empty() && (!select.flows.is_empty() || select.jid.is_some()) {
+    if dialogues.is_empty()
+        && (!select.flows.is_empty() || select.jid.is_some() || matching.is_some())
+    {
         bail!(
             "no XMPP connection in {} matches the selection",
             file.display()
@@ -478,16 +496,36 @@ fn report(args: &cli::ReportArgs) -> anyhow::Result<()> {
     let mut config = args.common.config()?;
     config.keep_xml = true;
     let label = label(&args.file);
+    let filter = display_filter(args.select.display_filter.as_deref())?;
     let mut collector = Collector::new(&label);
     let mut recorder = xmppdump::story::Recorder::new();
-    let summary = {
-        let mut tee = Tee {
-            first: &mut recorder,
-            second: Some(&mut collector),
-        };
-        run(&args.file, config, &mut tee, true)?
+    // With -Y: the sessions are the connections it selects, the statistics count the
+    // stanzas it keeps (as `stats -Y`).
+    let (summary, matching) = match &filter {
+        Some(f) => {
+            let mut stanzas = Filtered::new(f, Scope::Stanzas, &mut collector);
+            let mut tee = Tee {
+                first: &mut recorder,
+                second: Some(&mut stanzas),
+            };
+            let mut sink = MatchingFlows::new(f, &mut tee);
+            let summary = run(&args.file, config, &mut sink, true)?;
+            (summary, Some(sink.flows))
+        }
+        None => {
+            let mut tee = Tee {
+                first: &mut recorder,
+                second: Some(&mut collector),
+            };
+            (run(&args.file, config, &mut tee, true)?, None)
+        }
     };
-    let dialogues = select_dialogues(recorder.into_dialogues(), &args.file, &args.select)?;
+    let dialogues = select_dialogues(
+        recorder.into_dialogues(),
+        &args.file,
+        &args.select,
+        matching.as_ref(),
+    )?;
     let stats = collector.into_stats();
     let html = xmppdump::report::html(&label, &summary, &stats, &dialogues);
     std::fs::write(&args.output, html)

@@ -108,3 +108,42 @@ fn a_bad_filter_is_exit_2_with_the_place_marked() {
     assert_eq!(code, 2);
     assert!(err.contains("not a regular expression"), "{err}");
 }
+
+#[test]
+fn show_diagram_and_report_keep_the_connections_a_filter_selects() {
+    // Stream management (XEP-0198) is enabled on connections 2 and 3 of the SASL2
+    // capture, not on 1 (captures/README.md).
+    let path = capture_path("prosody_sasl2.pcap");
+    let flows_shown = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("Flow #"))
+            .map(|l| l.split_whitespace().nth(1).unwrap().to_owned())
+            .collect()
+    };
+    let (code, all, _) = xmppdump(&["show", &path]);
+    assert_eq!(code, 0);
+    assert_eq!(flows_shown(&all), ["#1", "#2", "#3"]);
+    let (code, out, _) = xmppdump(&["show", &path, "-Y", "event == \"sm\""]);
+    assert_eq!(code, 0);
+    assert_eq!(flows_shown(&out), ["#2", "#3"]);
+    // With --flow too, both must select the connection.
+    let (code, out, _) = xmppdump(&["show", &path, "-Y", "event == sm", "--flow", "3"]);
+    assert_eq!(code, 0);
+    assert_eq!(flows_shown(&out), ["#3"]);
+    let (code, _, err) = xmppdump(&["diagram", &path, "-Y", "event == \"no_such_event\""]);
+    assert_eq!(code, 2);
+    assert!(err.contains("matches the selection"), "{err}");
+    let (code, out, _) = xmppdump(&["diagram", &path, "-Y", "event == sm"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("sequenceDiagram"));
+    let html = std::env::temp_dir().join(format!("xmppdump-filter-{}.html", std::process::id()));
+    let html = html.to_str().unwrap();
+    let (code, _, err) = xmppdump(&["report", &path, "-Y", "event == sm", "-o", html]);
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(html).unwrap();
+    std::fs::remove_file(html).unwrap();
+    // The sessions drawn are the selected connections; the statistics, as with
+    // `stats -Y`, still know every connection.
+    assert!(page.contains("id=\"flow-2\"") && page.contains("id=\"flow-3\""));
+    assert!(!page.contains("id=\"flow-1\""), "connection 1 has no sm");
+}
