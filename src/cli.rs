@@ -307,7 +307,8 @@ pub struct DumpArgs {
     pub duration: Option<f64>,
 
     /// Write packets to a pcapng FILE: with -i, every captured packet (replay it later
-    /// with -r); with -r, an annotated copy (needs --annotate).
+    /// with -r); with -r and -Y or --flow, the packets of the connections they select;
+    /// with -r and --annotate, an annotated copy.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 

@@ -109,6 +109,43 @@ fn display_filter(text: Option<&str>) -> anyhow::Result<Option<Filter>> {
     .transpose()
 }
 
+/// `-r FILE -Y EXPR -w OUT`: the packets of the selected connections into a pcapng.
+fn extract(args: &cli::DumpArgs, path: &Path, out: &Path) -> anyhow::Result<()> {
+    let filter = match (args.display_filter.as_deref(), args.flows.is_empty()) {
+        (None, true) => {
+            bail!("-w with -r writes the connections -Y or --flow selects, or with --annotate an annotated copy")
+        }
+        (text, _) => {
+            display_filter(text)?;
+            let mut parts: Vec<String> = text.map(|t| format!("({t})")).into_iter().collect();
+            if !args.flows.is_empty() {
+                let set: Vec<String> = args.flows.iter().map(u32::to_string).collect();
+                parts.push(format!("flow in {{{}}}", set.join(" ")));
+            }
+            display_filter(Some(&parts.join(" and ")))?
+                .ok_or_else(|| anyhow!("no display filter"))?
+        }
+    };
+    if path.as_os_str() == "-" {
+        bail!("-w with -Y reads the capture twice: give a file, not standard input");
+    }
+    let file =
+        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let opener = || {
+        open(path, false)
+            .map_err(|e| xmppdump::capture::CaptureError::Io(io::Error::other(format!("{e:#}"))))
+    };
+    match xmppdump::pipeline::extract(opener, args.common.config()?, &filter, BufWriter::new(file))
+    {
+        Ok((_, written)) => {
+            eprintln!("{written} packets written to {}", out.display());
+            Ok(())
+        }
+        Err(RunError::Output(e)) => Err(anyhow!("cannot write {}: {e}", out.display())),
+        Err(RunError::Capture(e)) => Err(anyhow!("{}: {e}", path.display())),
+    }
+}
+
 fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     if args.list_interfaces || args.interface.is_some() {
         return live(args);
@@ -116,10 +153,10 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     let Some(path) = &args.read else {
         bail!("nothing to read: give -r FILE, -i IFACE, or a subcommand (see --help)");
     };
+    if let (Some(out), false) = (&args.write, args.annotate) {
+        return extract(args, path, out);
+    }
     if let Some(out) = &args.write {
-        if !args.annotate {
-            bail!("-w with -r writes an annotated copy: add --annotate");
-        }
         if path.as_os_str() == "-" {
             bail!("--annotate reads the capture twice: give a file, not standard input");
         }

@@ -164,3 +164,46 @@ fn stats_merge_over_the_capture_cut_in_two_equals_one_run_over_both_halves() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn one_user_s_connections_extracted_with_a_filter_hold_all_its_stanzas() {
+    let out = std::env::temp_dir().join(format!("xmppdump-extract-{}.pcapng", std::process::id()));
+    let out = out.to_str().unwrap();
+    // u007 has an account on each domain: two connections.
+    let (code, _, err) = xmppdump(&[
+        "-r",
+        &capture_path(CAPTURE),
+        "-Y",
+        "event == \"sasl_auth\" and username == \"u007\"",
+        "-w",
+        out,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, listing, err) = xmppdump(&["-r", out, "--json"]);
+    std::fs::remove_file(out).unwrap();
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<serde_json::Value> = listing
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |name: &str| events.iter().filter(|e| e["event"] == name).count() as u64;
+    assert_eq!(count("flow_start"), 2);
+    assert_eq!(count("anomaly"), 0);
+    // What the two clients say they sent and received, together.
+    let log = client_log();
+    let mine: Vec<&serde_json::Value> = log["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["jid"].as_str().unwrap().starts_with("u007@"))
+        .collect();
+    assert_eq!(mine.len(), 2);
+    let mut want = (0, 0, 0);
+    for c in mine {
+        for side in ["sent", "received"] {
+            let (m, p, i) = counts(&c[side]);
+            want = (want.0 + m, want.1 + p, want.2 + i);
+        }
+    }
+    assert_eq!((count("message"), count("presence"), count("iq")), want);
+}

@@ -104,6 +104,11 @@ fn a_bad_filter_is_exit_2_with_the_place_marked() {
         err.contains("event == presence and\n                     ^ expected a field name"),
         "{err}"
     );
+    let out = std::env::temp_dir().join(format!("xmppdump-none-{}.pcapng", std::process::id()));
+    let (code, _, err) = xmppdump(&["-r", &path, "-w", out.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("-Y or --flow"), "{err}");
+    assert!(!out.exists());
     let (code, _, err) = xmppdump(&["stats", &path, "-Y", "from matches \"(\""]);
     assert_eq!(code, 2);
     assert!(err.contains("not a regular expression"), "{err}");

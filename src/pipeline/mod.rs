@@ -488,6 +488,64 @@ fn recount(total: &mut usize, flow: &mut crate::flow::Flow<App>) {
     flow.held = held;
 }
 
+/// Extraction (`-r FILE -Y EXPR -w OUT`): the packets of the connections where
+/// `filter` keeps at least one event, copied unchanged into a pcapng file Wireshark
+/// opens. Two passes: the analysis names the connections and their address pairs,
+/// then every TCP packet between one of those pairs (either way) is copied. A later
+/// connection that reuses the same addresses and ports is copied too.
+pub fn extract<W: io::Write>(
+    mut open: impl FnMut() -> Result<Reader, CaptureError>,
+    config: Config,
+    filter: &crate::filter::Filter,
+    out: W,
+) -> Result<(Summary, u64), RunError> {
+    let mut ends = Endpoints::default();
+    let (summary, flows) = {
+        let mut matching = crate::output::filtered::MatchingFlows::new(filter, &mut ends);
+        let summary = Pipeline::new(config).run(&mut open()?, &mut matching)?;
+        (summary, matching.flows)
+    };
+    let pairs: std::collections::BTreeSet<(String, String)> = flows
+        .iter()
+        .filter_map(|f| ends.by_flow.get(f).cloned())
+        .collect();
+    let mut reader = open()?;
+    let mut writer = crate::capture::write::PcapngWriter::new(out)?;
+    let mut written = 0;
+    while let Some(p) = reader.next_packet()? {
+        let Ok(Some(segment)) = decode(p.linktype, p.data) else {
+            continue;
+        };
+        let (a, b) = (segment.src.to_string(), segment.dst.to_string());
+        if pairs.contains(&(a.clone(), b.clone())) || pairs.contains(&(b, a)) {
+            writer.packet(p.linktype, p.time, p.data, p.original_len, None)?;
+            written += 1;
+        }
+    }
+    writer.flush()?;
+    Ok((summary, written))
+}
+
+/// The client and server address of every connection, from its `flow_start`.
+#[derive(Default)]
+struct Endpoints {
+    by_flow: std::collections::BTreeMap<u32, (String, String)>,
+}
+
+impl Sink for Endpoints {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let EventKind::FlowStart { client, server, .. } = &event.kind {
+            self.by_flow
+                .insert(event.flow.0, (client.clone(), server.clone()));
+        }
+        Ok(())
+    }
+
+    fn summary(&mut self, _: &Summary) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes a pcapng copy of a capture whose packet comments name the XMPP events each
 /// packet carries (two passes: analyse, then copy). `open` opens the input afresh.
 pub fn annotate<W: io::Write>(
