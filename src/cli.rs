@@ -264,6 +264,11 @@ pub struct DumpArgs {
     #[arg(long = "flow", value_name = "N")]
     pub flows: Vec<u32>,
 
+    /// Only connections where this JID appears (bare: any resource), as in `show`:
+    /// as sender, recipient or bound address. Reads the capture twice.
+    #[arg(long = "jid", value_name = "JID")]
+    pub jid: Option<String>,
+
     /// Quiet: print only the summary line (with --stats, also the tables).
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,

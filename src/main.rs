@@ -109,6 +109,31 @@ fn display_filter(text: Option<&str>) -> anyhow::Result<Option<Filter>> {
     .transpose()
 }
 
+/// The connections where `jid` appears as sender, recipient or bound address (bare:
+/// any resource), from a first pass over the capture.
+fn jid_flows(path: &Path, args: &cli::DumpArgs, jid: &str) -> anyhow::Result<Vec<u32>> {
+    if path.as_os_str() == "-" {
+        bail!("--jid reads the capture twice: give a file, not standard input");
+    }
+    let quoted = serde_json::to_string(jid)?;
+    let part = if jid.contains('/') { "" } else { ".bare" };
+    let text = ["from", "to", "jid", "bound_jid"]
+        .iter()
+        .map(|f| format!("{f}{part} == {quoted}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let filter = display_filter(Some(&text))?.ok_or_else(|| anyhow!("no filter"))?;
+    let mut ends = xmppdump::pipeline::Endpoints::default();
+    let mut reader = open(path, false)?;
+    let (_, flows) =
+        xmppdump::pipeline::matching_flows(&mut reader, dump_config(args)?, &filter, &mut ends)
+            .map_err(|e| match e {
+                RunError::Output(e) => anyhow!("{e}"),
+                RunError::Capture(e) => anyhow!("{}: {e}", path.display()),
+            })?;
+    Ok(flows.into_iter().collect())
+}
+
 /// `-r FILE -Y EXPR -w OUT`: the packets of the selected connections into a pcapng.
 fn extract(args: &cli::DumpArgs, path: &Path, out: &Path) -> anyhow::Result<()> {
     let filter = match (args.display_filter.as_deref(), args.flows.is_empty()) {
@@ -192,6 +217,20 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     if !args.flows.is_empty() {
         let set: Vec<String> = args.flows.iter().map(u32::to_string).collect();
         let flows = format!("flow in {{{}}}", set.join(" "));
+        text = Some(match text {
+            Some(t) => format!("({t}) and {flows}"),
+            None => flows,
+        });
+    }
+    if let Some(jid) = &args.jid {
+        let flows = jid_flows(path, args, jid)?;
+        let set: Vec<String> = flows.iter().map(u32::to_string).collect();
+        // `flow in {}` does not parse: no connection is `flow == 0`.
+        let flows = if set.is_empty() {
+            "flow == 0".to_owned()
+        } else {
+            format!("flow in {{{}}}", set.join(" "))
+        };
         text = Some(match text {
             Some(t) => format!("({t}) and {flows}"),
             None => flows,

@@ -152,3 +152,35 @@ fn show_diagram_and_report_keep_the_connections_a_filter_selects() {
     assert!(page.contains("id=\"flow-2\"") && page.contains("id=\"flow-3\""));
     assert!(!page.contains("id=\"flow-1\""), "connection 1 has no sm");
 }
+
+#[test]
+fn the_listing_s_jid_selects_the_connections_show_selects() {
+    let flows = |out: &str, prefix: &str| -> Vec<String> {
+        let mut set: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with('#')))
+            .map(str::to_owned)
+            .collect();
+        set.sort();
+        set.dedup();
+        set
+    };
+    for (name, jid, expected) in [
+        (
+            "prosody_sasl2.pcap",
+            "juliet@localhost/phone~6aaPJjXYNzp5",
+            2,
+        ),
+        ("federation_prosody.pcap", "u007@a.example", 23),
+    ] {
+        let path = capture_path(name);
+        let (code, listing, err) = xmppdump(&["-r", &path, "--jid", jid]);
+        assert_eq!(code, 0, "{err}");
+        let (code, shown, err) = xmppdump(&["show", &path, "--jid", jid]);
+        assert_eq!(code, 0, "{err}");
+        let listed = flows(&listing, "");
+        assert_eq!(listed, flows(&shown, "Flow #"), "{name}");
+        assert_eq!(listed.len(), expected, "{name}");
+    }
+}

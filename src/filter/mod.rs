@@ -265,7 +265,7 @@ mod tests {
         json!({
             "event": "presence", "flow": 3, "dir": "to_client", "size": 128,
             "from": "juliet@capulet.example/balcony", "to": "romeo@montague.example",
-            "show": "away", "ns": ["urn:xmpp:delay", "vcard-temp:x:update"],
+            "show": "away", "extensions": ["urn:xmpp:delay", "vcard-temp:x:update"],
             "decrypted": true, "type": null
         })
     }
@@ -293,15 +293,18 @@ mod tests {
 
     #[test]
     fn presence_of_fields_and_address_parts() {
-        assert!(keeps("from") && keeps("ns") && !keeps("anomaly"));
+        assert!(keeps("from") && keeps("extensions") && !keeps("anomaly"));
         assert!(!keeps("type"), "null is absent");
         assert!(keeps("from.local == juliet") && keeps("from.domain == \"capulet.example\""));
         assert!(
             keeps("from.resource == balcony") && keeps("from.bare == \"juliet@capulet.example\"")
         );
         assert!(!keeps("to.resource") && keeps("to.domain == \"montague.example\""));
-        assert!(keeps("ns == \"urn:xmpp:delay\""), "any element of a list");
-        assert!(keeps("ns contains \"vcard\""));
+        assert!(
+            keeps("extensions == \"urn:xmpp:delay\""),
+            "any element of a list"
+        );
+        assert!(keeps("extensions contains \"vcard\""));
     }
 
     #[test]
@@ -342,8 +345,15 @@ mod tests {
     }
 
     fn field() -> impl Strategy<Value = String> {
-        prop::sample::select(vec!["event", "from.domain", "size", "ns", "order", "not_a"])
-            .prop_map(str::to_owned)
+        prop::sample::select(vec![
+            "event",
+            "from.domain",
+            "size",
+            "extensions",
+            "order",
+            "not_a",
+        ])
+        .prop_map(str::to_owned)
     }
 
     fn literal() -> impl Strategy<Value = Literal> {

@@ -500,11 +500,7 @@ pub fn extract<W: io::Write>(
     out: W,
 ) -> Result<(Summary, u64), RunError> {
     let mut ends = Endpoints::default();
-    let (summary, flows) = {
-        let mut matching = crate::output::filtered::MatchingFlows::new(filter, &mut ends);
-        let summary = Pipeline::new(config).run(&mut open()?, &mut matching)?;
-        (summary, matching.flows)
-    };
+    let (summary, flows) = matching_flows(&mut open()?, config, filter, &mut ends)?;
     let pairs: std::collections::BTreeSet<(String, String)> = flows
         .iter()
         .filter_map(|f| ends.by_flow.get(f).cloned())
@@ -526,9 +522,22 @@ pub fn extract<W: io::Write>(
     Ok((summary, written))
 }
 
+/// A first pass: the connections where `filter` keeps at least one event, every event
+/// also given to `inner`.
+pub fn matching_flows(
+    reader: &mut Reader,
+    config: Config,
+    filter: &crate::filter::Filter,
+    inner: &mut dyn Sink,
+) -> Result<(Summary, std::collections::BTreeSet<u32>), RunError> {
+    let mut matching = crate::output::filtered::MatchingFlows::new(filter, inner);
+    let summary = Pipeline::new(config).run(reader, &mut matching)?;
+    Ok((summary, matching.flows))
+}
+
 /// The client and server address of every connection, from its `flow_start`.
 #[derive(Default)]
-struct Endpoints {
+pub struct Endpoints {
     by_flow: std::collections::BTreeMap<u32, (String, String)>,
 }
 
