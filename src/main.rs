@@ -109,6 +109,26 @@ fn display_filter(text: Option<&str>) -> anyhow::Result<Option<Filter>> {
     .transpose()
 }
 
+/// The user's `-Y` filter and the connection numbers to keep, as one filter: every
+/// given set must hold an event's connection (an empty one holds none). The user's
+/// filter is parsed alone first, so its errors point into its own text.
+fn selection(user: Option<&str>, flows: &[Option<&[u32]>]) -> anyhow::Result<Option<Filter>> {
+    display_filter(user)?;
+    let mut parts: Vec<String> = user.map(|t| format!("({t})")).into_iter().collect();
+    for set in flows.iter().flatten() {
+        let numbers: Vec<String> = set.iter().map(u32::to_string).collect();
+        parts.push(if numbers.is_empty() {
+            "flow == 0".to_owned() // `flow in {}` does not parse; no connection is 0
+        } else {
+            format!("flow in {{{}}}", numbers.join(" "))
+        });
+    }
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    display_filter(Some(&parts.join(" and ")))
+}
+
 /// The connections where `jid` appears as sender, recipient or bound address (bare:
 /// any resource), from a first pass over the capture.
 fn jid_flows(path: &Path, args: &cli::DumpArgs, jid: &str) -> anyhow::Result<Vec<u32>> {
@@ -140,16 +160,8 @@ fn extract(args: &cli::DumpArgs, path: &Path, out: &Path) -> anyhow::Result<()> 
         (None, true) => {
             bail!("-w with -r writes the connections -Y or --flow selects, or with --annotate an annotated copy")
         }
-        (text, _) => {
-            display_filter(text)?;
-            let mut parts: Vec<String> = text.map(|t| format!("({t})")).into_iter().collect();
-            if !args.flows.is_empty() {
-                let set: Vec<String> = args.flows.iter().map(u32::to_string).collect();
-                parts.push(format!("flow in {{{}}}", set.join(" ")));
-            }
-            display_filter(Some(&parts.join(" and ")))?
-                .ok_or_else(|| anyhow!("no display filter"))?
-        }
+        (text, _) => selection(text, &[(!args.flows.is_empty()).then_some(&args.flows[..])])?
+            .ok_or_else(|| anyhow!("no display filter"))?,
     };
     if path.as_os_str() == "-" {
         bail!("-w with -Y reads the capture twice: give a file, not standard input");
@@ -210,36 +222,19 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     };
     let label = label(path);
     let mut collector = args.stats.then(|| Collector::new(&label));
-    // --flow N is the filter `flow in {N …}`; -q keeps no event at all. The user's
-    // own filter is parsed alone first, so its errors point into its own text.
-    display_filter(args.display_filter.as_deref())?;
-    let mut text = args.display_filter.clone();
-    if !args.flows.is_empty() {
-        let set: Vec<String> = args.flows.iter().map(u32::to_string).collect();
-        let flows = format!("flow in {{{}}}", set.join(" "));
-        text = Some(match text {
-            Some(t) => format!("({t}) and {flows}"),
-            None => flows,
-        });
-    }
-    if let Some(jid) = &args.jid {
-        let flows = jid_flows(path, args, jid)?;
-        let set: Vec<String> = flows.iter().map(u32::to_string).collect();
-        // `flow in {}` does not parse: no connection is `flow == 0`.
-        let flows = if set.is_empty() {
-            "flow == 0".to_owned()
-        } else {
-            format!("flow in {{{}}}", set.join(" "))
-        };
-        text = Some(match text {
-            Some(t) => format!("({t}) and {flows}"),
-            None => flows,
-        });
-    }
+    // --flow and --jid select connections; -q keeps no event at all.
+    let jid_flows = match &args.jid {
+        Some(jid) => jid_flows(path, args, jid)?,
+        None => Vec::new(),
+    };
+    let sets = [
+        (!args.flows.is_empty()).then_some(&args.flows[..]),
+        args.jid.as_ref().map(|_| &jid_flows[..]),
+    ];
+    let mut filter = selection(args.display_filter.as_deref(), &sets)?;
     if args.quiet {
-        text = Some("not event".to_owned());
+        filter = display_filter(Some("not event"))?;
     }
-    let filter = display_filter(text.as_deref())?;
     {
         let mut filtered;
         let first: &mut dyn Sink = match &filter {

@@ -87,6 +87,20 @@ impl Op {
         }
     }
 
+    /// Whether an ordering of a value against the expected one satisfies the operator
+    /// (display filters compare strings as well as numbers).
+    pub fn accepts(self, ordering: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match self {
+            Op::Eq => ordering == Equal,
+            Op::Ne => ordering != Equal,
+            Op::Lt => ordering == Less,
+            Op::Le => ordering != Greater,
+            Op::Gt => ordering == Greater,
+            Op::Ge => ordering != Less,
+        }
+    }
+
     pub fn holds(self, a: f64, b: f64) -> bool {
         match self {
             Op::Eq => (a - b).abs() < 1e-12,

@@ -13,6 +13,7 @@
 
 mod parse;
 
+use crate::check::rule::Op;
 use serde_json::Value as Json;
 use std::fmt;
 
@@ -52,16 +53,6 @@ enum Expr {
     In(String, Vec<Literal>),
     Contains(String, String),
     Matches(String, Pattern),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -174,18 +165,7 @@ fn compare(v: &Json, op: Op, literal: &Literal) -> bool {
         (_, Literal::Text(l)) => text_of(v).map(|t| t.as_str().cmp(l.as_str())),
         _ => None,
     };
-    let Some(ordering) = ordering else {
-        return false;
-    };
-    use std::cmp::Ordering::{Equal, Greater, Less};
-    match op {
-        Op::Eq => ordering == Equal,
-        Op::Ne => ordering != Equal,
-        Op::Lt => ordering == Less,
-        Op::Le => ordering != Greater,
-        Op::Gt => ordering == Greater,
-        Op::Ge => ordering != Less,
-    }
+    ordering.is_some_and(|o| op.accepts(o))
 }
 
 impl fmt::Display for Filter {
@@ -203,7 +183,7 @@ impl fmt::Display for Expr {
             Expr::And(a, b) => write!(f, "({a} and {b})"),
             Expr::Not(a) => write!(f, "not {a}"),
             Expr::Present(field) => write!(f, "{field}"),
-            Expr::Compare(field, op, literal) => write!(f, "{field} {op} {literal}"),
+            Expr::Compare(field, op, literal) => write!(f, "{field} {} {literal}", op.as_str()),
             Expr::In(field, set) => {
                 write!(f, "{field} in {{")?;
                 for (i, l) in set.iter().enumerate() {
@@ -216,19 +196,6 @@ impl fmt::Display for Expr {
                 write!(f, "{field} matches {}", quoted(pattern.0.as_str()))
             }
         }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Op::Eq => "==",
-            Op::Ne => "!=",
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        })
     }
 }
 

@@ -75,33 +75,33 @@ fn ws<'a, O>(
 }
 
 fn or(input: &mut In<'_>) -> ModalResult<Expr> {
-    let first = and.parse_next(input)?;
-    let rest: Vec<Expr> = repeat(
-        0..,
-        preceded(
-            ws(alt((keyword("or"), "||"))),
-            cut_err(and).context(expected("a test after `or`")),
-        ),
-    )
-    .parse_next(input)?;
-    Ok(rest
-        .into_iter()
-        .fold(first, |a, b| Expr::Or(Box::new(a), Box::new(b))))
+    chain(input, ("or", "||"), and, "a test after `or`", Expr::Or)
 }
 
 fn and(input: &mut In<'_>) -> ModalResult<Expr> {
-    let first = unary.parse_next(input)?;
+    chain(input, ("and", "&&"), unary, "a test after `and`", Expr::And)
+}
+
+/// `next (op next)*`, folded to the left with `join`; `op` is a keyword or its symbol.
+fn chain(
+    input: &mut In<'_>,
+    (word, symbol): (&'static str, &'static str),
+    mut next: impl FnMut(&mut In<'_>) -> ModalResult<Expr>,
+    after: &'static str,
+    join: fn(Box<Expr>, Box<Expr>) -> Expr,
+) -> ModalResult<Expr> {
+    let first = next.parse_next(input)?;
     let rest: Vec<Expr> = repeat(
         0..,
         preceded(
-            ws(alt((keyword("and"), "&&"))),
-            cut_err(unary).context(expected("a test after `and`")),
+            ws(alt((keyword(word), symbol))),
+            cut_err(|i: &mut In<'_>| next(i)).context(expected(after)),
         ),
     )
     .parse_next(input)?;
     Ok(rest
         .into_iter()
-        .fold(first, |a, b| Expr::And(Box::new(a), Box::new(b))))
+        .fold(first, |a, b| join(Box::new(a), Box::new(b))))
 }
 
 fn unary(input: &mut In<'_>) -> ModalResult<Expr> {
