@@ -58,9 +58,10 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Capture file (pcap or pcapng); `-` reads standard input.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// Capture file (pcap or pcapng); `-` reads standard input. Several are read
+    /// as one capture, merged by time as mergecap does.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 
     /// The HTML file to write.
     #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
@@ -96,9 +97,10 @@ pub struct Select {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Capture file (pcap or pcapng); `-` reads standard input.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// Capture file (pcap or pcapng); `-` reads standard input. Several are read
+    /// as one capture, merged by time as mergecap does.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 
     #[command(flatten)]
     pub select: Select,
@@ -124,9 +126,10 @@ pub enum DiagramFormat {
 
 #[derive(Debug, Args)]
 pub struct DiagramArgs {
-    /// Capture file (pcap or pcapng); `-` reads standard input.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// Capture file (pcap or pcapng); `-` reads standard input. Several are read
+    /// as one capture, merged by time as mergecap does.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 
     #[command(flatten)]
     pub select: Select,
@@ -242,9 +245,11 @@ pub struct CheckArgs {
 /// The default job: one line (or JSON object) per event.
 #[derive(Debug, Args)]
 pub struct DumpArgs {
-    /// Capture file to read (pcap or pcapng); `-` reads standard input.
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: Option<PathBuf>,
+    /// Capture file to read (pcap or pcapng); `-` reads standard input. Several
+    /// (`-r a.pcap b.pcap` or `-r` repeated) are read as one capture, merged by time
+    /// as mergecap does: frames numbered in merged order, connections numbered once.
+    #[arg(short = 'r', long = "read", value_name = "FILE", num_args = 1..)]
+    pub read: Vec<PathBuf>,
 
     /// Print one JSON object per event (NDJSON) instead of text lines.
     #[arg(long)]

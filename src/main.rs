@@ -6,7 +6,7 @@ mod cli;
 use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use xmppdump::analysis::{tables, Collector, Stats};
 use xmppdump::capture::Reader;
@@ -72,18 +72,67 @@ fn open(path: &Path, progress: bool) -> anyhow::Result<Reader> {
     Reader::new(input).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
+/// The captures one run reads as one: a file, or several merged by time (as
+/// mergecap merges them).
+#[derive(Clone, Copy)]
+struct Input<'a>(&'a [PathBuf]);
+
+impl Input<'_> {
+    fn open(self, progress: bool) -> anyhow::Result<Reader> {
+        match self.0 {
+            [one] => open(one, progress),
+            several => {
+                let mut readers = Vec::with_capacity(several.len());
+                for path in several {
+                    readers.push((path.display().to_string(), open(path, false)?));
+                }
+                Ok(Reader::merge(readers))
+            }
+        }
+    }
+
+    /// Whether it cannot be read twice.
+    fn is_stdin(self) -> bool {
+        self.0.iter().any(|p| p.as_os_str() == "-")
+    }
+
+    /// How it is named in statistics and reports: the file names, joined by `+`.
+    fn label(self) -> String {
+        let names: Vec<String> = self.0.iter().map(|p| label(p)).collect();
+        names.join("+")
+    }
+
+    /// A capture error, named by its file (a merged input names its own).
+    fn error(self, e: &xmppdump::capture::CaptureError) -> anyhow::Error {
+        match self.0 {
+            [one] => anyhow!("{}: {e}", one.display()),
+            _ => anyhow!("{e}"),
+        }
+    }
+
+    /// Opens it for a job that reads it more than once.
+    fn opener(self) -> impl FnMut() -> Result<Reader, xmppdump::capture::CaptureError> + 'static {
+        let paths = self.0.to_vec();
+        move || {
+            Input(&paths).open(false).map_err(|e| {
+                xmppdump::capture::CaptureError::Io(io::Error::other(format!("{e:#}")))
+            })
+        }
+    }
+}
+
 fn run(
-    path: &Path,
+    input: Input,
     config: Config,
     sink: &mut dyn Sink,
     progress: bool,
 ) -> anyhow::Result<Summary> {
-    let mut reader = open(path, progress)?;
+    let mut reader = input.open(progress)?;
     let jobs = config.jobs;
     match xmppdump::pipeline::parallel::run(config, &mut reader, sink, jobs) {
         Ok(summary) => Ok(summary),
         Err(RunError::Output(e)) => Err(e.into()),
-        Err(RunError::Capture(e)) => Err(anyhow!("{}: {e}", path.display())),
+        Err(RunError::Capture(e)) => Err(input.error(&e)),
     }
 }
 
@@ -131,8 +180,8 @@ fn selection(user: Option<&str>, flows: &[Option<&[u32]>]) -> anyhow::Result<Opt
 
 /// The connections where `jid` appears as sender, recipient or bound address (bare:
 /// any resource), from a first pass over the capture.
-fn jid_flows(path: &Path, args: &cli::DumpArgs, jid: &str) -> anyhow::Result<Vec<u32>> {
-    if path.as_os_str() == "-" {
+fn jid_flows(input: Input, args: &cli::DumpArgs, jid: &str) -> anyhow::Result<Vec<u32>> {
+    if input.is_stdin() {
         bail!("--jid reads the capture twice: give a file, not standard input");
     }
     let quoted = serde_json::to_string(jid)?;
@@ -144,18 +193,18 @@ fn jid_flows(path: &Path, args: &cli::DumpArgs, jid: &str) -> anyhow::Result<Vec
         .join(" or ");
     let filter = display_filter(Some(&text))?.ok_or_else(|| anyhow!("no filter"))?;
     let mut ends = xmppdump::pipeline::Endpoints::default();
-    let mut reader = open(path, false)?;
+    let mut reader = input.open(false)?;
     let (_, flows) =
         xmppdump::pipeline::matching_flows(&mut reader, dump_config(args)?, &filter, &mut ends)
             .map_err(|e| match e {
                 RunError::Output(e) => anyhow!("{e}"),
-                RunError::Capture(e) => anyhow!("{}: {e}", path.display()),
+                RunError::Capture(e) => input.error(&e),
             })?;
     Ok(flows.into_iter().collect())
 }
 
 /// `-r FILE -Y EXPR -w OUT`: the packets of the selected connections into a pcapng.
-fn extract(args: &cli::DumpArgs, path: &Path, out: &Path) -> anyhow::Result<()> {
+fn extract(args: &cli::DumpArgs, input: Input, out: &Path) -> anyhow::Result<()> {
     let filter = match (args.display_filter.as_deref(), args.flows.is_empty()) {
         (None, true) => {
             bail!("-w with -r writes the connections -Y or --flow selects, or with --annotate an annotated copy")
@@ -163,23 +212,23 @@ fn extract(args: &cli::DumpArgs, path: &Path, out: &Path) -> anyhow::Result<()> 
         (text, _) => selection(text, &[(!args.flows.is_empty()).then_some(&args.flows[..])])?
             .ok_or_else(|| anyhow!("no display filter"))?,
     };
-    if path.as_os_str() == "-" {
+    if input.is_stdin() {
         bail!("-w with -Y reads the capture twice: give a file, not standard input");
     }
     let file =
         std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let opener = || {
-        open(path, false)
-            .map_err(|e| xmppdump::capture::CaptureError::Io(io::Error::other(format!("{e:#}"))))
-    };
-    match xmppdump::pipeline::extract(opener, args.common.config()?, &filter, BufWriter::new(file))
-    {
+    match xmppdump::pipeline::extract(
+        input.opener(),
+        args.common.config()?,
+        &filter,
+        BufWriter::new(file),
+    ) {
         Ok((_, written)) => {
             eprintln!("{written} packets written to {}", out.display());
             Ok(())
         }
         Err(RunError::Output(e)) => Err(anyhow!("cannot write {}: {e}", out.display())),
-        Err(RunError::Capture(e)) => Err(anyhow!("{}: {e}", path.display())),
+        Err(RunError::Capture(e)) => Err(input.error(&e)),
     }
 }
 
@@ -187,31 +236,27 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     if args.list_interfaces || args.interface.is_some() {
         return live(args);
     }
-    let Some(path) = &args.read else {
+    if args.read.is_empty() {
         bail!("nothing to read: give -r FILE, -i IFACE, or a subcommand (see --help)");
-    };
+    }
+    let input = Input(&args.read);
     if let (Some(out), false) = (&args.write, args.annotate) {
-        return extract(args, path, out);
+        return extract(args, input, out);
     }
     if let Some(out) = &args.write {
-        if path.as_os_str() == "-" {
+        if input.is_stdin() {
             bail!("--annotate reads the capture twice: give a file, not standard input");
         }
         let file = std::fs::File::create(out)
             .with_context(|| format!("cannot create {}", out.display()))?;
-        let opener = || {
-            open(path, false).map_err(|e| {
-                xmppdump::capture::CaptureError::Io(io::Error::other(format!("{e:#}")))
-            })
-        };
         return match xmppdump::pipeline::annotate(
-            opener,
+            input.opener(),
             args.common.config()?,
             BufWriter::new(file),
         ) {
             Ok(_) => Ok(()),
             Err(RunError::Output(e)) => Err(anyhow!("cannot write {}: {e}", out.display())),
-            Err(RunError::Capture(e)) => Err(anyhow!("{}: {e}", path.display())),
+            Err(RunError::Capture(e)) => Err(input.error(&e)),
         };
     }
     let stdout = BufWriter::with_capacity(1 << 16, io::stdout().lock());
@@ -220,11 +265,11 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     } else {
         Box::new(Text::new(stdout))
     };
-    let label = label(path);
+    let label = input.label();
     let mut collector = args.stats.then(|| Collector::new(&label));
     // --flow and --jid select connections; -q keeps no event at all.
     let jid_flows = match &args.jid {
-        Some(jid) => jid_flows(path, args, jid)?,
+        Some(jid) => jid_flows(input, args, jid)?,
         None => Vec::new(),
     };
     let sets = [
@@ -248,7 +293,7 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
             first,
             second: collector.as_mut().map(|c| c as &mut dyn Sink),
         };
-        run(path, dump_config(args)?, &mut tee, false)?;
+        run(input, dump_config(args)?, &mut tee, false)?;
     }
     drop(printer);
     if let Some(collector) = collector {
@@ -276,10 +321,10 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
             match &filter {
                 Some(f) => {
                     let mut filtered = Filtered::new(f, Scope::Stanzas, &mut collector);
-                    run(path, args.common.config()?, &mut filtered, true)?;
+                    run(one_file(path), args.common.config()?, &mut filtered, true)?;
                 }
                 None => {
-                    run(path, args.common.config()?, &mut collector, true)?;
+                    run(one_file(path), args.common.config()?, &mut collector, true)?;
                 }
             }
             collector.into_stats()
@@ -464,7 +509,7 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<bool> {
             first: &mut collector,
             second: Some(&mut checker),
         };
-        run(path, args.common.config()?, &mut tee, false)?;
+        run(one_file(path), args.common.config()?, &mut tee, false)?;
         let one = collector.into_stats();
         match &mut stats {
             Some(s) => s.merge(&one),
@@ -495,7 +540,7 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<bool> {
 
 /// The dialogues of a capture, with the elements' bytes, filtered as asked.
 fn dialogues(
-    file: &Path,
+    input: Input,
     common: &cli::Common,
     select: &cli::Select,
 ) -> anyhow::Result<Vec<xmppdump::story::Dialogue>> {
@@ -506,21 +551,21 @@ fn dialogues(
     let matching = match &filter {
         Some(f) => {
             let mut sink = MatchingFlows::new(f, &mut recorder);
-            run(file, config, &mut sink, true)?;
+            run(input, config, &mut sink, true)?;
             Some(sink.flows)
         }
         None => {
-            run(file, config, &mut recorder, true)?;
+            run(input, config, &mut recorder, true)?;
             None
         }
     };
-    select_dialogues(recorder.into_dialogues(), file, select, matching.as_ref())
+    select_dialogues(recorder.into_dialogues(), input, select, matching.as_ref())
 }
 
 /// `matching`: the connections a display filter selected, when one was given.
 fn select_dialogues(
     mut dialogues: Vec<xmppdump::story::Dialogue>,
-    file: &Path,
+    input: Input,
     select: &cli::Select,
     matching: Option<&std::collections::BTreeSet<u32>>,
 ) -> anyhow::Result<Vec<xmppdump::story::Dialogue>> {
@@ -538,7 +583,7 @@ fn select_dialogues(
     {
         bail!(
             "no XMPP connection in {} matches the selection",
-            file.display()
+            input.label()
         );
     }
     Ok(dialogues)
@@ -546,7 +591,7 @@ fn select_dialogues(
 
 fn show(args: &cli::ShowArgs) -> anyhow::Result<()> {
     use xmppdump::story::{pretty::Show, transcript};
-    let dialogues = dialogues(&args.file, &args.common, &args.select)?;
+    let dialogues = dialogues(Input(&args.files), &args.common, &args.select)?;
     let stdout = io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let style = transcript::Style {
@@ -566,7 +611,8 @@ fn show(args: &cli::ShowArgs) -> anyhow::Result<()> {
 fn report(args: &cli::ReportArgs) -> anyhow::Result<()> {
     let mut config = args.common.config()?;
     config.keep_xml = true;
-    let label = label(&args.file);
+    let input = Input(&args.files);
+    let label = input.label();
     let filter = display_filter(args.select.display_filter.as_deref())?;
     let mut collector = Collector::new(&label);
     let mut recorder = xmppdump::story::Recorder::new();
@@ -580,7 +626,7 @@ fn report(args: &cli::ReportArgs) -> anyhow::Result<()> {
                 second: Some(&mut stanzas),
             };
             let mut sink = MatchingFlows::new(f, &mut tee);
-            let summary = run(&args.file, config, &mut sink, true)?;
+            let summary = run(input, config, &mut sink, true)?;
             (summary, Some(sink.flows))
         }
         None => {
@@ -588,12 +634,12 @@ fn report(args: &cli::ReportArgs) -> anyhow::Result<()> {
                 first: &mut recorder,
                 second: Some(&mut collector),
             };
-            (run(&args.file, config, &mut tee, true)?, None)
+            (run(input, config, &mut tee, true)?, None)
         }
     };
     let dialogues = select_dialogues(
         recorder.into_dialogues(),
-        &args.file,
+        input,
         &args.select,
         matching.as_ref(),
     )?;
@@ -613,7 +659,7 @@ fn report(args: &cli::ReportArgs) -> anyhow::Result<()> {
 }
 
 fn diagram(args: &cli::DiagramArgs) -> anyhow::Result<()> {
-    let dialogues = dialogues(&args.file, &args.common, &args.select)?;
+    let dialogues = dialogues(Input(&args.files), &args.common, &args.select)?;
     let diagram = xmppdump::story::diagram::Diagram::build(&dialogues);
     let text = match args.format {
         cli::DiagramFormat::Mermaid => diagram.mermaid(),
@@ -649,7 +695,6 @@ fn gen(args: &cli::GenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How a file is named in statistics: its file name.
 /// The configuration of the event listing: presence digests only when something shows
 /// or counts them (NDJSON, `--stats`); the text lines do not.
 fn dump_config(args: &cli::DumpArgs) -> anyhow::Result<xmppdump::pipeline::Config> {
@@ -658,11 +703,17 @@ fn dump_config(args: &cli::DumpArgs) -> anyhow::Result<xmppdump::pipeline::Confi
     Ok(config)
 }
 
+/// How a file is named in statistics: its file name.
 fn label(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
+}
+
+/// One capture file as the input of a run.
+fn one_file(path: &PathBuf) -> Input<'_> {
+    Input(std::slice::from_ref(path))
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

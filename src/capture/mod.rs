@@ -5,6 +5,7 @@
 //! numbered from 1, with its capture time and link type. Memory is one block buffer
 //! that grows only up to [`MAX_BLOCK_BYTES`].
 
+mod merge;
 pub mod write;
 
 use crate::model::{FrameNo, Timestamp};
@@ -38,6 +39,12 @@ pub enum CaptureError {
         "unsupported link type {0} (supported: Ethernet, Linux SLL/SLL2, raw IP, BSD loopback)"
     )]
     UnsupportedLinkType(u32),
+    /// A problem in one of several merged inputs.
+    #[error("{name}: {error}")]
+    InInput {
+        name: String,
+        error: Box<CaptureError>,
+    },
 }
 
 /// One captured packet; `data` may be shorter than `original_len` (snap length).
@@ -79,8 +86,52 @@ fn short_pcapng_block(data: &[u8], big_endian: &mut bool) -> Option<u32> {
     (len < 12).then_some(len)
 }
 
-/// Streaming reader over pcap or pcapng.
+/// Streaming reader over pcap or pcapng, or over several of them merged by time.
 pub struct Reader {
+    source: Source,
+}
+
+enum Source {
+    File(FileReader),
+    Merged(merge::Merge),
+}
+
+impl Reader {
+    /// Detects the format from the first bytes and prepares to read packets.
+    pub fn new<R: Read + Send + 'static>(input: R) -> Result<Reader, CaptureError> {
+        Ok(Reader {
+            source: Source::File(FileReader::new(input)?),
+        })
+    }
+
+    /// Several captures read as one, merged by time as mergecap does: the earliest
+    /// next packet first, the later input on equal times; frames renumbered from 1
+    /// in the merged order. Each input is named in its errors.
+    pub fn merge(inputs: Vec<(String, Reader)>) -> Reader {
+        Reader {
+            source: Source::Merged(merge::Merge::new(inputs)),
+        }
+    }
+
+    /// Returns the next packet, `None` at the end of the input.
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        match &mut self.source {
+            Source::File(file) => file.next_packet(),
+            Source::Merged(merged) => merged.next_packet(),
+        }
+    }
+
+    /// The data of the packet [`Reader::next_packet`] returned last.
+    fn current_data(&self) -> &[u8] {
+        match &self.source {
+            Source::File(file) => &file.state.data,
+            Source::Merged(merged) => merged.current_data(),
+        }
+    }
+}
+
+/// Streaming reader over one pcap or pcapng.
+struct FileReader {
     inner: Box<dyn PcapReaderIterator + Send>,
     state: State,
 }
@@ -99,9 +150,8 @@ struct State {
     big_endian: bool,
 }
 
-impl Reader {
-    /// Detects the format from the first bytes and prepares to read packets.
-    pub fn new<R: Read + Send + 'static>(mut input: R) -> Result<Reader, CaptureError> {
+impl FileReader {
+    fn new<R: Read + Send + 'static>(mut input: R) -> Result<FileReader, CaptureError> {
         let mut probe = vec![0u8; PROBE_BYTES];
         let filled = read_up_to(&mut input, &mut probe)?;
         probe.truncate(filled);
@@ -126,7 +176,7 @@ impl Reader {
             ),
             _ => return Err(CaptureError::NotCapture(hex_prefix(&probe))),
         };
-        Ok(Reader {
+        Ok(FileReader {
             inner,
             state: State {
                 legacy: None,
@@ -144,7 +194,7 @@ impl Reader {
     }
 
     /// Returns the next packet, `None` at the end of the file.
-    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         loop {
             match self.next_block()? {
                 Step::Packet(linktype, time, original_len) => {
