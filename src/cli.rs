@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::sync::Arc;
 use xmppdump::limits::{Limits, MIN_BUFFER_BUDGET};
+use xmppdump::output::color;
 use xmppdump::pipeline::{Config, DEFAULT_PORTS, DIRECT_TLS_PORTS};
 use xmppdump::tls::KeyStore;
 
@@ -113,8 +114,35 @@ pub struct ShowArgs {
     #[arg(long)]
     pub full: bool,
 
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
+
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether to colour standard output.
+    pub fn for_stdout(self) -> bool {
+        use std::io::IsTerminal;
+        let when = match self {
+            ColorWhen::Auto => color::When::Auto,
+            ColorWhen::Always => color::When::Always,
+            ColorWhen::Never => color::When::Never,
+        };
+        when.resolve(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -273,6 +301,11 @@ pub struct DumpArgs {
     /// as sender, recipient or bound address. Reads the capture twice.
     #[arg(long = "jid", value_name = "JID")]
     pub jid: Option<String>,
+
+    /// Colour the event lines: auto (on a terminal, unless NO_COLOR is set), always,
+    /// never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
 
     /// Quiet: print only the summary line (with --stats, also the tables).
     #[arg(short = 'q', long = "quiet")]

@@ -16,7 +16,7 @@ use xmppdump::output::check as report_format;
 use xmppdump::output::filtered::{Filtered, MatchingFlows, Scope};
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
-use xmppdump::output::{stats as render, Sink, Summary, Tee};
+use xmppdump::output::{stats as render, Sink, Summary, SummaryOnly, Tee};
 use xmppdump::pipeline::{Config, RunError};
 
 fn main() -> ExitCode {
@@ -263,7 +263,7 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     let mut printer: Box<dyn Sink> = if args.json {
         Box::new(Ndjson::new(stdout))
     } else {
-        Box::new(Text::new(stdout))
+        Box::new(Text::new(stdout).colored(args.color.for_stdout()))
     };
     let label = input.label();
     let mut collector = args.stats.then(|| Collector::new(&label));
@@ -276,13 +276,14 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
         (!args.flows.is_empty()).then_some(&args.flows[..]),
         args.jid.as_ref().map(|_| &jid_flows[..]),
     ];
-    let mut filter = selection(args.display_filter.as_deref(), &sets)?;
-    if args.quiet {
-        filter = display_filter(Some("not event"))?;
-    }
+    let filter = selection(args.display_filter.as_deref(), &sets)?;
     {
-        let mut filtered;
+        let (mut filtered, mut quiet);
         let first: &mut dyn Sink = match &filter {
+            _ if args.quiet => {
+                quiet = SummaryOnly(printer.as_mut());
+                &mut quiet
+            }
             Some(f) => {
                 filtered = Filtered::new(f, Scope::Events, printer.as_mut());
                 &mut filtered
@@ -443,7 +444,7 @@ fn live(args: &cli::DumpArgs) -> anyhow::Result<()> {
     let mut printer: Box<dyn Sink> = if args.json {
         Box::new(Ndjson::new(stdout))
     } else {
-        Box::new(Text::new(stdout))
+        Box::new(Text::new(stdout).colored(args.color.for_stdout()))
     };
     let mut collector = args.stats.then(|| Collector::new(&options.interface));
     let counts = {
@@ -593,10 +594,9 @@ fn show(args: &cli::ShowArgs) -> anyhow::Result<()> {
     use xmppdump::story::{pretty::Show, transcript};
     let dialogues = dialogues(Input(&args.files), &args.common, &args.select)?;
     let stdout = io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let style = transcript::Style {
         explain: args.explain,
-        color,
+        color: args.color.for_stdout(),
         show: Show {
             full: args.full,
             secrets: args.common.show_secrets,

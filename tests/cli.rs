@@ -437,3 +437,41 @@ fn quiet_flow_completions_and_man_page() {
     // roff escapes the hyphen.
     assert!(out.contains("display\\-filter"), "{out}");
 }
+
+/// `--color always`: the listing with the time dim, the connection bold and each
+/// event's name in its kind's colour (messages green, presences cyan, iq yellow,
+/// errors and anomalies red); the same lines on two threads; `never` and a pipe
+/// give the plain lines.
+#[test]
+fn listing_colours_as_asked() {
+    let ndpi = capture("ndpi_jabber.pcap");
+    let (code, coloured, _) = run(&["-r", &ndpi, "--color", "always"], b"");
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("listing_color_always.txt", coloured);
+    assert!(coloured.contains("\x1b[33miq\x1b[0m"));
+    assert!(coloured.contains("\x1b[1;31mANOMALY\x1b[0m"));
+    let (_, parallel, _) = run(&["-r", &ndpi, "--color", "always", "-j", "2"], b"");
+    assert_eq!(parallel, coloured);
+    let (_, plain, _) = run(&["-r", &ndpi], b"");
+    let (_, never, _) = run(&["-r", &ndpi, "--color", "never"], b"");
+    assert_eq!(plain, never);
+    assert!(!plain.contains('\x1b'));
+    // Without the escapes, the coloured lines are the plain ones.
+    let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(&coloured, "");
+    assert_eq!(stripped, plain);
+    // auto: a terminal is coloured unless NO_COLOR is set.
+    let command = format!("{} -r {ndpi}", env!("CARGO_BIN_EXE_xmppdump"));
+    let on_tty = |no_color: Option<&str>| {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"]);
+        match no_color {
+            Some(v) => cmd.env("NO_COLOR", v),
+            None => cmd.env_remove("NO_COLOR"),
+        };
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    assert!(on_tty(None).contains("\x1b[33miq\x1b[0m"));
+    assert!(!on_tty(Some("1")).contains('\x1b'));
+}

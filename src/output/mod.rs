@@ -5,6 +5,7 @@
 
 pub mod annotate;
 pub mod check;
+pub mod color;
 pub mod filtered;
 pub mod ndjson;
 pub mod stats;
@@ -72,6 +73,23 @@ pub trait LineFormat: Send {
     /// number goes and where the rest of the bytes resume: the event is
     /// `out[start..flow_at]`, the number, `out[resume_at..]`.
     fn format(&mut self, event: &Event, out: &mut Vec<u8>) -> io::Result<(usize, usize)>;
+}
+
+/// Passes on the summary and no event (`-q`).
+pub struct SummaryOnly<'a>(pub &'a mut dyn Sink);
+
+impl Sink for SummaryOnly<'_> {
+    fn event(&mut self, _: &Event) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn summary(&mut self, summary: &Summary) -> io::Result<()> {
+        self.0.summary(summary)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Sends every event to two sinks (a printer and a statistics collector).

@@ -4,6 +4,7 @@
 //! `C>S` (from the initiator) or `S>C`, the frame that completed the event. Values
 //! from the wire are escaped so one event is always one line.
 
+use super::color::{self, BOLD, DIM, RESET};
 use super::time::push_time_of_day;
 use super::{LineFormat, Sink, Summary};
 use crate::model::{Event, EventKind, Features, FlowId, Stanza};
@@ -18,6 +19,8 @@ pub struct Text<W: Write> {
     out: W,
     /// The line being built, reused so printing does not allocate per event.
     line: String,
+    /// ANSI colour ([`color`]): time dim, connection bold, event names by kind.
+    color: bool,
 }
 
 impl<W: Write> Text<W> {
@@ -25,7 +28,14 @@ impl<W: Write> Text<W> {
         Text {
             out,
             line: String::with_capacity(256),
+            color: false,
         }
+    }
+
+    /// The same lines with ANSI colour (`--color`).
+    pub fn colored(mut self, on: bool) -> Self {
+        self.color = on;
+        self
     }
 
     pub fn into_inner(self) -> W {
@@ -34,21 +44,46 @@ impl<W: Write> Text<W> {
 }
 
 /// The line up to the connection number: `TIME #`.
-fn push_head(line: &mut String, event: &Event) {
-    push_time_of_day(line, event.time);
-    line.push_str(" #");
+fn push_head(line: &mut String, event: &Event, color: bool) {
+    if color {
+        line.push_str(DIM);
+        push_time_of_day(line, event.time);
+        line.push_str(RESET);
+        line.push(' ');
+        line.push_str(BOLD);
+        line.push('#');
+    } else {
+        push_time_of_day(line, event.time);
+        line.push_str(" #");
+    }
 }
 
 /// The line after the connection number: ` DIR fFRAME what…` and the newline.
-fn push_tail(line: &mut String, event: &Event) {
+fn push_tail(line: &mut String, event: &Event, color: bool) {
+    if color {
+        line.push_str(RESET);
+    }
     line.push(' ');
     line.push_str(event.direction.arrow());
     line.push_str(" f");
     push_number(line, event.frame.0);
     line.push(' ');
+    let what = line.len();
     describe(&event.kind, line);
+    if color {
+        // The event's name (its first word) in its colour.
+        let end = line[what..].find(' ').map_or(line.len(), |i| what + i);
+        line.insert_str(end, RESET);
+        line.insert_str(what, color::of_event(&event.kind));
+    }
     if event.decrypted {
-        line.push_str(" [decrypted]");
+        if color {
+            line.push_str(DIM);
+            line.push_str(" [decrypted]");
+            line.push_str(RESET);
+        } else {
+            line.push_str(" [decrypted]");
+        }
     }
     line.push('\n');
 }
@@ -56,17 +91,18 @@ fn push_tail(line: &mut String, event: &Event) {
 /// [`Text`]'s lines, formatted on another thread.
 struct TextFormat {
     line: String,
+    color: bool,
 }
 
 impl LineFormat for TextFormat {
     fn format(&mut self, event: &Event, out: &mut Vec<u8>) -> io::Result<(usize, usize)> {
         let line = &mut self.line;
         line.clear();
-        push_head(line, event);
+        push_head(line, event, self.color);
         out.extend_from_slice(line.as_bytes());
         let at = out.len();
         line.clear();
-        push_tail(line, event);
+        push_tail(line, event, self.color);
         out.extend_from_slice(line.as_bytes());
         Ok((at, at))
     }
@@ -76,15 +112,16 @@ impl<W: Write> Sink for Text<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         let line = &mut self.line;
         line.clear();
-        push_head(line, event);
+        push_head(line, event, self.color);
         push_number(line, u64::from(event.flow.0));
-        push_tail(line, event);
+        push_tail(line, event, self.color);
         self.out.write_all(line.as_bytes())
     }
 
     fn line_format(&self) -> Option<Box<dyn LineFormat>> {
         Some(Box::new(TextFormat {
             line: String::with_capacity(256),
+            color: self.color,
         }))
     }
 

@@ -2,12 +2,13 @@
 //! s2s, the component's name for components), every element pretty-printed, with a
 //! heading for each phase and, with `--explain`, one sentence per element.
 //!
-//! Input: dialogues; output: text. Colour only when asked (the CLI asks on a terminal
-//! without `NO_COLOR`).
+//! Input: dialogues; output: text. Colour only when asked (`--color`; by default on
+//! a terminal without `NO_COLOR`).
 
 use super::pretty::{self, Show};
 use super::{explain, Dialogue, Phase};
 use crate::model::{Direction, EventKind};
+use crate::output::color::{paint, BOLD, CYAN, DIM, RED, YELLOW};
 use crate::output::text::describe;
 use crate::output::time::rfc3339;
 use std::fmt::Write as _;
@@ -19,21 +20,6 @@ pub struct Style {
     pub explain: bool,
     pub color: bool,
     pub show: Show,
-}
-
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const RED: &str = "\x1b[31m";
-const CYAN: &str = "\x1b[36m";
-const YELLOW: &str = "\x1b[33m";
-const RESET: &str = "\x1b[0m";
-
-fn paint(on: bool, code: &str, text: &str) -> String {
-    if on {
-        format!("{code}{text}{RESET}")
-    } else {
-        text.to_string()
-    }
 }
 
 /// Writes every dialogue, blank line between them.
