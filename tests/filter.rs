@@ -184,3 +184,55 @@ fn the_listing_s_jid_selects_the_connections_show_selects() {
         assert_eq!(listed.len(), expected, "{name}");
     }
 }
+
+/// The short cut that skips events by name before building their JSON keeps
+/// exactly what the filter keeps on every event's JSON, and an event's name is its
+/// NDJSON `event` key.
+#[test]
+fn skipping_by_event_name_keeps_what_the_json_filter_keeps() {
+    let filters = [
+        "event == presence and from.domain == \"localhost\"",
+        "event in {message iq} and dir == to_client",
+        "(event == iq or event == sasl_auth) and size > 100",
+        "event == presence and event == iq",
+        "event == flow_end or anomaly",
+        "not event == presence",
+    ];
+    for name in CAPTURES {
+        let mut all = Collect::default();
+        let open = || Reader::new(std::fs::File::open(capture_path(name)).unwrap()).unwrap();
+        Pipeline::new(config_for(name))
+            .run(&mut open(), &mut all)
+            .unwrap();
+        let json: Vec<serde_json::Value> = all
+            .events
+            .iter()
+            .map(|e| {
+                let (mut line, mut time) = (Vec::new(), String::new());
+                xmppdump::output::ndjson::write_event(e, &mut line, &mut time).unwrap();
+                serde_json::from_slice(&line).unwrap()
+            })
+            .collect();
+        for (event, object) in all.events.iter().zip(&json) {
+            assert_eq!(object["event"], event.kind.name(), "{name}");
+        }
+        for text in filters {
+            let filter = xmppdump::filter::parse(text).unwrap();
+            let mut kept = Collect::default();
+            {
+                let mut sink = Filtered::new(&filter, Scope::Events, &mut kept);
+                Pipeline::new(config_for(name))
+                    .run(&mut open(), &mut sink)
+                    .unwrap();
+            }
+            let expected: Vec<_> = all
+                .events
+                .iter()
+                .zip(&json)
+                .filter(|(_, o)| filter.matches(o))
+                .map(|(e, _)| e.clone())
+                .collect();
+            assert_eq!(kept.events, expected, "{name}: {text}");
+        }
+    }
+}

@@ -23,6 +23,8 @@ pub use parse::parse;
 #[derive(Debug, Clone)]
 pub struct Filter {
     expr: Expr,
+    /// The event names it can keep, when it constrains them ([`Filter::may_keep`]).
+    events: Option<Vec<String>>,
 }
 
 /// A malformed filter: what was expected, and where (a byte offset in the text).
@@ -82,9 +84,55 @@ impl Filter {
     pub fn matches(&self, event: &Json) -> bool {
         self.expr.eval(event)
     }
+
+    /// Whether an event named `name` (its `event` key) can pass at all: false when
+    /// the filter demands other names (`event == "presence" and …`), so the event
+    /// need not be turned into JSON. Never false for an event [`Filter::matches`]
+    /// keeps.
+    pub fn may_keep(&self, name: &str) -> bool {
+        self.events
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    }
+
+    fn new(expr: Expr) -> Filter {
+        let events = expr
+            .event_names()
+            .map(|names| names.into_iter().map(str::to_owned).collect());
+        Filter { expr, events }
+    }
 }
 
 impl Expr {
+    /// The event names this expression can keep, when it constrains them: an
+    /// `event ==` or `event in` test, or an `and` with one, or an `or` of two that
+    /// do; `None` when any name may pass.
+    fn event_names(&self) -> Option<Vec<&str>> {
+        fn text(l: &Literal) -> Option<&str> {
+            match l {
+                Literal::Text(t) => Some(t.as_str()),
+                Literal::Number(_) => None,
+            }
+        }
+        match self {
+            Expr::Compare(field, Op::Eq, literal) if field == "event" => {
+                Some(text(literal).into_iter().collect())
+            }
+            Expr::In(field, set) if field == "event" => Some(set.iter().filter_map(text).collect()),
+            Expr::And(a, b) => match (a.event_names(), b.event_names()) {
+                (Some(x), Some(y)) => Some(x.into_iter().filter(|n| y.contains(n)).collect()),
+                (x, None) => x,
+                (None, y) => y,
+            },
+            Expr::Or(a, b) => {
+                let (mut x, y) = (a.event_names()?, b.event_names()?);
+                x.extend(y);
+                Some(x)
+            }
+            _ => None,
+        }
+    }
+
     fn eval(&self, event: &Json) -> bool {
         match self {
             Expr::Or(a, b) => a.eval(event) || b.eval(event),
@@ -242,6 +290,27 @@ mod tests {
     }
 
     #[test]
+    fn event_names_narrow_only_through_and_or_in() {
+        let may = |text: &str, name: &str| parse(text).unwrap().may_keep(name);
+        assert!(may("event == presence", "presence") && !may("event == presence", "iq"));
+        assert!(may("event in {iq message}", "iq") && !may("event in {iq message}", "sm"));
+        assert!(!may("event == presence and from.domain == x", "iq"));
+        assert!(may("from.domain == x and event == iq", "iq"));
+        assert!(
+            !may("event == presence and event == iq", "iq"),
+            "empty intersection"
+        );
+        assert!(may("event == presence or event == iq", "iq"));
+        assert!(!may("event == presence or event == iq", "message"));
+        // Anything not narrowing keeps every name possible.
+        assert!(may("event == presence or anomaly", "flow_end"));
+        assert!(may("not event == presence", "presence"));
+        assert!(may("event != presence", "message"));
+        assert!(!may("event == 3", "message"));
+        assert!(may("size > 3", "sm"));
+    }
+
+    #[test]
     fn each_operator() {
         assert!(keeps("event == \"presence\""));
         assert!(keeps("event == presence"));
@@ -355,7 +424,7 @@ mod tests {
     proptest! {
         #[test]
         fn printing_a_filter_and_parsing_it_again_gives_the_same_filter(expr in expr()) {
-            let filter = Filter { expr };
+            let filter = Filter::new(expr);
             let text = filter.to_string();
             let again = parse(&text).map_err(|e| TestCaseError::fail(e.pointed(&text)))?;
             prop_assert_eq!(&again, &filter, "{}", text);

@@ -23,35 +23,32 @@ type In<'a> = &'a str;
 /// Parses filter text; a malformed filter is an error with its byte offset.
 pub fn parse(text: &str) -> Result<super::Filter, FilterError> {
     let mut parser = delimited(multispace0, or, multispace0);
-    parser
-        .parse(text)
-        .map(|expr| super::Filter { expr })
-        .map_err(|e| {
-            let inner = e.inner();
-            // The innermost expectation is the useful one; a regular expression's own
-            // error keeps only its last line (the reason).
-            let message = inner
-                .cause()
-                .map(|c| {
-                    let text = c.to_string();
-                    let reason = text.lines().last().unwrap_or_default();
-                    format!(
-                        "not a regular expression: {}",
-                        reason.trim_start_matches("error: ")
-                    )
+    parser.parse(text).map(super::Filter::new).map_err(|e| {
+        let inner = e.inner();
+        // The innermost expectation is the useful one; a regular expression's own
+        // error keeps only its last line (the reason).
+        let message = inner
+            .cause()
+            .map(|c| {
+                let text = c.to_string();
+                let reason = text.lines().last().unwrap_or_default();
+                format!(
+                    "not a regular expression: {}",
+                    reason.trim_start_matches("error: ")
+                )
+            })
+            .or_else(|| {
+                inner.context().find_map(|c| match c {
+                    StrContext::Expected(v) => Some(format!("expected {v}")),
+                    _ => None,
                 })
-                .or_else(|| {
-                    inner.context().find_map(|c| match c {
-                        StrContext::Expected(v) => Some(format!("expected {v}")),
-                        _ => None,
-                    })
-                })
-                .unwrap_or_else(|| "unexpected text".to_owned());
-            FilterError {
-                offset: e.offset(),
-                message,
-            }
-        })
+            })
+            .unwrap_or_else(|| "unexpected text".to_owned());
+        FilterError {
+            offset: e.offset(),
+            message,
+        }
+    })
 }
 
 fn expected(what: &'static str) -> StrContext {

@@ -542,6 +542,47 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The event's name, as the NDJSON `event` key writes it (its serde tag).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::FlowStart { .. } => "flow_start",
+            EventKind::StreamHeader { .. } => "stream_header",
+            EventKind::Features(_) => "features",
+            EventKind::StartTls => "start_tls",
+            EventKind::TlsProceed => "tls_proceed",
+            EventKind::TlsFailure => "tls_failure",
+            EventKind::TlsClientHello { .. } => "tls_client_hello",
+            EventKind::TlsServerHello { .. } => "tls_server_hello",
+            EventKind::TlsEncryptedExtensions { .. } => "tls_encrypted_extensions",
+            EventKind::TlsCertificate { .. } => "tls_certificate",
+            EventKind::TlsFinished => "tls_finished",
+            EventKind::TlsAlert { .. } => "tls_alert",
+            EventKind::SaslAuth { .. } => "sasl_auth",
+            EventKind::SaslChallenge { .. } => "sasl_challenge",
+            EventKind::SaslResponse { .. } => "sasl_response",
+            EventKind::SaslSuccess { .. } => "sasl_success",
+            EventKind::SaslFailure { .. } => "sasl_failure",
+            EventKind::SaslAbort => "sasl_abort",
+            EventKind::Dialback { .. } => "dialback",
+            EventKind::ComponentHandshake { .. } => "component_handshake",
+            EventKind::Message(_) => "message",
+            EventKind::Presence(_) => "presence",
+            EventKind::Iq(_) => "iq",
+            EventKind::StreamError { .. } => "stream_error",
+            EventKind::StreamClose => "stream_close",
+            EventKind::WebsocketUpgrade { .. } => "websocket_upgrade",
+            EventKind::WebsocketAccept { .. } => "websocket_accept",
+            EventKind::WebsocketClose { .. } => "websocket_close",
+            EventKind::Sm { .. } => "sm",
+            EventKind::Element { .. } => "element",
+            EventKind::Xml { .. } => "xml",
+            EventKind::Anomaly { .. } => "anomaly",
+            EventKind::FlowEnd { .. } => "flow_end",
+        }
+    }
+}
+
+impl EventKind {
     /// Events about the TLS layer itself (RFC 8446 handshake messages and alerts),
     /// not XMPP traffic.
     pub fn is_tls_layer(&self) -> bool {

@@ -48,6 +48,9 @@ impl<'a> Judge<'a> {
         if self.scope == Scope::Stanzas && !stanza {
             return Ok(true);
         }
+        if !self.filter.may_keep(event.kind.name()) {
+            return Ok(false);
+        }
         self.line.clear();
         ndjson::write_event(event, &mut self.line, &mut self.time)?;
         let object: serde_json::Value = serde_json::from_slice(&self.line)?;
