@@ -383,7 +383,8 @@ pub struct StatsArgs {
     pub format: Format,
 
     /// Only this table (overview, traffic, presence, iq, iq_unmatched, messages,
-    /// conversations, messages_per_minute, sessions, talkers).
+    /// conversations, messages_per_minute, sessions, talkers, software, extensions,
+    /// binary).
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
 

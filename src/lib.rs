@@ -19,6 +19,7 @@ pub mod analysis;
 pub mod bosh;
 pub mod capture;
 pub mod carrier;
+pub mod census;
 pub mod check;
 pub mod decode;
 pub mod filter;

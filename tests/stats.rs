@@ -231,6 +231,13 @@ fn merged_per_file_stats_equal_one_run_over_both() {
         row.flow = i as u32 + 1;
     }
     together.files = merged.files.clone();
+    // So do frame numbers, which name the census's first sightings.
+    for (k, row) in together.census.extensions.iter_mut() {
+        row.first.clone_from(&merged.census.extensions[k].first);
+    }
+    for (k, row) in together.census.software.iter_mut() {
+        row.first.clone_from(&merged.census.software[k].first);
+    }
     assert_eq!(merged, together);
 }
 

@@ -4,6 +4,7 @@
 //! recipient) lives only until the flow ends, and every map in it is bounded, so
 //! memory follows the number of open flows, not the size of the capture.
 
+use super::census::CensusCounter;
 use super::{
     Class, Counter, IqNamespace, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED,
     MAX_MINUTES,
@@ -93,6 +94,7 @@ pub struct Collector {
     pair: String,
     /// The minute of the last message and its `messages_per_minute` key.
     minute: Option<(i64, String)>,
+    census: CensusCounter,
 }
 
 impl Collector {
@@ -117,6 +119,7 @@ impl Collector {
             },
             pair: String::new(),
             minute: None,
+            census: CensusCounter::new(file),
             talkers: Map::default(),
             conversations: Map::default(),
             traffic: Map::default(),
@@ -137,6 +140,7 @@ impl Collector {
             self.end_flow(id, "capture_end");
         }
         self.flush_fan_out(None);
+        self.stats.census = std::mem::take(&mut self.census).finish();
         self.stats.talkers.extend(self.talkers.drain());
         self.stats.traffic.extend(self.traffic.drain());
         self.stats.conversations.extend(self.conversations.drain());
@@ -187,6 +191,7 @@ impl Collector {
             }
         }
         let stream = flow.kind.unwrap_or(StreamKind::Unknown);
+        self.census.event(e, stream, flow.row.bound_jid.as_deref());
         let key = &mut self.traffic_key;
         key.detail.clear();
         if let Some(class) = classify(&e.kind, &mut key.detail) {
@@ -667,6 +672,7 @@ impl Collector {
     }
 
     fn end_flow(&mut self, id: FlowId, how: &str) {
+        self.census.end_flow(id);
         let Some(mut flow) = self.flows.remove(&id) else {
             return;
         };

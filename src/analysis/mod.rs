@@ -6,6 +6,7 @@
 //! merges exactly with the stats of other files (sums, unions, histogram buckets), so
 //! an archive can be processed file by file and combined. Rules: `docs/statistics.md`.
 
+pub mod census;
 pub mod collect;
 pub mod histogram;
 pub mod tables;
@@ -15,6 +16,7 @@ pub use histogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use census::Census;
 pub use collect::Collector;
 
 /// Version of the stats JSON document.
@@ -271,6 +273,9 @@ pub struct Stats {
     /// Bare JID → stanzas sent and their bytes.
     pub talkers: BTreeMap<String, Counter>,
     pub talkers_dropped: Counter,
+    /// Software, extensions and base64 payloads (the traffic census).
+    #[serde(default)]
+    pub census: Census,
 }
 
 impl Default for Stats {
@@ -299,6 +304,7 @@ impl Default for Stats {
             sessions_dropped: 0,
             talkers: BTreeMap::new(),
             talkers_dropped: Counter::default(),
+            census: Census::default(),
         }
     }
 }
@@ -394,6 +400,7 @@ impl Stats {
             }
         }
         self.talkers_dropped.merge(&other.talkers_dropped);
+        self.census.merge(&other.census);
     }
 
     /// Sum of the traffic rows matching `pred`.

@@ -30,6 +30,9 @@ pub const TABLE_NAMES: &[&str] = &[
     "messages_per_minute",
     "sessions",
     "talkers",
+    "software",
+    "extensions",
+    "binary",
 ];
 
 fn table(name: &'static str, title: &str, headers: &[&str], rows: Vec<Vec<String>>) -> Table {
@@ -66,6 +69,9 @@ pub fn tables(s: &Stats) -> Vec<Table> {
         per_minute(s),
         sessions(s),
         talkers(s),
+        software(s),
+        extensions(s),
+        binary(s),
     ]
 }
 
@@ -366,6 +372,158 @@ fn talkers(s: &Stats) -> Table {
         "talkers",
         "Top talkers (senders)",
         &["jid", "stanzas", "bytes"],
+        rows,
+    )
+}
+
+/// The census order of confidence.
+fn confidence_rank(c: &str) -> u8 {
+    match c {
+        "high" => 0,
+        "medium" => 1,
+        _ => 2,
+    }
+}
+
+/// Software identified, by role, product and evidence (`docs/census.md`).
+fn software(s: &Stats) -> Table {
+    let mut list: Vec<_> = s.census.software.values().collect();
+    list.sort_by(|a, b| {
+        (
+            &a.role,
+            &a.product,
+            &a.version,
+            confidence_rank(&a.confidence),
+            &a.evidence,
+        )
+            .cmp(&(
+                &b.role,
+                &b.product,
+                &b.version,
+                confidence_rank(&b.confidence),
+                &b.evidence,
+            ))
+    });
+    let rows = list
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.role.clone(),
+                r.product.clone(),
+                r.version.clone(),
+                r.confidence.clone(),
+                r.evidence.clone(),
+                r.connections.to_string(),
+                r.sightings.to_string(),
+                r.first.clone(),
+                r.entity.clone(),
+            ]
+        })
+        .collect();
+    let mut t = table(
+        "software",
+        "Software (clients, servers, libraries) and the evidence for each",
+        &[
+            "role",
+            "product",
+            "version",
+            "confidence",
+            "evidence",
+            "connections",
+            "sightings",
+            "first",
+            "entity",
+        ],
+        rows,
+    );
+    t.terminal_columns = Some(vec![0, 1, 2, 3, 4, 5]);
+    t
+}
+
+/// Every namespace seen, with the XEP (or RFC) that defines it, by category.
+fn extensions(s: &Stats) -> Table {
+    let mut list: Vec<_> = s
+        .census
+        .extensions
+        .iter()
+        .map(|(namespace, row)| (crate::census::namespaces::lookup(namespace), namespace, row))
+        .collect();
+    let category =
+        |spec: &Option<crate::census::namespaces::Spec>| spec.map_or("unknown", |s| s.category);
+    list.sort_by(|a, b| {
+        (category(&a.0), a.0.map(|s| s.name()), a.1).cmp(&(
+            category(&b.0),
+            b.0.map(|s| s.name()),
+            b.1,
+        ))
+    });
+    let rows = list
+        .into_iter()
+        .map(|(spec, namespace, row)| {
+            vec![
+                category(&spec).to_owned(),
+                spec.map_or_else(|| "unknown".to_owned(), |s| s.name()),
+                spec.map_or("", |s| s.title).to_owned(),
+                spec.map_or("", |s| s.status).to_owned(),
+                namespace.clone(),
+                row.elements.to_string(),
+                row.bytes.to_string(),
+                row.connections.to_string(),
+                row.first.clone(),
+            ]
+        })
+        .collect();
+    let mut t = table(
+        "extensions",
+        "Extensions: namespaces and the XEPs that define them",
+        &[
+            "category",
+            "spec",
+            "title",
+            "status",
+            "namespace",
+            "elements",
+            "bytes",
+            "connections",
+            "first",
+        ],
+        rows,
+    );
+    t.terminal_columns = Some(vec![0, 1, 4, 5, 7]);
+    t
+}
+
+/// Base64 payloads: encoded and decoded bytes, the overhead and its share.
+fn binary(s: &Stats) -> Table {
+    let stanza_bytes = s.traffic_where(|k| k.class.is_stanza()).bytes;
+    let rows = s
+        .census
+        .binary
+        .iter()
+        .map(|(kind, r)| {
+            let overhead = r.encoded.saturating_sub(r.decoded);
+            // SASL payloads travel outside stanzas.
+            let share = if kind == "sasl" {
+                "-".to_owned()
+            } else {
+                pct(ratio(r.encoded, stanza_bytes))
+            };
+            vec![
+                kind.clone(),
+                r.payloads.to_string(),
+                r.encoded.to_string(),
+                r.decoded.to_string(),
+                overhead.to_string(),
+                share,
+            ]
+        })
+        .collect();
+    table(
+        "binary",
+        "Binary data carried as base64 (encoded share of stanza bytes)",
+        &[
+            "kind", "payloads", "encoded", "decoded", "overhead", "share",
+        ],
         rows,
     )
 }

@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod detail;
 mod stanza;
+pub use detail::Detail;
 pub use stanza::{Field, Stanza, StanzaBox};
 
 /// Connection number, in order of first packet, starting at 1.

@@ -94,6 +94,9 @@ pub struct Stanza {
     /// Presence only: hash of its meaning (type, show, status, priority, children;
     /// not id, from, to or attribute order), shown as 16 hex digits.
     pub digest: Option<u64>,
+    /// Census details (caps, software, disco, nested namespaces, base64 payloads),
+    /// when the stanza has any.
+    pub detail: Option<Box<super::Detail>>,
 }
 
 impl Stanza {
@@ -106,6 +109,7 @@ impl Stanza {
             body_len: None,
             priority: None,
             digest: None,
+            detail: None,
         }
     }
 
@@ -116,6 +120,7 @@ impl Stanza {
         self.body_len = None;
         self.priority = None;
         self.digest = None;
+        self.detail = None;
     }
 
     fn value(&self, span: Span) -> Option<&str> {
@@ -246,6 +251,7 @@ impl PartialEq for Stanza {
             && self.body_len == other.body_len
             && self.priority == other.priority
             && self.digest == other.digest
+            && self.detail == other.detail
     }
 }
 
@@ -265,6 +271,7 @@ impl fmt::Debug for Stanza {
         d.field("body_len", &self.body_len)
             .field("priority", &self.priority)
             .field("digest", &self.digest)
+            .field("detail", &self.detail)
             .finish()
     }
 }
@@ -301,12 +308,36 @@ impl Serialize for Stanza {
                             std::str::from_utf8(&hex).unwrap_or_default(),
                         )?;
                     }
+                    if let Some(detail) = &self.detail {
+                        serialize_detail(&mut st, detail)?;
+                    }
                 }
                 _ => {}
             }
         }
         st.end()
     }
+}
+
+/// The census keys, after `digest`: `caps`, `software`, `disco`, `nested`,
+/// `binary`, each only when present.
+fn serialize_detail<S: SerializeStruct>(st: &mut S, d: &super::Detail) -> Result<(), S::Error> {
+    if let Some(caps) = &d.caps {
+        st.serialize_field("caps", caps)?;
+    }
+    if let Some(software) = &d.software {
+        st.serialize_field("software", software)?;
+    }
+    if let Some(disco) = &d.disco {
+        st.serialize_field("disco", disco)?;
+    }
+    if !d.nested.is_empty() {
+        st.serialize_field("nested", &d.nested)?;
+    }
+    if !d.binary.is_empty() {
+        st.serialize_field("binary", &d.binary)?;
+    }
+    Ok(())
 }
 
 static EMPTY: Stanza = Stanza::new();

@@ -106,7 +106,34 @@ fn push_stanza(out: &mut Vec<u8>, s: &Stanza) {
         out.extend_from_slice(&hex16(d));
         out.push(b'"');
     }
+    if let Some(detail) = &s.detail {
+        push_detail(out, detail);
+    }
     field(out, b",\"wrapper\":", s.wrapper());
+}
+
+/// The census keys, as [`Stanza`]'s `Serialize` writes them (rare: serde's writer).
+fn push_detail(out: &mut Vec<u8>, d: &crate::model::Detail) {
+    fn key<T: serde::Serialize>(out: &mut Vec<u8>, key: &[u8], value: &T) {
+        out.extend_from_slice(key);
+        // Writing plain data into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    if let Some(caps) = &d.caps {
+        key(out, b",\"caps\":", caps);
+    }
+    if let Some(software) = &d.software {
+        key(out, b",\"software\":", software);
+    }
+    if let Some(disco) = &d.disco {
+        key(out, b",\"disco\":", disco);
+    }
+    if !d.nested.is_empty() {
+        key(out, b",\"nested\":", &d.nested);
+    }
+    if !d.binary.is_empty() {
+        key(out, b",\"binary\":", &d.binary);
+    }
 }
 
 fn push_number(out: &mut Vec<u8>, key: &[u8], n: u64) {

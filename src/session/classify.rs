@@ -151,6 +151,7 @@ fn stanza_event(
     if settings.digests && el.name() == "presence" {
         stanza.digest = Some(content_digest(el));
     }
+    stanza.detail = crate::census::extract::detail(el);
     let mut invalid = Vec::new();
     check_jids(
         &[("from", stanza.from()), ("to", stanza.to())],

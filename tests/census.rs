@@ -1,0 +1,269 @@
+//! The traffic census (`stats --table software|extensions|binary`) on real and
+//! synthetic sessions: software named with its evidence, caps verified against the
+//! disco#info answer (XEP-0115 §5), namespaces mapped to XEPs, base64 costs.
+
+mod common;
+
+use common::{capture_path, config_for, session, xmppdump};
+use std::io::Cursor;
+use xmppdump::analysis::census::{Census, SoftwareRow};
+use xmppdump::analysis::{Collector, Stats};
+use xmppdump::capture::Reader;
+use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::synth;
+
+fn stats_of(lines: &[(bool, &str)]) -> Stats {
+    let packets = session("10.0.0.1:40000", 1_700_000_000_000_000_000, lines, false);
+    let bytes = synth::write_pcapng(Vec::new(), &packets).unwrap();
+    let mut collector = Collector::new("synthetic");
+    Pipeline::new(Config::default())
+        .run(
+            &mut Reader::new(Cursor::new(bytes)).unwrap(),
+            &mut collector,
+        )
+        .unwrap();
+    collector.into_stats()
+}
+
+fn rows<'a>(census: &'a Census, product: &str) -> Vec<&'a SoftwareRow> {
+    census
+        .software
+        .values()
+        .filter(|r| r.product == product)
+        .collect()
+}
+
+/// XEP-0115 §5.2's Exodus answer: the client announces caps, its contact asks
+/// for node#ver, the answer verifies; the version answer names it with high
+/// confidence.
+#[test]
+fn caps_verified_by_the_disco_answer_and_a_version_answer() {
+    let stats = stats_of(&[
+        (
+            true,
+            "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
+             node='http://exodus.jabberstudio.org/caps' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/></presence>",
+        ),
+        (
+            false,
+            "<iq type='get' id='d1' from='romeo@example.org/orchard' to='juliet@example.org/balcony'>\
+             <query xmlns='http://jabber.org/protocol/disco#info' \
+             node='http://exodus.jabberstudio.org/caps#QgayPKawpkPSDYmwT/WM94uAlu0='/></iq>",
+        ),
+        (
+            true,
+            "<iq type='result' id='d1' to='romeo@example.org/orchard'>\
+             <query xmlns='http://jabber.org/protocol/disco#info' \
+             node='http://exodus.jabberstudio.org/caps#QgayPKawpkPSDYmwT/WM94uAlu0='>\
+             <identity category='client' name='Exodus 0.9.1' type='pc'/>\
+             <feature var='http://jabber.org/protocol/caps'/>\
+             <feature var='http://jabber.org/protocol/disco#info'/>\
+             <feature var='http://jabber.org/protocol/disco#items'/>\
+             <feature var='http://jabber.org/protocol/muc'/></query></iq>",
+        ),
+        (
+            true,
+            "<iq type='result' id='v1' to='romeo@example.org/orchard'>\
+             <query xmlns='jabber:iq:version'><name>Exodus</name><version>0.9.1</version>\
+             <os>Windows-XP 5.01.2600</os></query></iq>",
+        ),
+    ]);
+    let exodus = rows(&stats.census, "Exodus");
+    let evidence: Vec<(&str, &str, &str)> = exodus
+        .iter()
+        .map(|r| {
+            (
+                r.evidence.as_str(),
+                r.confidence.as_str(),
+                r.version.as_str(),
+            )
+        })
+        .collect();
+    assert!(
+        evidence.contains(&("caps node", "medium", "")),
+        "{evidence:?}"
+    );
+    assert!(
+        evidence.contains(&("disco#info verifies caps (sha-1)", "high", "")),
+        "{evidence:?}"
+    );
+    assert!(
+        evidence.contains(&(
+            "XEP-0092 version answer (os: Windows-XP 5.01.2600)",
+            "high",
+            "0.9.1"
+        )),
+        "{evidence:?}"
+    );
+    assert!(exodus
+        .iter()
+        .all(|r| r.role == "client" && r.connections == 1));
+    // The identity names the client too (Exodus is not in the name table: as is).
+    assert_eq!(rows(&stats.census, "Exodus 0.9.1").len(), 1);
+}
+
+/// A changed answer does not verify, and says so with low confidence.
+#[test]
+fn an_answer_that_does_not_match_its_caps_is_a_mismatch() {
+    let stats = stats_of(&[(
+        true,
+        "<iq type='result' id='d1' to='romeo@example.org/orchard'>\
+         <query xmlns='http://jabber.org/protocol/disco#info' \
+         node='http://pidgin.im/#QgayPKawpkPSDYmwT/WM94uAlu0='>\
+         <identity category='client' name='x' type='pc'/>\
+         <feature var='urn:xmpp:ping'/></query></iq>",
+    )]);
+    let pidgin = rows(&stats.census, "Pidgin");
+    assert_eq!(pidgin.len(), 1);
+    assert_eq!(
+        pidgin[0].evidence,
+        "disco#info does not verify caps (mismatch)"
+    );
+    assert_eq!(pidgin[0].confidence, "low");
+}
+
+/// An in-band bytestream of a known size (XEP-0047): decoded bytes are the
+/// file's, the overhead is what base64 adds.
+#[test]
+fn ibb_payloads_cost_what_base64_adds() {
+    use base64::Engine as _;
+    let file: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let encoded: Vec<String> = file
+        .chunks(4096)
+        .map(|chunk| base64::engine::general_purpose::STANDARD.encode(chunk))
+        .collect();
+    let chunks: Vec<String> = encoded
+        .iter()
+        .enumerate()
+        .map(|(seq, data)| {
+            format!(
+                "<iq type='set' id='i{seq}' to='romeo@example.org/orchard'>\
+                 <data xmlns='http://jabber.org/protocol/ibb' seq='{seq}' sid='s1'>{data}</data></iq>"
+            )
+        })
+        .collect();
+    let lines: Vec<(bool, &str)> = chunks.iter().map(|c| (true, c.as_str())).collect();
+    let stats = stats_of(&lines);
+    let ibb = stats.census.binary["ibb"];
+    assert_eq!(ibb.payloads, 3);
+    assert_eq!(ibb.decoded, file.len() as u64);
+    let sent: usize = encoded.iter().map(String::len).sum();
+    assert_eq!(ibb.encoded, sent as u64);
+    // Four characters for every three bytes, and the padding of each chunk.
+    assert_eq!(ibb.encoded - ibb.decoded, 3_340);
+    let ext = &stats.census.extensions["http://jabber.org/protocol/ibb"];
+    assert_eq!((ext.elements, ext.connections), (3, 1));
+}
+
+/// Base64 payloads at any depth: a vCard photo and OMEMO's payload and keys.
+#[test]
+fn vcard_photos_and_omemo_are_counted_by_kind() {
+    let stats = stats_of(&[
+        (
+            true,
+            "<iq type='set' id='v'><vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE>\
+             <BINVAL>iVBORw0KGgo=</BINVAL></PHOTO></vCard></iq>",
+        ),
+        (
+            true,
+            "<message to='romeo@example.org' type='chat'>\
+             <encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'>\
+             <key rid='2'>QUJDRA==</key><iv>AAAAAAAAAAAAAAAA</iv></header>\
+             <payload>SGVsbG8=</payload></encrypted></message>",
+        ),
+        (
+            true,
+            "<message to='romeo@example.org'><x xmlns='urn:example:private'/></message>",
+        ),
+    ]);
+    let b = &stats.census.binary;
+    assert_eq!(
+        (b["vcard_photo"].encoded, b["vcard_photo"].decoded),
+        (12, 8)
+    );
+    assert_eq!(
+        (b["omemo_key"].payloads, b["omemo_key"].decoded),
+        (2, 4 + 12)
+    );
+    assert_eq!(
+        (b["omemo_payload"].encoded, b["omemo_payload"].decoded),
+        (8, 5)
+    );
+    // The OMEMO namespace counts once for the message, found below the first level
+    // too; an unknown namespace is listed as it is.
+    assert_eq!(
+        stats.census.extensions["eu.siacs.conversations.axolotl"].elements,
+        1
+    );
+    let table = xmppdump::analysis::tables::tables(&stats)
+        .into_iter()
+        .find(|t| t.name == "extensions")
+        .unwrap();
+    let private = table
+        .rows
+        .iter()
+        .find(|row| row[4] == "urn:example:private")
+        .unwrap();
+    assert_eq!(
+        (private[0].as_str(), private[1].as_str()),
+        ("unknown", "unknown")
+    );
+    let omemo = table
+        .rows
+        .iter()
+        .find(|row| row[4] == "eu.siacs.conversations.axolotl")
+        .unwrap();
+    assert_eq!(
+        (omemo[0].as_str(), omemo[1].as_str()),
+        ("security", "XEP-0384")
+    );
+}
+
+/// The federation capture: every slixmpp client and both prosody servers are
+/// named; prosody's caps verify against its disco#info answers.
+#[test]
+fn the_federation_capture_names_its_clients_and_servers() {
+    let name = "federation_prosody.pcap";
+    let mut collector = Collector::new(name);
+    Pipeline::new(config_for(name))
+        .run(
+            &mut Reader::new(std::fs::File::open(capture_path(name)).unwrap()).unwrap(),
+            &mut collector,
+        )
+        .unwrap();
+    let census = collector.into_stats().census;
+    let clients: Vec<_> = rows(&census, "slixmpp")
+        .into_iter()
+        .filter(|r| r.role == "client")
+        .collect();
+    assert_eq!(clients.len(), 1);
+    assert_eq!(
+        (clients[0].version.as_str(), clients[0].connections),
+        ("1.17.0", 400)
+    );
+    let verified = rows(&census, "Prosody")
+        .into_iter()
+        .find(|r| r.evidence == "disco#info verifies caps (sha-1)")
+        .unwrap();
+    assert_eq!(
+        (verified.role.as_str(), verified.confidence.as_str()),
+        ("server", "high")
+    );
+    assert_eq!(verified.connections, 400);
+}
+
+/// The tables in every format, through the binary; unknown namespaces named so.
+#[test]
+fn the_census_tables_in_every_format() {
+    let path = capture_path("ndpi_jabber.pcap");
+    for table in ["software", "extensions", "binary"] {
+        let (code, out, err) = xmppdump(&["stats", &path, "--table", table, "--format", "csv"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.lines().count() > 1, "{table}: {out}");
+    }
+    let (_, out, _) = xmppdump(&["stats", &path, "--table", "extensions", "--format", "csv"]);
+    assert!(
+        out.contains("XEP-0115") || out.contains("XEP-0030"),
+        "{out}"
+    );
+}
