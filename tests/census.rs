@@ -267,3 +267,18 @@ fn the_census_tables_in_every_format() {
         "{out}"
     );
 }
+
+/// `show --explain` names the specification of every namespace a stanza carries.
+#[test]
+fn explain_names_the_xep_of_each_namespace() {
+    let path = capture_path("ndpi_jabber.pcap");
+    let (code, out, err) = xmppdump(&["show", &path, "--explain", "--flow", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "Namespaces: XEP-0030 Service Discovery (http://jabber.org/protocol/disco#info)."
+        ),
+        "{out}"
+    );
+    assert!(out.contains("XEP-0115 Entity Capabilities (http://jabber.org/protocol/caps)"));
+}

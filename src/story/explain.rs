@@ -158,9 +158,9 @@ pub fn sentence(kind: &EventKind, dir: Direction, transport: Transport) -> Optio
         EventKind::ComponentHandshake { .. } => {
             "The component proves it knows the shared secret — XEP-0114 §3.".into()
         }
-        EventKind::Message(s) => message(s),
-        EventKind::Presence(s) => presence(s, from_client),
-        EventKind::Iq(s) => iq(s),
+        EventKind::Message(s) => message(s) + &extensions(s),
+        EventKind::Presence(s) => presence(s, from_client) + &extensions(s),
+        EventKind::Iq(s) => iq(s) + &extensions(s),
         EventKind::StreamError { .. } => {
             "A stream error: the stream is closed after it — RFC 6120 §4.9.".into()
         }
@@ -183,6 +183,31 @@ fn sm(action: &str) -> &'static str {
         "resume" => "The client resumes an earlier session instead of binding a new resource — XEP-0198 §5.",
         "resumed" => "The session is resumed; stanzas the other side missed are sent again — XEP-0198 §5.",
         _ => "Stream management failed: the session cannot be enabled or resumed — XEP-0198 §3, §5.",
+    }
+}
+
+/// The specifications of the namespaces a stanza carries (its children's and those
+/// below), from the XSF's registry (`data/xep-namespaces.tsv`): ` Namespaces:
+/// XEP-0115 Entity Capabilities; …`. Empty when it carries none.
+fn extensions(s: &Stanza) -> String {
+    let mut named: Vec<String> = Vec::new();
+    let nested = s
+        .detail
+        .iter()
+        .flat_map(|d| d.nested.iter().map(String::as_str));
+    for namespace in s.extensions().chain(nested) {
+        let text = match crate::census::namespaces::lookup(namespace) {
+            Some(spec) => format!("{} {} ({namespace})", spec.name(), spec.title),
+            None => format!("{namespace} (not in the XEP registry)"),
+        };
+        if !named.contains(&text) {
+            named.push(text);
+        }
+    }
+    if named.is_empty() {
+        String::new()
+    } else {
+        format!(" Namespaces: {}.", named.join("; "))
     }
 }
 
