@@ -282,3 +282,31 @@ fn explain_names_the_xep_of_each_namespace() {
     );
     assert!(out.contains("XEP-0115 Entity Capabilities (http://jabber.org/protocol/caps)"));
 }
+
+/// Census metrics in `check`: OMEMO absent, Prosody the only server, caps used;
+/// a failing rule is exit 1.
+#[test]
+fn check_rules_on_the_census() {
+    let path = capture_path("federation_prosody.pcap");
+    let (code, out, err) = xmppdump(&[
+        "check",
+        &path,
+        "--rule",
+        "extension[XEP-0115] > 0",
+        "--rule",
+        "extension[XEP-0384] == 0",
+        "--rule",
+        "software.product[server] == \"Prosody\"",
+        "--rule",
+        "extension.connections[urn:xmpp:delay] >= 1",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = xmppdump(&[
+        "check",
+        &path,
+        "--rule",
+        "software.product[client] == \"Conversations\"",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"slixmpp\""), "{out}");
+}

@@ -47,10 +47,39 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("sasl.failure", "-", "SASL negotiations that failed"),
     ("tls.sessions", "-", "connections that negotiated STARTTLS"),
     ("sasl.mechanism", "-", "text: the SASL mechanisms chosen; == holds when every session that authenticated chose it, != when none did"),
+    ("extension", "namespace or XEP (XEP-0384)", "elements carrying the namespace, or any namespace of the XEP (e.g. extension[XEP-0384] > 0: OMEMO is used)"),
+    ("extension.connections", "namespace or XEP", "connections where it appears (for a XEP, the most of any one of its namespaces)"),
+    ("software.product", "role (client, server, contact, remote)", "text: the products identified (docs/census.md); == holds when every one is it, != when none is"),
+    ("binary.encoded", "payload kind (ibb, vcard_photo, omemo_payload, …)", "bytes of base64 text carried"),
+    ("binary.overhead_ratio", "payload kind", "(encoded − decoded) / stanza bytes (0..1)"),
 ];
 
 pub fn is_textual(name: &str) -> bool {
-    name == "sasl.mechanism"
+    matches!(name, "sasl.mechanism" | "software.product")
+}
+
+/// The census rows of a namespace, or of every namespace of a XEP (`XEP-0384`).
+fn extension_rows<'a>(
+    stats: &'a Stats,
+    scope: Option<&'a str>,
+) -> Result<impl Iterator<Item = &'a crate::analysis::census::ExtensionRow> + 'a, String> {
+    let scope = scope.ok_or("extension needs a namespace or XEP in [ ]")?;
+    let xep = scope
+        .strip_prefix("XEP-")
+        .or_else(|| scope.strip_prefix("xep-"));
+    Ok(stats
+        .census
+        .extensions
+        .iter()
+        .filter_map(move |(namespace, row)| {
+            let hit = match xep {
+                Some(number) => {
+                    crate::census::namespaces::lookup(namespace).is_some_and(|s| s.xep == number)
+                }
+                None => namespace == scope,
+            };
+            hit.then_some(row)
+        }))
 }
 
 pub fn is_known(name: &str) -> bool {
@@ -200,6 +229,35 @@ pub fn measure(stats: &Stats, name: &str, scope: Option<&str>) -> Result<Measure
             })
             .count() as u64),
         "tls.sessions" => num(stats.sessions.iter().filter(|s| s.tls_taken).count() as u64),
+        "extension" => num(extension_rows(stats, scope)?.map(|r| r.elements).sum()),
+        "extension.connections" => num(extension_rows(stats, scope)?
+            .map(|r| r.connections)
+            .max()
+            .unwrap_or(0)),
+        "software.product" => Measured::Texts(
+            stats
+                .census
+                .software
+                .values()
+                .filter(|r| scope.is_none_or(|role| r.role == role))
+                .map(|r| r.product.clone())
+                .collect(),
+        ),
+        "binary.encoded" | "binary.overhead_ratio" => {
+            let rows = stats
+                .census
+                .binary
+                .iter()
+                .filter(|(kind, _)| scope.is_none_or(|s| s == kind.as_str()));
+            let (encoded, decoded) =
+                rows.fold((0, 0), |(e, d), (_, r)| (e + r.encoded, d + r.decoded));
+            if name == "binary.encoded" {
+                num(encoded)
+            } else {
+                let stanza_bytes = stats.traffic_where(|k| k.class.is_stanza()).bytes;
+                maybe(ratio(encoded.saturating_sub(decoded), stanza_bytes))
+            }
+        }
         "sasl.mechanism" => Measured::Texts(
             stats
                 .sessions
