@@ -107,6 +107,7 @@ fn check_report(name: &str, capture: &str, keylog: Option<&str>) {
     assert_eq!(
         files,
         [
+            "extensions.svg",
             "iq-latency.svg",
             "messages-over-time.svg",
             "presence-overhead.svg",
@@ -124,7 +125,7 @@ fn check_report(name: &str, capture: &str, keylog: Option<&str>) {
     assert_eq!(page["consoleErrors"], serde_json::json!([]), "{page}");
     assert_eq!(page["requestsOutside"], serde_json::json!([]), "{page}");
     assert_eq!(page["scripts"], 0);
-    assert_eq!(page["charts"], 4, "{page}");
+    assert_eq!(page["charts"], 5, "{page}");
     assert!(page["chartBars"].as_u64().unwrap() >= 4, "{page}");
     assert_eq!(page["sessions"], sessions, "{page}");
     assert_eq!(page["openBefore"], false);

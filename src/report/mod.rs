@@ -116,6 +116,16 @@ pub fn charts(stats: &Stats) -> Vec<Chart> {
             ),
         },
         Chart {
+            file: "extensions.svg",
+            title: "Extensions by category (census)".into(),
+            svg: charts::bars(
+                "extensions",
+                "Elements carrying each category's namespaces (docs/census.md)",
+                "elements",
+                &extension_categories(stats),
+            ),
+        },
+        Chart {
             file: "iq-latency.svg",
             title: "iq response times".into(),
             svg: charts::bars(
@@ -126,6 +136,21 @@ pub fn charts(stats: &Stats) -> Vec<Chart> {
             ),
         },
     ]
+}
+
+/// Elements per census category of the namespaces they carry (an element with two
+/// namespaces of one category counts twice).
+fn extension_categories(stats: &Stats) -> Vec<(String, f64)> {
+    let mut by_category: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for (namespace, row) in &stats.census.extensions {
+        let category =
+            crate::census::namespaces::lookup(namespace).map_or("unknown", |s| s.category);
+        *by_category.entry(category).or_insert(0) += row.elements;
+    }
+    by_category
+        .into_iter()
+        .map(|(c, n)| (c.to_owned(), n as f64))
+        .collect()
 }
 
 /// Messages per minute; longer captures are grouped into at most 48 bars.
