@@ -318,20 +318,24 @@ fn show_and_diagram_select_flows_and_write_files() {
     assert_eq!(err.trim().lines().count(), 1);
 }
 
+/// What `command` prints on a terminal (`script`, util-linux, gives it one), with
+/// `NO_COLOR` set to `no_color` or unset.
+fn on_terminal(command: &str, no_color: Option<&str>) -> String {
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", command, "/dev/null"]);
+    match no_color {
+        Some(v) => cmd.env("NO_COLOR", v),
+        None => cmd.env_remove("NO_COLOR"),
+    };
+    String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+}
+
 #[test]
 fn show_colours_a_terminal_unless_no_color() {
     // `script` (util-linux) gives the program a terminal.
     let ndpi = capture("ndpi_jabber.pcap");
     let command = format!("{} show {ndpi} --flow 2", env!("CARGO_BIN_EXE_xmppdump"));
-    let on_tty = |no_color: Option<&str>| {
-        let mut cmd = Command::new("script");
-        cmd.args(["-qec", &command, "/dev/null"]);
-        match no_color {
-            Some(v) => cmd.env("NO_COLOR", v),
-            None => cmd.env_remove("NO_COLOR"),
-        };
-        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
-    };
+    let on_tty = |no_color: Option<&str>| on_terminal(&command, no_color);
     let coloured = on_tty(None);
     assert!(coloured.contains("\x1b[1mFlow #2"));
     assert!(coloured.contains("\x1b[36m"), "client lines in cyan");
@@ -463,15 +467,7 @@ fn listing_colours_as_asked() {
     assert_eq!(stripped, plain);
     // auto: a terminal is coloured unless NO_COLOR is set.
     let command = format!("{} -r {ndpi}", env!("CARGO_BIN_EXE_xmppdump"));
-    let on_tty = |no_color: Option<&str>| {
-        let mut cmd = Command::new("script");
-        cmd.args(["-qec", &command, "/dev/null"]);
-        match no_color {
-            Some(v) => cmd.env("NO_COLOR", v),
-            None => cmd.env_remove("NO_COLOR"),
-        };
-        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
-    };
+    let on_tty = |no_color: Option<&str>| on_terminal(&command, no_color);
     assert!(on_tty(None).contains("\x1b[33miq\x1b[0m"));
     assert!(!on_tty(Some("1")).contains('\x1b'));
 }

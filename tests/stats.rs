@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::stats_of;
+
 use common::{config_for, run_bytes, CAPTURES};
 use std::io::Cursor;
 use xmppdump::analysis::{tables, Class, Collector, Stats};
@@ -14,16 +16,6 @@ use xmppdump::synth::{self, Packet};
 
 fn session(client: &str, start_ns: i64, lines: &[(bool, &str)]) -> Vec<Packet> {
     common::session(client, start_ns, lines, false)
-}
-
-fn stats_of(packets: &[Packet], label: &str) -> Stats {
-    let bytes = synth::write_pcapng(Vec::new(), packets).unwrap();
-    let mut reader = Reader::new(Cursor::new(bytes)).unwrap();
-    let mut collector = Collector::new(label);
-    Pipeline::new(Config::default())
-        .run(&mut reader, &mut collector)
-        .unwrap();
-    collector.into_stats()
 }
 
 const AWAY: &str = "<presence id='a1'><show>away</show><status>lunch</status></presence>";

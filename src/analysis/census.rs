@@ -82,33 +82,27 @@ impl Census {
     /// Adds another run's census: counts add up, the first sighting stays the
     /// earlier file's.
     pub fn merge(&mut self, other: &Census) {
-        let mut dropped = other.software_dropped;
-        for (k, row) in &other.software {
-            let room = self.software.len() < MAX_ROWS;
-            if let Some(mine) = self.software.get_mut(k) {
+        let software = merge_bounded(
+            &mut self.software,
+            &other.software,
+            |mine, row| {
                 mine.connections += row.connections;
                 mine.sightings += row.sightings;
-            } else if room {
-                self.software.insert(k.clone(), row.clone());
-            } else {
-                dropped += row.sightings;
-            }
-        }
-        self.software_dropped += dropped;
-        let mut dropped = other.extensions_dropped;
-        for (k, row) in &other.extensions {
-            let room = self.extensions.len() < MAX_ROWS;
-            if let Some(mine) = self.extensions.get_mut(k) {
+            },
+            |row| row.sightings,
+        );
+        self.software_dropped += software + other.software_dropped;
+        let extensions = merge_bounded(
+            &mut self.extensions,
+            &other.extensions,
+            |mine, row| {
                 mine.elements += row.elements;
                 mine.bytes += row.bytes;
                 mine.connections += row.connections;
-            } else if room {
-                self.extensions.insert(k.clone(), row.clone());
-            } else {
-                dropped += row.elements;
-            }
-        }
-        self.extensions_dropped += dropped;
+            },
+            |row| row.elements,
+        );
+        self.extensions_dropped += extensions + other.extensions_dropped;
         for (k, row) in &other.binary {
             let mine = self.binary.entry(k.clone()).or_default();
             mine.payloads += row.payloads;
@@ -116,6 +110,28 @@ impl Census {
             mine.decoded += row.decoded;
         }
     }
+}
+
+/// Adds `other`'s rows to `mine` with `add`; a new row beyond [`MAX_ROWS`] is
+/// dropped. Returns the `weight` of the rows dropped.
+fn merge_bounded<V: Clone>(
+    mine: &mut BTreeMap<String, V>,
+    other: &BTreeMap<String, V>,
+    add: impl Fn(&mut V, &V),
+    weight: impl Fn(&V) -> u64,
+) -> u64 {
+    let mut dropped = 0;
+    for (k, row) in other {
+        let room = mine.len() < MAX_ROWS;
+        if let Some(m) = mine.get_mut(k) {
+            add(m, row);
+        } else if room {
+            mine.insert(k.clone(), row.clone());
+        } else {
+            dropped += weight(row);
+        }
+    }
+    dropped
 }
 
 /// A software identification from one element.

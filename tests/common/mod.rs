@@ -53,6 +53,19 @@ pub fn run_bytes(bytes: Vec<u8>, config: Config) -> (Vec<Event>, Summary) {
     (sink.events, sink.summary.unwrap())
 }
 
+/// The statistics of synthetic packets written as pcapng, labelled `label`.
+pub fn stats_of(packets: &[Packet], label: &str) -> xmppdump::analysis::Stats {
+    let bytes = synth::write_pcapng(Vec::new(), packets).unwrap();
+    let mut collector = xmppdump::analysis::Collector::new(label);
+    Pipeline::new(Config::default())
+        .run(
+            &mut Reader::new(Cursor::new(bytes)).unwrap(),
+            &mut collector,
+        )
+        .unwrap();
+    collector.into_stats()
+}
+
 /// Runs the pipeline over synthetic packets written as pcapng.
 pub fn run_packets(packets: &[Packet]) -> (Vec<Event>, Summary) {
     run_bytes(
