@@ -102,6 +102,66 @@ fn caps_verified_by_the_disco_answer_and_a_version_answer() {
     assert_eq!(rows(&stats.census, "Exodus 0.9.1").len(), 1);
 }
 
+/// Entity Capabilities 2.0 (XEP-0390): the hash in the presence, the answer for
+/// `urn:xmpp:caps#sha-256.<hash>` recomputed with §4.1's algorithm (the XEP's own
+/// simple example, BombusMod), and the product named by the answer's identity.
+#[test]
+fn caps_2_verified_by_the_disco_answer() {
+    let hash = "kzBZbkqJ3ADrj7v08reD1qcWUwNGHaidNUgD7nHpiw8=";
+    let features = [
+        "http://jabber.org/protocol/si",
+        "http://jabber.org/protocol/bytestreams",
+        "http://jabber.org/protocol/chatstates",
+        "http://jabber.org/protocol/disco#info",
+        "http://jabber.org/protocol/disco#items",
+        "urn:xmpp:ping",
+        "jabber:iq:time",
+        "jabber:iq:privacy",
+        "jabber:iq:version",
+        "http://jabber.org/protocol/rosterx",
+        "urn:xmpp:time",
+        "jabber:x:oob",
+        "http://jabber.org/protocol/ibb",
+        "http://jabber.org/protocol/si/profile/file-transfer",
+        "urn:xmpp:receipts",
+        "jabber:iq:roster",
+        "jabber:iq:last",
+    ]
+    .map(|f| format!("<feature var='{f}'/>"))
+    .concat();
+    let presence = format!(
+        "<presence><c xmlns='urn:xmpp:caps'><hash xmlns='urn:xmpp:hashes:2' \
+         algo='sha-256'>{hash}</hash></c></presence>"
+    );
+    let answer = |h: &str| {
+        format!(
+            "<iq type='result' id='d1' to='romeo@example.org/orchard'>\
+             <query xmlns='http://jabber.org/protocol/disco#info' \
+             node='urn:xmpp:caps#sha-256.{h}'>\
+             <identity category='client' name='BombusMod' type='mobile'/>{features}</query></iq>"
+        )
+    };
+    let stats = stats_of(&[(true, &presence), (true, &answer(hash))]);
+    let bombus = rows(&stats.census, "BombusMod");
+    assert!(
+        bombus
+            .iter()
+            .any(|r| r.evidence == "disco#info verifies caps 2.0 (sha-256)"
+                && r.confidence == "high"
+                && r.role == "client"),
+        "{bombus:?}"
+    );
+    let wrong = "AAAAkqJ3ADrj7v08reD1qcWUwNGHaidNUgD7nHpiw8=";
+    let stats = stats_of(&[(true, &presence), (true, &answer(wrong))]);
+    let bombus = rows(&stats.census, "BombusMod");
+    assert!(bombus
+        .iter()
+        .all(|r| !r.evidence.contains("verifies caps 2.0")));
+    assert!(bombus.iter().any(
+        |r| r.evidence == "disco#info does not verify caps (mismatch)" && r.confidence == "low"
+    ));
+}
+
 /// A changed answer does not verify, and says so with low confidence.
 #[test]
 fn an_answer_that_does_not_match_its_caps_is_a_mismatch() {
@@ -309,4 +369,132 @@ fn check_rules_on_the_census() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"slixmpp\""), "{out}");
+}
+
+/// The census of a capture in `captures/`, through the library.
+fn census_of(name: &str) -> Census {
+    let mut collector = Collector::new(name);
+    Pipeline::new(config_for(name))
+        .run(
+            &mut Reader::new(std::fs::File::open(capture_path(name)).unwrap()).unwrap(),
+            &mut collector,
+        )
+        .unwrap();
+    collector.into_stats().census
+}
+
+/// What the observer of `captures/make/census.sh` logged the peers answering.
+fn census_truth() -> serde_json::Value {
+    let path = capture_path("census_ejabberd.truth.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Profanity and mcabber (Debian's packages) on ejabberd (Debian's package), from
+/// `captures/make/census.sh`: each named by the name and version it answered the
+/// observer (the capture's `.truth.json`), its caps verified wherever slixmpp
+/// verified them, and the server named by its version answer and verified caps.
+#[test]
+fn real_clients_and_ejabberd_are_named_by_name_and_version() {
+    let truth = census_truth();
+    let census = census_of("census_ejabberd.pcap");
+    let clients = truth["clients"].as_object().unwrap();
+    assert_eq!(clients.len(), 2);
+    for client in clients.values() {
+        let name = client["version"]["name"].as_str().unwrap();
+        let version = client["version"]["version"].as_str().unwrap();
+        let jid = client["jid"].as_str().unwrap();
+        let own: Vec<_> = rows(&census, name)
+            .into_iter()
+            .filter(|r| r.role == "client")
+            .collect();
+        let answer = own
+            .iter()
+            .find(|r| r.evidence.starts_with("XEP-0092 version answer"))
+            .unwrap_or_else(|| panic!("{name}: {own:?}"));
+        assert_eq!(
+            (answer.version.as_str(), answer.confidence.as_str()),
+            (version, "high")
+        );
+        assert_eq!(answer.entity, jid);
+        // The caps node alone names the product (data/software.tsv).
+        let by_node = own.iter().find(|r| r.evidence == "caps node").unwrap();
+        assert_eq!(by_node.entity, jid);
+        assert_eq!(
+            client["caps_verified_by_slixmpp"].as_bool(),
+            Some(
+                own.iter()
+                    .any(|r| r.evidence == "disco#info verifies caps (sha-1)")
+            ),
+            "{name}"
+        );
+    }
+    let server = &truth["server"]["version"];
+    let ejabberd = rows(&census, server["name"].as_str().unwrap());
+    assert!(ejabberd.iter().all(|r| r.role == "server"));
+    assert!(ejabberd
+        .iter()
+        .any(|r| r.evidence.starts_with("XEP-0092")
+            && r.version == server["version"].as_str().unwrap()));
+    assert!(ejabberd
+        .iter()
+        .any(|r| r.evidence == "disco#info verifies caps (sha-1)" && r.entity == "localhost"));
+}
+
+/// Profanity 0.13.1 changes its features after login and announces a second
+/// verification string, but answers a query for its first one with the new
+/// features: that answer cannot verify (XEP-0115 §5.4), and the census says so
+/// with low confidence while the later string verifies.
+#[test]
+fn a_stale_verification_string_is_a_mismatch_in_a_real_capture() {
+    let census = census_of("census_ejabberd.pcap");
+    let profanity = rows(&census, "Profanity");
+    let mismatch = profanity
+        .iter()
+        .find(|r| r.role == "client" && r.evidence.contains("does not verify caps (mismatch)"))
+        .unwrap();
+    assert_eq!(mismatch.confidence, "low");
+    let verified = profanity
+        .iter()
+        .find(|r| r.role == "client" && r.evidence == "disco#info verifies caps (sha-1)")
+        .unwrap();
+    assert_eq!(verified.entity, mismatch.entity);
+}
+
+/// A real in-band bytestream (slixmpp's XEP-0047) of a file of known size: the
+/// sender's data stanzas decode to exactly the file, in `ceil(size / block)`
+/// payloads, and the overhead is what base64 adds (encoded − decoded). The server
+/// delivers every data stanza to the receiver's connection too, so the whole
+/// capture carries the file twice.
+#[test]
+fn a_real_in_band_bytestream_decodes_to_the_file_size() {
+    let truth = census_truth();
+    let size = truth["ibb"]["file_size"].as_u64().unwrap();
+    let block = truth["ibb"]["block_size"].as_u64().unwrap();
+    assert_eq!(truth["ibb"]["received"].as_u64(), Some(size));
+    let path = capture_path("census_ejabberd.pcap");
+    let ibb = |filter: Option<&str>| -> [u64; 4] {
+        let mut args = vec!["stats", &path, "--table", "binary", "--format", "csv"];
+        if let Some(f) = filter {
+            args.extend(["-Y", f]);
+        }
+        let (code, out, err) = xmppdump(&args);
+        assert_eq!(code, 0, "{err}");
+        let line = out.lines().find(|l| l.starts_with("ibb,")).unwrap();
+        let v: Vec<u64> = line
+            .split(',')
+            .skip(1)
+            .take(4)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        [v[0], v[1], v[2], v[3]]
+    };
+    let [payloads, encoded, decoded, overhead] = ibb(Some("dir == \"to_server\""));
+    assert_eq!(payloads, size.div_ceil(block));
+    assert_eq!(decoded, size);
+    assert_eq!(overhead, encoded - decoded);
+    // Base64 (RFC 4648 §4): four characters per started group of three bytes.
+    let full = (size / block) * (block.div_ceil(3) * 4);
+    assert_eq!(encoded, full + (size % block).div_ceil(3) * 4);
+    let [_, _, decoded, _] = ibb(None);
+    assert_eq!(decoded, 2 * size);
 }

@@ -521,24 +521,36 @@ fn sightings(
             .map(|(b, _)| b);
         match (disco.verification.as_deref(), base) {
             (Some(v), Some(base)) if v.starts_with("verified:") => {
-                let (product, version) = software::by_node(base).map_or_else(
-                    || (format!("unknown: {base}"), String::new()),
-                    |(p, v)| (p.name.to_owned(), v.unwrap_or_default()),
-                );
                 let hash = v.trim_start_matches("verified:");
+                // XEP-0390 has no product node: the verified answer's own identity
+                // names the product.
+                let (product, version, evidence) = if base == crate::census::extract::CAPS2 {
+                    let (p, v) = named_by_identity(disco);
+                    (p, v, format!("disco#info verifies caps 2.0 ({hash})"))
+                } else {
+                    let (p, v) = software::by_node(base).map_or_else(
+                        || (format!("unknown: {base}"), String::new()),
+                        |(p, v)| (p.name.to_owned(), v.unwrap_or_default()),
+                    );
+                    (p, v, format!("disco#info verifies caps ({hash})"))
+                };
                 out.push(Sighting {
                     role,
                     product,
                     version,
-                    evidence: format!("disco#info verifies caps ({hash})"),
+                    evidence,
                     confidence: "high",
                     entity: entity.clone(),
                 });
             }
             (Some(v @ ("mismatch" | "ill-formed")), Some(base)) => out.push(Sighting {
                 role,
-                product: software::by_node(base)
-                    .map_or_else(|| format!("unknown: {base}"), |(p, _)| p.name.to_owned()),
+                product: if base == crate::census::extract::CAPS2 {
+                    named_by_identity(disco).0
+                } else {
+                    software::by_node(base)
+                        .map_or_else(|| format!("unknown: {base}"), |(p, _)| p.name.to_owned())
+                },
                 version: String::new(),
                 evidence: format!("disco#info does not verify caps ({v})"),
                 confidence: "low",
@@ -575,6 +587,22 @@ fn sightings(
         }
     }
     out
+}
+
+/// The product a disco#info answer's first named identity names (by the software
+/// table, or the name itself), with the version in the name if any.
+fn named_by_identity(disco: &crate::model::detail::DiscoInfo) -> (String, String) {
+    disco
+        .identities
+        .iter()
+        .find(|i| !i.name.is_empty())
+        .map_or_else(
+            || ("unknown (caps 2.0)".to_owned(), String::new()),
+            |i| match software::by_name(&i.name) {
+                Some((p, v)) => (p.name.to_owned(), v.unwrap_or_default()),
+                None => (i.name.clone(), String::new()),
+            },
+        )
 }
 
 /// A bound resource named after a known client (`Conversations.x1Yz`,

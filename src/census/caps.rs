@@ -4,7 +4,9 @@
 //!
 //! Input: the identities, features and extended-information forms of one answer;
 //! output: the string `S` of §5.1 (or why it cannot be built, §5.4) and its hash
-//! under every function XEP-0115 §5.1 lets `hash` name that we can compute.
+//! under every function XEP-0115 §5.1 lets `hash` name that we can compute. The
+//! same answer also gives the hash input of Entity Capabilities 2.0 (XEP-0390 §4.1),
+//! checked against the hash its node `urn:xmpp:caps#algo.value` names (§4.3).
 
 use base64::Engine as _;
 
@@ -23,6 +25,9 @@ pub struct DiscoAnswer {
     pub identities: Vec<(String, String, String, String)>,
     pub features: Vec<String>,
     pub forms: Vec<Form>,
+    /// A child other than an identity, a feature or a form with a hidden FORM_TYPE
+    /// (XEP-0115 §5.4 ignores it; XEP-0390 §4.1 steps 1 and 3 refuse the answer).
+    pub foreign: bool,
 }
 
 /// Why an answer cannot be verified (XEP-0115 §5.4, step 3).
@@ -120,6 +125,93 @@ pub fn verify(answer: &DiscoAnswer, ver: &str) -> String {
     }
 }
 
+/// The separators of XEP-0390 §4.1: unit (after every string), record (after an
+/// identity, a field), group (after a form) and file (after each section).
+const UNIT: u8 = 0x1f;
+const RECORD: u8 = 0x1e;
+const GROUP: u8 = 0x1d;
+const FILE: u8 = 0x1c;
+
+/// The hash function input of XEP-0390 §4.1: the features string, the identities
+/// string and the extensions string, each of octet strings sorted by octets and
+/// closed by the file separator; `None` when §4.1 aborts (a foreign child). The
+/// `xml:lang` of an identity is its own attribute only (one inherited from the
+/// query or the iq is not seen here).
+pub fn caps2_input(answer: &DiscoAnswer) -> Option<Vec<u8>> {
+    if answer.foreign {
+        return None;
+    }
+    let unit = |s: &str| {
+        let mut v = s.as_bytes().to_vec();
+        v.push(UNIT);
+        v
+    };
+    let sorted_joined = |mut parts: Vec<Vec<u8>>| {
+        parts.sort();
+        parts.concat()
+    };
+    let mut out = sorted_joined(answer.features.iter().map(|f| unit(f)).collect());
+    out.push(FILE);
+    let identities = answer
+        .identities
+        .iter()
+        .map(|(category, kind, lang, name)| {
+            let mut v = [category, kind, lang, name].map(|s| unit(s)).concat();
+            v.push(RECORD);
+            v
+        })
+        .collect();
+    out.extend(sorted_joined(identities));
+    out.push(FILE);
+    let forms = answer
+        .forms
+        .iter()
+        .map(|form| {
+            let form_type = ("FORM_TYPE".to_owned(), vec![form.form_type.clone()]);
+            let fields = std::iter::once(&form_type)
+                .chain(&form.fields)
+                .map(|(var, values)| {
+                    let mut v = unit(var);
+                    v.extend(sorted_joined(values.iter().map(|x| unit(x)).collect()));
+                    v.push(RECORD);
+                    v
+                })
+                .collect();
+            let mut v = sorted_joined(fields);
+            v.push(GROUP);
+            v
+        })
+        .collect();
+    out.extend(sorted_joined(forms));
+    out.push(FILE);
+    Some(out)
+}
+
+/// Checks an answer to a query on the XEP-0390 node `urn:xmpp:caps#algo.value`
+/// (`name`: the part after `#`; §4.3 splits it at its last `.`): `verified:<algo>`,
+/// `mismatch`, `ill-formed` (§4.1 aborts, or no `.`), or `unverified:<algo>` for a
+/// function we do not compute (SHA-3, BLAKE2).
+pub fn verify2(answer: &DiscoAnswer, name: &str) -> String {
+    let Some((algorithm, value)) = name.rsplit_once('.') else {
+        return "ill-formed".to_owned();
+    };
+    let function = match algorithm {
+        "sha-256" => &ring::digest::SHA256,
+        "sha-384" => &ring::digest::SHA384,
+        "sha-512" => &ring::digest::SHA512,
+        _ => return format!("unverified:{algorithm}"),
+    };
+    let Some(input) = caps2_input(answer) else {
+        return "ill-formed".to_owned();
+    };
+    let digest = ring::digest::digest(function, &input);
+    if base64::engine::general_purpose::STANDARD.encode(digest.as_ref()) == value {
+        format!("verified:{algorithm}")
+    } else {
+        "mismatch".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,7 +235,7 @@ mod tests {
                 "http://jabber.org/protocol/muc",
                 "http://jabber.org/protocol/caps",
             ]),
-            forms: Vec::new(),
+            ..DiscoAnswer::default()
         };
         let s = verification_string(&answer).unwrap();
         assert_eq!(
@@ -185,6 +277,7 @@ mod tests {
                     ("software_version".into(), strings(&["0.11"])),
                 ],
             }],
+            foreign: false,
         };
         let s = verification_string(&answer).unwrap();
         assert_eq!(
@@ -206,7 +299,7 @@ mod tests {
         let mut answer = DiscoAnswer {
             identities: vec![identity("client", "pc", "", "X")],
             features: strings(&["a", "b", "a"]),
-            forms: Vec::new(),
+            ..DiscoAnswer::default()
         };
         assert_eq!(
             verification_string(&answer),
@@ -226,11 +319,141 @@ mod tests {
         let answer = DiscoAnswer {
             identities: vec![identity("client", "bot", "", "b")],
             features: strings(&["urn:xmpp:ping"]),
-            forms: Vec::new(),
+            ..DiscoAnswer::default()
         };
         let s = verification_string(&answer).unwrap();
         let ver = hash("sha-256", &s).unwrap();
         assert_eq!(verify(&answer, &ver), "verified:sha-256");
         assert_eq!(hash("md5", &s), None);
+    }
+
+    /// XEP-0390 §4.5.1, the simple example (BombusMod): the hash input ends with
+    /// the identities string and an empty extensions string.
+    #[test]
+    fn simple_example_of_xep_0390() {
+        let answer = DiscoAnswer {
+            identities: vec![identity("client", "mobile", "", "BombusMod")],
+            features: strings(&[
+                "http://jabber.org/protocol/si",
+                "http://jabber.org/protocol/bytestreams",
+                "http://jabber.org/protocol/chatstates",
+                "http://jabber.org/protocol/disco#info",
+                "http://jabber.org/protocol/disco#items",
+                "urn:xmpp:ping",
+                "jabber:iq:time",
+                "jabber:iq:privacy",
+                "jabber:iq:version",
+                "http://jabber.org/protocol/rosterx",
+                "urn:xmpp:time",
+                "jabber:x:oob",
+                "http://jabber.org/protocol/ibb",
+                "http://jabber.org/protocol/si/profile/file-transfer",
+                "urn:xmpp:receipts",
+                "jabber:iq:roster",
+                "jabber:iq:last",
+            ]),
+            ..DiscoAnswer::default()
+        };
+        let input = caps2_input(&answer).unwrap();
+        assert_eq!(input.len(), 0x1d9);
+        assert!(input
+            .ends_with(b"urn:xmpp:time\x1f\x1cclient\x1fmobile\x1f\x1fBombusMod\x1f\x1e\x1c\x1c"));
+        let ver = "kzBZbkqJ3ADrj7v08reD1qcWUwNGHaidNUgD7nHpiw8=";
+        assert_eq!(
+            verify2(&answer, &format!("sha-256.{ver}")),
+            "verified:sha-256"
+        );
+        assert_eq!(verify2(&answer, "sha-256.AAAA"), "mismatch");
+        assert_eq!(
+            verify2(
+                &answer,
+                "sha3-256.79mdYAfU9rEdTOcWDO7UEAt6E56SUzk/g6TnqUeuD9Q="
+            ),
+            "unverified:sha3-256"
+        );
+        let foreign = DiscoAnswer {
+            foreign: true,
+            ..answer
+        };
+        assert_eq!(verify2(&foreign, &format!("sha-256.{ver}")), "ill-formed");
+    }
+
+    /// XEP-0390 §4.5.2, the complex example (Tkabber in two languages, with a
+    /// software information form whose FORM_TYPE sorts among its fields).
+    #[test]
+    fn complex_example_of_xep_0390() {
+        let answer = DiscoAnswer {
+            identities: vec![
+                identity("client", "pc", "en", "Tkabber"),
+                identity("client", "pc", "ru", "Ткаббер"),
+            ],
+            features: strings(&[
+                "games:board",
+                "http://jabber.org/protocol/activity",
+                "http://jabber.org/protocol/activity+notify",
+                "http://jabber.org/protocol/bytestreams",
+                "http://jabber.org/protocol/chatstates",
+                "http://jabber.org/protocol/commands",
+                "http://jabber.org/protocol/disco#info",
+                "http://jabber.org/protocol/disco#items",
+                "http://jabber.org/protocol/evil",
+                "http://jabber.org/protocol/feature-neg",
+                "http://jabber.org/protocol/geoloc",
+                "http://jabber.org/protocol/geoloc+notify",
+                "http://jabber.org/protocol/ibb",
+                "http://jabber.org/protocol/iqibb",
+                "http://jabber.org/protocol/mood",
+                "http://jabber.org/protocol/mood+notify",
+                "http://jabber.org/protocol/rosterx",
+                "http://jabber.org/protocol/si",
+                "http://jabber.org/protocol/si/profile/file-transfer",
+                "http://jabber.org/protocol/tune",
+                "http://www.facebook.com/xmpp/messages",
+                "http://www.xmpp.org/extensions/xep-0084.html#ns-metadata+notify",
+                "jabber:iq:avatar",
+                "jabber:iq:browse",
+                "jabber:iq:dtcp",
+                "jabber:iq:filexfer",
+                "jabber:iq:ibb",
+                "jabber:iq:inband",
+                "jabber:iq:jidlink",
+                "jabber:iq:last",
+                "jabber:iq:oob",
+                "jabber:iq:privacy",
+                "jabber:iq:roster",
+                "jabber:iq:time",
+                "jabber:iq:version",
+                "jabber:x:data",
+                "jabber:x:event",
+                "jabber:x:oob",
+                "urn:xmpp:avatar:metadata+notify",
+                "urn:xmpp:ping",
+                "urn:xmpp:receipts",
+                "urn:xmpp:time",
+            ]),
+            forms: vec![Form {
+                form_type: "urn:xmpp:dataforms:softwareinfo".into(),
+                fields: vec![
+                    ("software".into(), strings(&["Tkabber"])),
+                    (
+                        "software_version".into(),
+                        strings(&["0.11.1-svn-20111216-mod (Tcl/Tk 8.6b2)"]),
+                    ),
+                    ("os".into(), strings(&["Windows"])),
+                    ("os_version".into(), strings(&["XP"])),
+                ],
+            }],
+            foreign: false,
+        };
+        let input = caps2_input(&answer).unwrap();
+        assert_eq!(input.len(), 0x543);
+        assert!(input.ends_with(b"8.6b2)\x1f\x1e\x1d\x1c"));
+        assert_eq!(
+            verify2(
+                &answer,
+                "sha-256.u79ZroNJbdSWhdSp311mddz44oHHPsEBntQ5b1jqBSY="
+            ),
+            "verified:sha-256"
+        );
     }
 }

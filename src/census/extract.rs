@@ -11,7 +11,9 @@ use super::{binary, caps};
 use crate::model::detail::{Binary, Caps, Detail, DiscoInfo, Identity, SoftwareVersion};
 use crate::xml::{ns, Element};
 
-const CAPS2: &str = "urn:xmpp:caps";
+/// The Entity Capabilities 2.0 namespace (XEP-0390 §3), also the prefix of its
+/// disco#info nodes (§4.3).
+pub const CAPS2: &str = "urn:xmpp:caps";
 const HASHES2: &str = "urn:xmpp:hashes:2";
 const VERSION: &str = "jabber:iq:version";
 const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
@@ -107,8 +109,7 @@ fn disco_of(query: Element<'_>) -> DiscoInfo {
     let verification = node.as_deref().and_then(|n| {
         let (base, ver) = n.rsplit_once('#')?;
         if base == CAPS2 {
-            // XEP-0390 §4's algorithm is not recomputed.
-            return Some("unverified:xep-0390".to_owned());
+            return Some(caps::verify2(&answer, ver));
         }
         (!ver.is_empty()).then(|| caps::verify(&answer, ver))
     });
@@ -149,9 +150,12 @@ fn answer_of(query: Element<'_>) -> caps::DiscoAnswer {
                 .features
                 .push(child.attr("var").unwrap_or_default().to_owned());
         } else if child.is(DATA_FORMS, "x") {
-            if let Some(form) = form_of(child) {
-                answer.forms.push(form);
+            match form_of(child) {
+                Some(form) => answer.forms.push(form),
+                None => answer.foreign = true,
             }
+        } else {
+            answer.foreign = true;
         }
     }
     answer

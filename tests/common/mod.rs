@@ -26,6 +26,7 @@ pub const CAPTURES: &[&str] = &[
     "prosody_wss.pcap",
     "prosody_directtls.pcap",
     "prosody_bosh_https.pcap",
+    "census_ejabberd.pcap",
 ];
 
 #[derive(Default)]
