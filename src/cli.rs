@@ -372,6 +372,13 @@ pub enum Format {
     Markdown,
 }
 
+/// A compression whose saving `stats --what-if` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhatIf {
+    /// XEP-0138 with ZLIB (RFC 1950), level 6, a sync flush after each element.
+    Zlib,
+}
+
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// Capture files (or, with --merge, stats JSON files written by --format json).
@@ -384,9 +391,21 @@ pub struct StatsArgs {
 
     /// Only this table (overview, traffic, presence, iq, iq_unmatched, messages,
     /// conversations, messages_per_minute, sessions, talkers, software, extensions,
-    /// binary).
+    /// binary, and compression with --what-if zlib).
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
+
+    /// Also measure what stream compression would save: `zlib` compresses every
+    /// stream's elements as XEP-0138 would (one compressor per direction, flushed
+    /// after each element) into the `compression` table. Slower (every element's
+    /// bytes are kept and compressed); not with -Y.
+    #[arg(long = "what-if", value_enum, value_name = "METHOD")]
+    pub what_if: Option<WhatIf>,
+
+    /// With --what-if: most stream directions compressed at once (about 300 KB
+    /// each); the elements of directions beyond are counted as unmeasured.
+    #[arg(long, value_name = "N", default_value_t = xmppdump::analysis::compression::MAX_LIVE_DIRECTIONS)]
+    pub what_if_directions: usize,
 
     /// Display filter: count only the stanzas it keeps (other events always pass;
     /// docs/filters.md).

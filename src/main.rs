@@ -310,6 +310,14 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
     if filter.is_some() && args.merge {
         bail!("-Y filters captures, not stats JSON: give it to the runs that wrote them");
     }
+    if args.what_if.is_some() && filter.is_some() {
+        // The what-if compresses whole streams: a stanza left out by the filter
+        // still shapes the compression of the ones after it.
+        bail!("--what-if measures whole streams and cannot be combined with -Y");
+    }
+    if args.what_if.is_some() && args.merge {
+        bail!("--what-if reads captures: give it to the runs that wrote the stats JSON");
+    }
     let mut total: Option<Stats> = None;
     for path in &args.files {
         let one = if args.merge {
@@ -319,13 +327,18 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("{}: not a stats JSON document: {e}", path.display()))?
         } else {
             let mut collector = Collector::new(&label(path));
+            let mut config = args.common.config()?;
+            if args.what_if == Some(cli::WhatIf::Zlib) {
+                config.keep_xml = true;
+                collector = collector.with_zlib_what_if(args.what_if_directions);
+            }
             match &filter {
                 Some(f) => {
                     let mut filtered = Filtered::new(f, Scope::Stanzas, &mut collector);
-                    run(one_file(path), args.common.config()?, &mut filtered, true)?;
+                    run(one_file(path), config, &mut filtered, true)?;
                 }
                 None => {
-                    run(one_file(path), args.common.config()?, &mut collector, true)?;
+                    run(one_file(path), config, &mut collector, true)?;
                 }
             }
             collector.into_stats()
@@ -339,6 +352,9 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
     let mut all = tables::tables(&stats);
     if let Some(name) = &args.table {
         all.retain(|t| t.name == name);
+        if all.is_empty() && name == "compression" {
+            bail!("the compression table is measured with --what-if zlib");
+        }
         if all.is_empty() {
             bail!(
                 "no table named {name:?} (tables: {})",

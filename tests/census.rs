@@ -4,11 +4,15 @@
 
 mod common;
 
-use common::{capture_path, config_for, session, xmppdump};
+use common::{capture_path, config_for, session, xmppdump, CAPTURES, LARGE_CAPTURES};
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use xmppdump::analysis::census::{Census, SoftwareRow};
-use xmppdump::analysis::{Collector, Stats};
+use xmppdump::analysis::compression::MAX_LIVE_DIRECTIONS;
+use xmppdump::analysis::{tables, Class, Collector, Stats};
 use xmppdump::capture::Reader;
+use xmppdump::model::Direction;
+use xmppdump::output::stats::render_csv;
 use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth;
 
@@ -497,4 +501,128 @@ fn a_real_in_band_bytestream_decodes_to_the_file_size() {
     assert_eq!(encoded, full + (size % block).div_ceil(3) * 4);
     let [_, _, decoded, _] = ibb(None);
     assert_eq!(decoded, 2 * size);
+}
+
+/// The stats of a bundled capture, with the XEP-0138 what-if or without.
+fn capture_stats(name: &str, what_if: bool) -> Stats {
+    let mut collector = Collector::new(name);
+    let mut config = config_for(name);
+    if what_if {
+        collector = collector.with_zlib_what_if(MAX_LIVE_DIRECTIONS);
+        config.keep_xml = true;
+    }
+    let file = std::fs::File::open(capture_path(name)).unwrap();
+    Pipeline::new(config)
+        .run(&mut Reader::new(file).unwrap(), &mut collector)
+        .unwrap();
+    collector.into_stats()
+}
+
+/// The what-if compresses every element the traffic table counts, once: per
+/// stream kind, direction and class its bytes are the traffic table's (whitespace,
+/// undecrypted TLS and HTTP framing are not XML and not compressed, nor BOSH's
+/// wrappers), unless some
+/// directions found no compressor, and then measured and unmeasured bytes add up
+/// to them. Asking for it changes no other number. A snapshot of the table for
+/// every capture.
+#[test]
+fn the_zlib_what_if_compresses_every_xml_byte_once() {
+    for name in CAPTURES.iter().chain(LARGE_CAPTURES) {
+        let mut with = capture_stats(name, true);
+        let what_if = std::mem::take(&mut with.census.compression);
+        assert_eq!(with, capture_stats(name, false), "{name}");
+        assert!(what_if.measured);
+        let mut traffic: BTreeMap<_, u64> = BTreeMap::new();
+        for (k, c) in &with.traffic {
+            if !matches!(k.class, Class::Whitespace | Class::Tls | Class::Framing) {
+                *traffic.entry((k.stream, k.dir, k.class)).or_default() += c.bytes;
+            }
+        }
+        let compressed: BTreeMap<_, u64> = what_if
+            .rows
+            .iter()
+            .map(|r| ((r.stream, r.dir, r.class), r.xml_bytes))
+            .collect();
+        if what_if.unmeasured.count == 0 {
+            for (k, bytes) in &traffic {
+                // BOSH's `<body/>` wrappers count as headers and closes but are
+                // HTTP payload, not stream elements (XEP-0206 §3).
+                let wrapper = matches!(k.2, Class::Header | Class::Close);
+                match compressed.get(k) {
+                    Some(c) => assert_eq!(c, bytes, "{name}: {k:?}"),
+                    None => assert!(wrapper && name.contains("bosh"), "{name}: {k:?}"),
+                }
+            }
+            assert!(compressed.keys().all(|k| traffic.contains_key(k)));
+        } else {
+            assert!(what_if.directions >= MAX_LIVE_DIRECTIONS as u64, "{name}");
+            let measured: u64 = compressed.values().sum();
+            let all: u64 = traffic.values().sum();
+            assert_eq!(measured + what_if.unmeasured.bytes, all, "{name}");
+        }
+        for r in &what_if.rows {
+            // Deflate's worst case: 5 bytes per stored block, 4 for the flush's
+            // empty block, the zlib header once per direction.
+            assert!(
+                r.zlib_bytes <= r.xml_bytes + r.elements * 12 + 2 * what_if.directions,
+                "{name}: {r:?}"
+            );
+        }
+        if LARGE_CAPTURES.contains(name) {
+            continue;
+        }
+        let table = tables::tables(&capture_stats(name, true))
+            .into_iter()
+            .find(|t| t.name == "compression")
+            .unwrap();
+        insta::assert_snapshot!(format!("{name}.compression.csv"), render_csv(&table));
+    }
+}
+
+/// Random bytes do not compress: zlib takes back base64's overhead on a real
+/// in-band bytestream but cannot go below the file itself.
+#[test]
+fn zlib_takes_back_base64_but_not_the_random_file() {
+    let size = census_truth()["ibb"]["file_size"].as_u64().unwrap();
+    let what_if = capture_stats("census_ejabberd.pcap", true)
+        .census
+        .compression;
+    let iq = what_if
+        .rows
+        .iter()
+        .find(|r| r.dir == Direction::ToServer && r.class == Class::Iq)
+        .unwrap();
+    // The sender's iqs carry the file's 40,020 base64 characters.
+    assert!(iq.xml_bytes > size * 4 / 3, "{iq:?}");
+    assert!(iq.zlib_bytes > size, "{iq:?}");
+    assert!(iq.zlib_bytes < size + size / 5, "{iq:?}");
+}
+
+/// `--what-if zlib` through the binary: the table in CSV, and clear errors for
+/// the table without the what-if and for the what-if with -Y.
+#[test]
+fn the_what_if_through_the_binary() {
+    let path = capture_path("census_ejabberd.pcap");
+    let (code, out, err) = xmppdump(&[
+        "stats",
+        &path,
+        "--what-if",
+        "zlib",
+        "--table",
+        "compression",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().any(|l| l.starts_with("c2s,C>S,all,")), "{out}");
+    let (code, out, err) = xmppdump(&["stats", &path, "--what-if", "zlib"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("What XEP-0138 zlib would make of the streams"));
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    let (code, _, err) = xmppdump(&["stats", &path, "--table", "compression"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--what-if zlib"), "{err}");
+    let (code, _, err) = xmppdump(&["stats", &path, "--what-if", "zlib", "-Y", "presence"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("-Y"), "{err}");
 }

@@ -7,6 +7,7 @@
 //! state is a short list of what was already counted for the connection, dropped
 //! when it ends; every map is bounded.
 
+use super::compression::Compression;
 use super::MAX_LISTED;
 use crate::census::{binary, software};
 use crate::model::detail::{Caps, Detail};
@@ -76,6 +77,10 @@ pub struct Census {
     pub extensions_dropped: u64,
     /// Keyed by payload kind (`ibb`, `vcard_photo`, `sasl`, …).
     pub binary: BTreeMap<String, BinaryRow>,
+    /// The XEP-0138 what-if, when asked for (`stats --what-if zlib`); absent from
+    /// the JSON document otherwise.
+    #[serde(default, skip_serializing_if = "Compression::is_unmeasured")]
+    pub compression: Compression,
 }
 
 impl Census {
@@ -109,6 +114,7 @@ impl Census {
             mine.encoded += row.encoded;
             mine.decoded += row.decoded;
         }
+        self.compression.merge(&other.compression);
     }
 }
 

@@ -5,6 +5,7 @@
 //! memory follows the number of open flows, not the size of the capture.
 
 use super::census::CensusCounter;
+use super::compression::ZlibWhatIf;
 use super::{
     Class, Counter, IqNamespace, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED,
     MAX_MINUTES,
@@ -95,6 +96,8 @@ pub struct Collector {
     /// The minute of the last message and its `messages_per_minute` key.
     minute: Option<(i64, String)>,
     census: CensusCounter,
+    /// The XEP-0138 what-if, when asked for.
+    zlib_what_if: Option<ZlibWhatIf>,
 }
 
 impl Collector {
@@ -120,6 +123,7 @@ impl Collector {
             pair: String::new(),
             minute: None,
             census: CensusCounter::new(file),
+            zlib_what_if: None,
             talkers: Map::default(),
             conversations: Map::default(),
             traffic: Map::default(),
@@ -132,6 +136,14 @@ impl Collector {
         self
     }
 
+    /// Also measures what XEP-0138 zlib compression would make of each stream,
+    /// at most `max_live` directions at once; the pipeline must then report
+    /// elements' bytes (`Config::keep_xml`).
+    pub fn with_zlib_what_if(mut self, max_live: usize) -> Collector {
+        self.zlib_what_if = Some(ZlibWhatIf::new(max_live));
+        self
+    }
+
     /// The statistics so far (after `summary`, everything).
     pub fn into_stats(mut self) -> Stats {
         let mut flows: Vec<FlowId> = self.flows.keys().copied().collect();
@@ -141,6 +153,9 @@ impl Collector {
         }
         self.flush_fan_out(None);
         self.stats.census = std::mem::take(&mut self.census).finish();
+        if let Some(what_if) = self.zlib_what_if.take() {
+            self.stats.census.compression = what_if.finish();
+        }
         self.stats.talkers.extend(self.talkers.drain());
         self.stats.traffic.extend(self.traffic.drain());
         self.stats.conversations.extend(self.conversations.drain());
@@ -194,7 +209,11 @@ impl Collector {
         self.census.event(e, stream, flow.row.bound_jid.as_deref());
         let key = &mut self.traffic_key;
         key.detail.clear();
-        if let Some(class) = classify(&e.kind, &mut key.detail) {
+        let class = classify(&e.kind, &mut key.detail);
+        if let Some(what_if) = &mut self.zlib_what_if {
+            what_if.event(e, stream, class);
+        }
+        if let Some(class) = class {
             key.stream = stream;
             key.dir = e.direction;
             key.class = class;

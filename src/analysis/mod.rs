@@ -8,6 +8,7 @@
 
 pub mod census;
 pub mod collect;
+pub mod compression;
 pub mod histogram;
 pub mod tables;
 

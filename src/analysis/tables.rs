@@ -5,6 +5,7 @@
 
 use super::{ratio, Class, Stats};
 use crate::model::{Direction, StreamKind};
+use std::collections::BTreeMap;
 
 /// A titled table of strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,7 @@ pub const TABLE_NAMES: &[&str] = &[
     "software",
     "extensions",
     "binary",
+    "compression",
 ];
 
 fn table(name: &'static str, title: &str, headers: &[&str], rows: Vec<Vec<String>>) -> Table {
@@ -58,7 +60,7 @@ fn dir(d: Direction) -> &'static str {
 }
 
 pub fn tables(s: &Stats) -> Vec<Table> {
-    vec![
+    let mut all = vec![
         overview(s),
         traffic(s),
         presence(s),
@@ -72,7 +74,12 @@ pub fn tables(s: &Stats) -> Vec<Table> {
         software(s),
         extensions(s),
         binary(s),
-    ]
+    ];
+    // Only measured on request (`stats --what-if zlib`).
+    if s.census.compression.measured {
+        all.push(compression(s));
+    }
+    all
 }
 
 fn overview(s: &Stats) -> Table {
@@ -234,7 +241,7 @@ fn iq_unmatched(s: &Stats) -> Table {
 }
 
 fn messages(s: &Stats) -> Table {
-    let mut by_type = std::collections::BTreeMap::new();
+    let mut by_type = BTreeMap::new();
     for (k, c) in &s.traffic {
         if k.class == Class::Message {
             by_type
@@ -526,4 +533,75 @@ fn binary(s: &Stats) -> Table {
         ],
         rows,
     )
+}
+
+/// The XEP-0138 what-if: each kind of traffic's bytes as carried and under zlib,
+/// with its share of its direction's bytes before and after.
+fn compression(s: &Stats) -> Table {
+    let what_if = &s.census.compression;
+    let mut totals: BTreeMap<(StreamKind, Direction), (u64, u64, u64)> = BTreeMap::new();
+    for r in &what_if.rows {
+        let t = totals.entry((r.stream, r.dir)).or_default();
+        t.0 += r.elements;
+        t.1 += r.xml_bytes;
+        t.2 += r.zlib_bytes;
+    }
+    let row = |stream: StreamKind, d: Direction, class: &str, n: (u64, u64, u64)| {
+        let whole = totals.get(&(stream, d)).copied().unwrap_or_default();
+        vec![
+            stream.as_str().to_owned(),
+            dir(d).to_owned(),
+            class.to_owned(),
+            n.0.to_string(),
+            n.1.to_string(),
+            n.2.to_string(),
+            pct(ratio(n.2, n.1)),
+            pct(ratio(n.1, whole.1)),
+            pct(ratio(n.2, whole.2)),
+        ]
+    };
+    let mut rows = Vec::new();
+    for (&(stream, d), &total) in &totals {
+        for r in what_if
+            .rows
+            .iter()
+            .filter(|r| (r.stream, r.dir) == (stream, d))
+        {
+            let n = (r.elements, r.xml_bytes, r.zlib_bytes);
+            rows.push(row(stream, d, r.class.as_str(), n));
+        }
+        rows.push(row(stream, d, "all", total));
+    }
+    if what_if.unmeasured.count > 0 {
+        let u = &what_if.unmeasured;
+        rows.push(vec![
+            "-".into(),
+            "-".into(),
+            "unmeasured".into(),
+            u.count.to_string(),
+            u.bytes.to_string(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
+    let mut t = table(
+        "compression",
+        "What XEP-0138 zlib would make of the streams (level 6, flushed per element)",
+        &[
+            "stream",
+            "dir",
+            "class",
+            "elements",
+            "xml bytes",
+            "zlib bytes",
+            "zlib/xml",
+            "xml share",
+            "zlib share",
+        ],
+        rows,
+    );
+    t.terminal_columns = Some(vec![0, 1, 2, 4, 5, 6, 8]);
+    t
 }

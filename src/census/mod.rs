@@ -11,3 +11,4 @@ pub mod caps;
 pub mod extract;
 pub mod namespaces;
 pub mod software;
+pub mod zlib;
