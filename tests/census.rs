@@ -626,3 +626,33 @@ fn the_what_if_through_the_binary() {
     assert_eq!(code, 2);
     assert!(err.contains("-Y"), "{err}");
 }
+
+/// "No client older than": `software.version[PRODUCT]` compares every version
+/// identified of the product, number by number, on the real ejabberd capture
+/// whose versions the capture's ground truth records.
+#[test]
+fn minimum_versions_in_check_rules() {
+    let truth = census_truth();
+    let profanity = truth["clients"]["alice@localhost"]["version"]["version"]
+        .as_str()
+        .unwrap();
+    let path = capture_path("census_ejabberd.pcap");
+    let judge = |rule: &str| {
+        let (code, out, err) = xmppdump(&["check", &path, "--rule", rule]);
+        assert!(code == 0 || code == 1, "{rule}: {err}");
+        (code == 0, out)
+    };
+    assert!(judge(&format!("software.version[profanity] == \"{profanity}\"")).0);
+    assert!(judge("software.version[Profanity] >= \"0.9\"").0);
+    assert!(judge("software.version[Profanity] > \"0.13\"").0);
+    let (passed, out) = judge("software.version[Profanity] >= \"0.14\"");
+    assert!(!passed);
+    assert!(out.contains(&format!("\"{profanity}\"")), "{out}");
+    assert!(judge("software.version[ejabberd] < \"23.10\"").0);
+    assert!(judge("software.version[mcabber] >= \"1.1.2\"").0);
+    // A product that is not there is not older than anything, nor equal to it.
+    assert!(judge("software.version[Pidgin] >= \"2.14\"").0);
+    assert!(!judge("software.version[Pidgin] == \"2.14\"").0);
+    let (code, _, err) = xmppdump(&["check", &path, "--rule", "software.product[client] > \"a\""]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -50,12 +50,52 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("extension", "namespace or XEP (XEP-0384)", "elements carrying the namespace, or any namespace of the XEP (e.g. extension[XEP-0384] > 0: OMEMO is used)"),
     ("extension.connections", "namespace or XEP", "connections where it appears (for a XEP, the most of any one of its namespaces)"),
     ("software.product", "role (client, server, contact, remote)", "text: the products identified (docs/census.md); == holds when every one is it, != when none is"),
+    ("software.version", "product (Profanity, ejabberd, …; any case)", "version: the versions of the product identified; every one must compare as asked, number by number (software.version[Pidgin] >= \"2.14\": no older Pidgin)"),
     ("binary.encoded", "payload kind (ibb, vcard_photo, omemo_payload, …)", "bytes of base64 text carried"),
     ("binary.overhead_ratio", "payload kind", "(encoded − decoded) / stanza bytes (0..1)"),
 ];
 
 pub fn is_textual(name: &str) -> bool {
-    matches!(name, "sasl.mechanism" | "software.product")
+    matches!(
+        name,
+        "sasl.mechanism" | "software.product" | "software.version"
+    )
+}
+
+/// Text metrics that also compare with <, <=, > and >= (as versions).
+pub fn is_ordered_text(name: &str) -> bool {
+    name == "software.version"
+}
+
+/// Compares two version strings number by number (`0.13.1` > `0.13` > `0.9`):
+/// split at every character that is not a letter or a digit, numeric parts
+/// compare as numbers (leading zeros ignored), others as text, and a number sorts
+/// before text; a version that runs out first is the smaller.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let parts = |v: &str| {
+        v.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|p| !p.is_empty())
+            .map(|p| p.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (parts(a), parts(b));
+    for (x, y) in a.iter().zip(&b) {
+        let numeric = |p: &str| p.bytes().all(|c| c.is_ascii_digit());
+        let order = match (numeric(x), numeric(y)) {
+            (true, true) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            (false, false) => x.cmp(y),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// The census rows of a namespace, or of every namespace of a XEP (`XEP-0384`).
@@ -243,6 +283,19 @@ pub fn measure(stats: &Stats, name: &str, scope: Option<&str>) -> Result<Measure
                 .map(|r| r.product.clone())
                 .collect(),
         ),
+        "software.version" => {
+            let product = scope.ok_or("software.version needs a product in [ ]")?;
+            let mut versions: Vec<String> = stats
+                .census
+                .software
+                .values()
+                .filter(|r| r.product.eq_ignore_ascii_case(product) && !r.version.is_empty())
+                .map(|r| r.version.clone())
+                .collect();
+            versions.sort();
+            versions.dedup();
+            Measured::Texts(versions)
+        }
         "binary.encoded" | "binary.overhead_ratio" => {
             let rows = stats
                 .census
@@ -283,4 +336,28 @@ pub fn measure(stats: &Stats, name: &str, scope: Option<&str>) -> Result<Measure
             num(c.count)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_number_by_number() {
+        use std::cmp::Ordering::*;
+        for (a, b, want) in [
+            ("0.13.1", "0.13", Greater),
+            ("0.13", "0.9", Greater),
+            ("23.01-1", "23.10", Less),
+            ("2.14.0", "2.14", Greater),
+            ("1.17.0", "1.17.0", Equal),
+            ("0.12.4", "0.12.10", Less),
+            ("1.0rc1", "1.0", Greater),
+            ("1.0", "1.0.rc1", Less),
+            ("007", "7", Equal),
+        ] {
+            assert_eq!(compare_versions(a, b), want, "{a} vs {b}");
+            assert_eq!(compare_versions(b, a), want.reverse(), "{b} vs {a}");
+        }
+    }
 }

@@ -424,9 +424,23 @@ fn expectation(
                 Value::Text(t) => t.as_str(),
                 Value::Number(_) => "",
             };
-            let passed = match op {
-                Op::Eq => !seen.is_empty() && seen.iter().all(|s| s == want),
-                _ => seen.iter().all(|s| s != want),
+            let passed = if metrics::is_ordered_text(metric) {
+                // Every version seen compares as asked; none seen passes (no
+                // older one is there), except for ==.
+                let order = |s: &String| metrics::compare_versions(s, want);
+                match op {
+                    Op::Eq => !seen.is_empty() && seen.iter().all(|s| order(s).is_eq()),
+                    Op::Ne => seen.iter().all(|s| order(s).is_ne()),
+                    Op::Lt => seen.iter().all(|s| order(s).is_lt()),
+                    Op::Le => seen.iter().all(|s| order(s).is_le()),
+                    Op::Gt => seen.iter().all(|s| order(s).is_gt()),
+                    Op::Ge => seen.iter().all(|s| order(s).is_ge()),
+                }
+            } else {
+                match op {
+                    Op::Eq => !seen.is_empty() && seen.iter().all(|s| s == want),
+                    _ => seen.iter().all(|s| s != want),
+                }
             };
             let mut distinct: Vec<&String> = seen.iter().collect();
             distinct.sort();

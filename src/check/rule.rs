@@ -259,7 +259,9 @@ pub fn parse(text: &str) -> Result<Rule, RuleError> {
                 format!("{name} is text: compare with a \"string\""),
             ))
         }
-        (Value::Text(_), true) if !matches!(op, Op::Eq | Op::Ne) => {
+        (Value::Text(_), true)
+            if !matches!(op, Op::Eq | Op::Ne) && !super::metrics::is_ordered_text(&name) =>
+        {
             return Err(err(op_at + 1, "text compares only with == or !="))
         }
         _ => {}
