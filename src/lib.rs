@@ -38,5 +38,6 @@ pub mod session;
 pub mod story;
 pub mod synth;
 pub mod tls;
+pub mod transport;
 pub mod websocket;
 pub mod xml;
