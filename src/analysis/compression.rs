@@ -50,6 +50,25 @@ pub struct Compression {
 
 type Key = (StreamKind, Direction, Class);
 
+impl CompressionRow {
+    fn empty((stream, dir, class): Key) -> CompressionRow {
+        CompressionRow {
+            stream,
+            dir,
+            class,
+            elements: 0,
+            xml_bytes: 0,
+            zlib_bytes: 0,
+        }
+    }
+
+    fn add(&mut self, elements: u64, xml_bytes: u64, zlib_bytes: u64) {
+        self.elements += elements;
+        self.xml_bytes += xml_bytes;
+        self.zlib_bytes += zlib_bytes;
+    }
+}
+
 impl Compression {
     pub fn is_unmeasured(&self) -> bool {
         !self.measured
@@ -66,11 +85,7 @@ impl Compression {
             .collect();
         for r in &other.rows {
             rows.entry((r.stream, r.dir, r.class))
-                .and_modify(|m| {
-                    m.elements += r.elements;
-                    m.xml_bytes += r.xml_bytes;
-                    m.zlib_bytes += r.zlib_bytes;
-                })
+                .and_modify(|m| m.add(r.elements, r.xml_bytes, r.zlib_bytes))
                 .or_insert_with(|| r.clone());
         }
         self.rows = rows.into_values().collect();
@@ -101,8 +116,7 @@ pub struct ZlibWhatIf {
     /// The compressor of each live direction; `None` for one that failed.
     live: Map<(FlowId, Direction), Option<Box<Deflater>>>,
     pending: Option<Pending>,
-    /// (elements, xml bytes, zlib bytes) by key while counting.
-    rows: BTreeMap<Key, (u64, u64, u64)>,
+    rows: BTreeMap<Key, CompressionRow>,
     directions: u64,
     unmeasured: Counter,
     /// The compressed bytes of the last element (reused).
@@ -153,20 +167,7 @@ impl ZlibWhatIf {
         self.settle(None, Class::Other);
         Compression {
             measured: true,
-            rows: self
-                .rows
-                .into_iter()
-                .map(
-                    |((stream, dir, class), (elements, xml_bytes, zlib_bytes))| CompressionRow {
-                        stream,
-                        dir,
-                        class,
-                        elements,
-                        xml_bytes,
-                        zlib_bytes,
-                    },
-                )
-                .collect(),
+            rows: self.rows.into_values().collect(),
             directions: self.directions,
             unmeasured: self.unmeasured,
         }
@@ -209,10 +210,11 @@ impl ZlibWhatIf {
     fn settle(&mut self, stream: Option<StreamKind>, class: Class) {
         if let Some(p) = self.pending.take() {
             let stream = stream.unwrap_or(p.stream);
-            let row = self.rows.entry((stream, p.dir, class)).or_default();
-            row.0 += 1;
-            row.1 += p.xml_bytes;
-            row.2 += p.zlib_bytes;
+            let key = (stream, p.dir, class);
+            self.rows
+                .entry(key)
+                .or_insert_with(|| CompressionRow::empty(key))
+                .add(1, p.xml_bytes, p.zlib_bytes);
         }
     }
 }

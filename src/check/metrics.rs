@@ -139,6 +139,9 @@ pub fn is_known(name: &str) -> bool {
 pub enum Measured {
     Number(f64),
     Texts(Vec<String>),
+    /// The set of versions seen, which also compare with <, <=, > and >=
+    /// ([`compare_versions`]).
+    Versions(Vec<String>),
     /// Nothing to measure (no presences for a ratio, no responses for a time).
     Missing,
 }
@@ -294,7 +297,7 @@ pub fn measure(stats: &Stats, name: &str, scope: Option<&str>) -> Result<Measure
                 .collect();
             versions.sort();
             versions.dedup();
-            Measured::Texts(versions)
+            Measured::Versions(versions)
         }
         "binary.encoded" | "binary.overhead_ratio" => {
             let rows = stats

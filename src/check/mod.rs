@@ -420,41 +420,26 @@ fn expectation(
             Value::Text(_) => (false, format_number(v)),
         },
         Ok(Measured::Texts(seen)) => {
-            let want = match value {
-                Value::Text(t) => t.as_str(),
-                Value::Number(_) => "",
+            let want = text_of(value);
+            let passed = match op {
+                Op::Eq => !seen.is_empty() && seen.iter().all(|s| s == want),
+                _ => seen.iter().all(|s| s != want),
             };
-            let passed = if metrics::is_ordered_text(metric) {
-                // Every version seen compares as asked; none seen passes (no
-                // older one is there), except for ==.
-                let order = |s: &String| metrics::compare_versions(s, want);
-                match op {
-                    Op::Eq => !seen.is_empty() && seen.iter().all(|s| order(s).is_eq()),
-                    Op::Ne => seen.iter().all(|s| order(s).is_ne()),
-                    Op::Lt => seen.iter().all(|s| order(s).is_lt()),
-                    Op::Le => seen.iter().all(|s| order(s).is_le()),
-                    Op::Gt => seen.iter().all(|s| order(s).is_gt()),
-                    Op::Ge => seen.iter().all(|s| order(s).is_ge()),
-                }
-            } else {
-                match op {
-                    Op::Eq => !seen.is_empty() && seen.iter().all(|s| s == want),
-                    _ => seen.iter().all(|s| s != want),
-                }
+            (passed, shown(&seen))
+        }
+        Ok(Measured::Versions(seen)) => {
+            // Every version seen compares as asked; none seen passes (no older one
+            // is there), except for ==.
+            let order = |s: &String| metrics::compare_versions(s, text_of(value));
+            let passed = match op {
+                Op::Eq => !seen.is_empty() && seen.iter().all(|s| order(s).is_eq()),
+                Op::Ne => seen.iter().all(|s| order(s).is_ne()),
+                Op::Lt => seen.iter().all(|s| order(s).is_lt()),
+                Op::Le => seen.iter().all(|s| order(s).is_le()),
+                Op::Gt => seen.iter().all(|s| order(s).is_gt()),
+                Op::Ge => seen.iter().all(|s| order(s).is_ge()),
             };
-            let mut distinct: Vec<&String> = seen.iter().collect();
-            distinct.sort();
-            distinct.dedup();
-            let shown = if distinct.is_empty() {
-                "none".to_owned()
-            } else {
-                distinct
-                    .iter()
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            (passed, shown)
+            (passed, shown(&seen))
         }
     };
     Outcome {
@@ -477,5 +462,29 @@ fn format_number(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.4}")
+    }
+}
+
+/// The text a rule compares with (a number compares with no text).
+fn text_of(value: &Value) -> &str {
+    match value {
+        Value::Text(t) => t.as_str(),
+        Value::Number(_) => "",
+    }
+}
+
+/// The distinct texts seen, quoted, or `none`.
+fn shown(seen: &[String]) -> String {
+    let mut distinct: Vec<&String> = seen.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.is_empty() {
+        "none".to_owned()
+    } else {
+        distinct
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
