@@ -12,8 +12,8 @@
 use crate::carrier::{self, position, Receiver};
 use crate::http::{self, Body, Head, Progress};
 use crate::limits::Limits;
+use crate::model::At;
 use crate::model::{Anomaly, Direction, EventKind, Position, StreamKind};
-use crate::session::At;
 use crate::xml::{self, ns, NsScope};
 
 /// XEP-0124's namespace of `<body/>`.

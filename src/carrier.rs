@@ -4,8 +4,8 @@
 //! the session implements: their own events as they are, and the XMPP bytes they
 //! unwrapped, in order, for a stream whose elements arrive without a stream header.
 
+use crate::model::At;
 use crate::model::{Anomaly, Direction, EventKind, Position, StreamOffset};
-use crate::session::At;
 
 pub trait Receiver {
     fn event(&mut self, dir: Direction, pos: Position, kind: EventKind);

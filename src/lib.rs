@@ -35,6 +35,7 @@ pub mod output;
 pub mod pipeline;
 pub mod report;
 pub mod session;
+pub mod sink;
 pub mod story;
 pub mod synth;
 pub mod tls;

@@ -8,8 +8,8 @@
 use crate::capture::write::PcapngWriter;
 use crate::capture::Packet;
 use crate::model::{FrameNo, Timestamp};
-use crate::output::{Sink, Summary};
 use crate::pipeline::{Config, Pipeline};
+use crate::sink::{Sink, Summary};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

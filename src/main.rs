@@ -15,9 +15,10 @@ use xmppdump::filter::Filter;
 use xmppdump::output::check as report_format;
 use xmppdump::output::filtered::{Filtered, MatchingFlows, Scope};
 use xmppdump::output::ndjson::Ndjson;
+use xmppdump::output::stats as render;
 use xmppdump::output::text::Text;
-use xmppdump::output::{stats as render, Sink, Summary, SummaryOnly, Tee};
 use xmppdump::pipeline::{Config, RunError};
+use xmppdump::sink::{Sink, Summary, SummaryOnly, Tee};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {

@@ -10,8 +10,8 @@ use xmppdump::capture::Reader;
 use xmppdump::model::{Direction, Event, EventKind, FlowId, StreamKind};
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
-use xmppdump::output::Summary;
 use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::sink::Summary;
 
 fn open(name: &str) -> Reader {
     let path = format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -11,8 +11,8 @@ use xmppdump::capture::Reader;
 use xmppdump::model::Timestamp;
 use xmppdump::output::ndjson::Ndjson;
 use xmppdump::output::text::Text;
-use xmppdump::output::Sink;
 use xmppdump::pipeline::{parallel, Config};
+use xmppdump::sink::Sink;
 use xmppdump::synth::{self, client_header, server_header, Conversation, Link, Packet};
 
 fn run(bytes: &[u8], config: Config, jobs: usize) -> Collect {

@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use xmppdump::capture::Packet;
 use xmppdump::model::{Anomaly, Direction, Event, EventKind, FrameNo, Timestamp};
-use xmppdump::output::{Sink, Summary};
 use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::sink::{Sink, Summary};
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];

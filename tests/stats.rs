@@ -291,7 +291,7 @@ fn xmpptrace_presence_overhead_matches_an_independent_count() {
     let (events, _) = run_bytes(std::fs::read(&path).unwrap(), Config::default());
     let mut collector = Collector::new("x");
     for e in &events {
-        xmppdump::output::Sink::event(&mut collector, e).unwrap();
+        xmppdump::sink::Sink::event(&mut collector, e).unwrap();
     }
     let o = collector.into_stats().presence_overhead(None);
     assert_eq!(
@@ -352,7 +352,7 @@ fn messages_per_minute_is_bounded_and_keeps_the_total() {
     // the rest is counted, not kept (per run and when merging).
     use xmppdump::analysis::MAX_MINUTES;
     use xmppdump::model::{Event, EventKind, FlowId, FrameNo, StreamOffset, Timestamp};
-    use xmppdump::output::Sink;
+    use xmppdump::sink::Sink;
     let extra = 7;
     let mut collector = Collector::new("minutes");
     for i in 0..MAX_MINUTES + extra {

@@ -12,12 +12,12 @@ use super::{
 };
 use crate::fnv;
 use crate::jid::Jid;
+use crate::model::time::rfc3339;
 use crate::model::{
     DetectedBy, Direction, DirectionBytes, EndReason, Event, EventKind, FlowId, Stanza, StreamKind,
     Timestamp,
 };
-use crate::output::time::rfc3339;
-use crate::output::{Sink, Summary};
+use crate::sink::{Sink, Summary};
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;

@@ -9,9 +9,9 @@ pub mod metrics;
 pub mod rule;
 
 use crate::analysis::Stats;
+use crate::model::time::rfc3339;
 use crate::model::{Direction, EndReason, Event, EventKind, FlowId, StreamKind, Timestamp};
-use crate::output::time::rfc3339;
-use crate::output::{Sink, Summary};
+use crate::sink::{Sink, Summary};
 use metrics::Measured;
 use rule::{Builtin, Op, Rule, RuleError, Value};
 use serde::Serialize;

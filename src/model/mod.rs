@@ -9,6 +9,7 @@ use std::fmt;
 
 pub mod detail;
 mod stanza;
+pub mod time;
 pub use detail::Detail;
 pub use stanza::{Field, Stanza, StanzaBox};
 
@@ -155,7 +156,7 @@ impl StreamKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// Capture time of the frame that completed the event.
-    #[serde(serialize_with = "crate::output::time::serialize_rfc3339")]
+    #[serde(serialize_with = "crate::model::time::serialize_rfc3339")]
     pub time: Timestamp,
     pub flow: FlowId,
     #[serde(rename = "dir")]
@@ -171,6 +172,14 @@ pub struct Event {
     pub decrypted: bool,
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+/// Which packet the bytes being fed came from: every layer stamps it on what it
+/// reports.
+#[derive(Debug, Clone, Copy)]
+pub struct At {
+    pub frame: FrameNo,
+    pub time: Timestamp,
 }
 
 /// Where an event sits; the pipeline stamps this on what a stage reports.

@@ -6,8 +6,8 @@
 //! `frame.comment`.
 
 use super::text::describe;
-use super::{Sink, Summary};
 use crate::model::{Event, EventKind};
+use crate::sink::{Sink, Summary};
 use std::collections::BTreeMap;
 use std::io;
 

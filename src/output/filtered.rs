@@ -6,9 +6,10 @@
 //! counts the capture, not the selection). Each event is judged on its NDJSON form
 //! ([`crate::filter`]).
 
-use super::{ndjson, Sink, Summary};
+use super::ndjson;
 use crate::filter::Filter;
 use crate::model::{Event, EventKind};
+use crate::sink::{Sink, Summary};
 use std::collections::BTreeSet;
 use std::io;
 

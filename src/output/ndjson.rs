@@ -6,8 +6,8 @@
 //! every other event goes through serde. The serde form, with the event kind
 //! flattened into the line, costs several times as much per stanza.
 
-use super::{LineFormat, Sink, Summary};
 use crate::model::{hex16, Direction, Event, EventKind, FlowId, Stanza};
+use crate::sink::{LineFormat, Sink, Summary};
 use std::io::{self, Write};
 
 pub struct Ndjson<W: Write> {
@@ -41,7 +41,7 @@ pub fn write_event(event: &Event, out: &mut Vec<u8>, time: &mut String) -> io::R
         _ => return serde_json::to_writer(out, event).map_err(io::Error::from),
     };
     time.clear();
-    crate::output::time::push_rfc3339(time, event.time);
+    crate::model::time::push_rfc3339(time, event.time);
     out.extend_from_slice(b"{\"time\":");
     push_string(out, time);
     push_number(out, b",\"flow\":", u64::from(event.flow.0));

@@ -5,9 +5,9 @@
 //! from the wire are escaped so one event is always one line.
 
 use super::color::{self, BOLD, DIM, RESET};
-use super::time::push_time_of_day;
-use super::{LineFormat, Sink, Summary};
+use crate::model::time::push_time_of_day;
 use crate::model::{Event, EventKind, Features, FlowId, Stanza};
+use crate::sink::{LineFormat, Sink, Summary};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};

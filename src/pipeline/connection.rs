@@ -8,11 +8,12 @@
 use super::Config;
 use crate::decode::Segment;
 use crate::flow::{Arrival, Class, Delivery, Flow, Reassembler};
+use crate::model::At;
 use crate::model::{
     Anomaly, DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
 use crate::session::detect::{sniff, Verdict};
-use crate::session::{flow_position, At, Report, Reports, Session, Transport};
+use crate::session::{flow_position, Report, Reports, Session, Transport};
 use std::net::SocketAddr;
 
 /// What a flow's bytes are, as far as we know.

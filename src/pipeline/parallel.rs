@@ -22,9 +22,9 @@
 use super::{Config, Pipeline, RunError};
 use crate::capture::{Packet, Reader};
 use crate::decode::decode;
+use crate::model::At;
 use crate::model::{Event, EventKind, FlowId, FrameNo, Timestamp};
-use crate::output::{LineFormat, Sink, Summary};
-use crate::session::At;
+use crate::sink::{LineFormat, Sink, Summary};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::net::SocketAddr;

@@ -9,7 +9,7 @@
 pub mod charts;
 
 use crate::analysis::{tables, Class, Histogram, Stats};
-use crate::output::Summary;
+use crate::sink::Summary;
 use crate::story::diagram::Diagram;
 use crate::story::transcript::{render, Style};
 use crate::story::Dialogue;

@@ -4,6 +4,7 @@
 //! redaction setting; output: the [`EventKind`] for it plus anomalies for invalid JIDs.
 //! Matching is by (namespace, local name) only (RFC 6120 §4.8).
 
+use super::error::condition_and_text;
 use super::{sasl, sm};
 use crate::fnv;
 use crate::jid::Jid;
@@ -314,16 +315,6 @@ fn fill_stanza(s: &mut Stanza, root: Element<'_>, stanza_ns: &str) {
             s.add_extension(ext);
         }
     }
-}
-
-/// The defined-condition child (any child in `cond_ns` but `text`) and the text.
-pub fn condition_and_text(el: Element<'_>, cond_ns: &str) -> (Option<String>, Option<String>) {
-    let condition = el
-        .children()
-        .find(|c| c.ns() == Some(cond_ns) && c.name() != "text")
-        .map(|c| c.name().to_owned());
-    let text = el.child_text(cond_ns, "text").map(str::to_owned);
-    (condition, text)
 }
 
 fn check_jids(jids: &[(&str, Option<&str>)], out: &mut Vec<EventKind>) {

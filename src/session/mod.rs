@@ -12,18 +12,19 @@
 
 pub mod classify;
 pub mod detect;
+pub mod error;
 pub mod sasl;
 pub mod sm;
 pub mod stream;
 
 use crate::carrier;
 use crate::limits::Limits;
-use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position};
+use crate::model::{Anomaly, At, Direction, DirectionBytes, EventKind, Position};
 use crate::tls::{self, KeyStore};
 use crate::{bosh, http, websocket};
 use detect::Verdict;
 use std::sync::Arc;
-pub use stream::{At, Report, Stream};
+pub use stream::{Report, Stream};
 
 /// What carries the XMPP stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

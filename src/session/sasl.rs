@@ -6,7 +6,7 @@
 //! user asked for secrets. The username is not secret and is shown where the mechanism
 //! carries it (PLAIN: RFC 4616 §2; SCRAM: RFC 5802 §5.1; HT-*: XEP-0484 §4).
 
-use super::classify::condition_and_text;
+use super::error::condition_and_text;
 use crate::model::EventKind;
 use crate::xml::{ns, Element};
 

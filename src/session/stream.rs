@@ -12,9 +12,7 @@
 
 use super::classify;
 use crate::limits::Limits;
-use crate::model::{
-    Anomaly, DirectionBytes, EventKind, FrameNo, Position, StreamOffset, Timestamp,
-};
+use crate::model::{Anomaly, At, DirectionBytes, EventKind, Position, StreamOffset};
 use crate::xml::{self, FrameKind, Framer, NsScope, Status};
 
 /// First byte of a TLS handshake record (RFC 8446 §5.1, content type 22).
@@ -29,13 +27,6 @@ pub enum Mode {
     Tls,
     /// Restricted XML or data after close: nothing more is parsed.
     Broken,
-}
-
-/// Where the bytes being fed came from.
-#[derive(Debug, Clone, Copy)]
-pub struct At {
-    pub frame: FrameNo,
-    pub time: Timestamp,
 }
 
 /// Parser state of one direction.

@@ -15,8 +15,8 @@ use crate::model::{
     DetectedBy, Direction, DirectionBytes, EndReason, Event, EventKind, FlowId, FrameNo,
     StreamKind, Timestamp,
 };
-use crate::output::{Sink, Summary};
 use crate::session::Transport;
+use crate::sink::{Sink, Summary};
 use std::collections::BTreeMap;
 use std::io;
 

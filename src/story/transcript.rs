@@ -7,10 +7,10 @@
 
 use super::pretty::{self, Show};
 use super::{explain, Dialogue, Phase};
+use crate::model::time::rfc3339;
 use crate::model::{Direction, EventKind};
 use crate::output::color::{paint, BOLD, CYAN, DIM, RED, YELLOW};
 use crate::output::text::describe;
-use crate::output::time::rfc3339;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 

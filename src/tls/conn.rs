@@ -15,8 +15,8 @@ use super::crypto::{suite, suite_name, Decrypter, OpenError, Suite};
 use super::keylog::{KeyStore, Secret};
 use super::{cert, wire};
 use crate::limits::Limits;
+use crate::model::At;
 use crate::model::{Anomaly, Direction, EventKind, Position, StreamOffset};
-use crate::session::At;
 use std::sync::Arc;
 
 /// Where a connection's output goes.

@@ -13,8 +13,8 @@ pub mod frame;
 
 use crate::carrier::{self, position, Receiver};
 use crate::http::{self, Progress};
+use crate::model::At;
 use crate::model::{Anomaly, Direction, EventKind, Position};
-use crate::session::At;
 use frame::{Header, Parsed};
 
 /// Both directions of one XMPP-over-WebSocket connection.

@@ -4,8 +4,8 @@
 use std::io::Cursor;
 use xmppdump::capture::Reader;
 use xmppdump::model::{Event, EventKind};
-use xmppdump::output::{Sink, Summary};
 use xmppdump::pipeline::{Config, Pipeline};
+use xmppdump::sink::{Sink, Summary};
 use xmppdump::synth::{self, Packet};
 
 /// Every capture in `captures/` (a test checks the list is complete).

@@ -2,7 +2,7 @@
 
 use xmppdump::model::{Anomaly, Direction, Event, EventKind, Timestamp};
 use xmppdump::output::text::Text;
-use xmppdump::output::{Sink, Summary};
+use xmppdump::sink::{Sink, Summary};
 use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth;
 
