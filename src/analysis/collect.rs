@@ -781,6 +781,10 @@ fn classify(kind: &EventKind, detail: &mut String) -> Option<Class> {
         EventKind::StartTls => (Class::TlsNegotiation, "starttls"),
         EventKind::TlsProceed => (Class::TlsNegotiation, "proceed"),
         EventKind::TlsFailure => (Class::TlsNegotiation, "failure"),
+        // Counted as other top-level elements, as before XEP-0138 was read.
+        EventKind::Compress { .. } => (Class::Other, "compress"),
+        EventKind::Compressed => (Class::Other, "compressed"),
+        EventKind::CompressFailure { .. } => (Class::Other, "failure"),
         EventKind::SaslAuth { .. } => (Class::Sasl, "auth"),
         EventKind::SaslChallenge { .. } => (Class::Sasl, "challenge"),
         EventKind::SaslResponse { .. } => (Class::Sasl, "response"),

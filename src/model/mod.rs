@@ -267,17 +267,30 @@ pub struct DirectionBytes {
     pub framing: u64,
     /// Bytes of an element, TLS record or HTTP message begun and never finished
     /// when the connection's analysis ended (`unfinished_at_end`). Per direction:
-    /// `payload + decrypted = xml + whitespace + tls + framing + skipped + unfinished`,
-    /// and `payload + missing` is every TCP payload byte.
+    /// `payload + decrypted + inflated = xml + whitespace + tls + compressed + framing
+    /// + skipped + unfinished`, and `payload + missing` is every TCP payload byte.
     #[serde(skip_serializing_if = "is_zero")]
     pub unfinished: u64,
+    /// Bytes after the switch to stream compression (XEP-0138 §6): the compressed
+    /// bytes on the wire (or inside TLS).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub compressed: u64,
+    /// What the compressed bytes inflated to; their XML is counted in `xml`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub inflated: u64,
 }
 
 impl DirectionBytes {
     /// Whether every byte of the direction is accounted for (the identity above).
     pub fn is_balanced(&self) -> bool {
-        self.payload + self.decrypted
-            == self.xml + self.whitespace + self.tls + self.framing + self.skipped + self.unfinished
+        self.payload + self.decrypted + self.inflated
+            == self.xml
+                + self.whitespace
+                + self.tls
+                + self.compressed
+                + self.framing
+                + self.skipped
+                + self.unfinished
     }
 }
 
@@ -347,6 +360,20 @@ pub enum EventKind {
     TlsProceed,
     /// `<failure/>` in the TLS namespace (RFC 6120 §5.4.2.2).
     TlsFailure,
+    /// `<compress/>`: the client asks for stream compression (XEP-0138 §5).
+    Compress {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        method: Option<String>,
+    },
+    /// `<compressed/>`: both directions are compressed from the next byte, and the
+    /// client restarts the stream (XEP-0138 §6).
+    Compressed,
+    /// `<failure/>` in the compression namespace, with its condition
+    /// (`setup-failed`, `unsupported-method`, `processing-failed`; XEP-0138 §5, §7).
+    CompressFailure {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        condition: Option<String>,
+    },
     /// A TLS ClientHello (RFC 8446 §4.1.2): what the client offers.
     TlsClientHello {
         /// server_name (RFC 6066 §3): the XMPP domain asked for.
@@ -562,6 +589,9 @@ impl EventKind {
             EventKind::StartTls => "start_tls",
             EventKind::TlsProceed => "tls_proceed",
             EventKind::TlsFailure => "tls_failure",
+            EventKind::Compress { .. } => "compress",
+            EventKind::Compressed => "compressed",
+            EventKind::CompressFailure { .. } => "compress_failure",
             EventKind::TlsClientHello { .. } => "tls_client_hello",
             EventKind::TlsServerHello { .. } => "tls_server_hello",
             EventKind::TlsEncryptedExtensions { .. } => "tls_encrypted_extensions",
@@ -708,6 +738,10 @@ pub enum Anomaly {
     /// XMPP over BOSH that breaks XEP-0124 or HTTP/1.1: an HTTP error status, a body
     /// that is not a `<body/>` wrapper, HTTP that cannot be followed.
     BoshMalformed,
+    /// A compressed stream (XEP-0138) that cannot be inflated, or that inflates to
+    /// more than the limit allows (a compression bomb): that direction is only
+    /// counted from here.
+    CompressionError,
 }
 
 impl fmt::Display for Anomaly {

@@ -323,6 +323,15 @@ pub fn describe(kind: &EventKind, line: &mut String) {
         EventKind::StartTls => line.push_str("starttls"),
         EventKind::TlsProceed => line.push_str("proceed (TLS starts)"),
         EventKind::TlsFailure => line.push_str("starttls failure"),
+        EventKind::Compress { method } => {
+            line.push_str("compress");
+            kv(line, "method", method.as_deref());
+        }
+        EventKind::Compressed => line.push_str("compressed (compression starts)"),
+        EventKind::CompressFailure { condition } => {
+            line.push_str("compress failure");
+            kv(line, "condition", condition.as_deref());
+        }
         EventKind::TlsClientHello {
             sni,
             alpn,
@@ -560,6 +569,16 @@ pub fn describe(kind: &EventKind, line: &mut String) {
                 }
                 if b.framing > 0 {
                     let _ = write!(line, " framing={}", b.framing);
+                }
+                if b.compressed > 0 {
+                    // XEP-0138: what the compressed bytes inflated to, and the ratio.
+                    let _ = write!(
+                        line,
+                        " compressed={} inflated={} ({:.1}x)",
+                        b.compressed,
+                        b.inflated,
+                        b.inflated as f64 / b.compressed as f64
+                    );
                 }
                 if b.missing > 0 {
                     let _ = write!(line, " missing={}", b.missing);

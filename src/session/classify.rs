@@ -94,6 +94,16 @@ pub fn element(tree: &Tree<'_>, settings: Settings, out: &mut Vec<EventKind>) {
         (ns::TLS, "starttls") => EventKind::StartTls,
         (ns::TLS, "proceed") => EventKind::TlsProceed,
         (ns::TLS, "failure") => EventKind::TlsFailure,
+        // XEP-0138 §5-§6.
+        (ns::COMPRESS, "compress") => EventKind::Compress {
+            method: root
+                .child_text(ns::COMPRESS, "method")
+                .map(|m| m.trim().to_owned()),
+        },
+        (ns::COMPRESS, "compressed") => EventKind::Compressed,
+        (ns::COMPRESS, "failure") => EventKind::CompressFailure {
+            condition: condition_and_text(root, ns::COMPRESS).0,
+        },
         (ns::SASL, _) => sasl::classify(root, sasl::Profile::Rfc6120, settings.show_secrets),
         (ns::SASL2, _) => sasl::classify(root, sasl::Profile::Sasl2, settings.show_secrets),
         (ns::SM | ns::SM2, _) => sm::classify(root),

@@ -308,6 +308,8 @@ impl Session {
         if route.proceed {
             self.stream(Direction::ToServer).start_tls();
         }
+        let [client, server] = &mut self.streams;
+        follow_compression(client, server);
     }
 
     /// Bytes of memory the session's boxes take (inner streams, TLS, carriers),
@@ -413,8 +415,7 @@ impl Session {
     }
 
     fn merged(&self, dir: Direction, outer: &Stream, inner: Option<&Stream>) -> DirectionBytes {
-        let mut b = outer.bytes;
-        b.unfinished = outer.unfinished();
+        let mut b = outer.totals();
         if let Some(tls) = &self.tls {
             let counts = tls.counts(dir);
             b.tls_records = counts.records;
@@ -427,11 +428,13 @@ impl Session {
         if let (Sniff::Waiting(held), Direction::ToServer) = (&self.tls_sniff, dir) {
             b.unfinished += held.len() as u64;
         }
-        if let Some(inner) = inner {
-            b.xml += inner.bytes.xml;
-            b.whitespace += inner.bytes.whitespace;
-            b.skipped += inner.bytes.skipped;
-            b.unfinished += inner.unfinished();
+        if let Some(inner) = inner.map(Stream::totals) {
+            b.xml += inner.xml;
+            b.whitespace += inner.whitespace;
+            b.skipped += inner.skipped;
+            b.unfinished += inner.unfinished;
+            b.compressed += inner.compressed;
+            b.inflated += inner.inflated;
         }
         // What reached neither the XMPP stream nor `skipped` was the carrier's own:
         // of the TCP bytes, or inside TLS of the decrypted ones.
@@ -469,9 +472,16 @@ impl Session {
                 });
             }
         };
-        stream(dir.of(&self.streams), "", &mut parts);
+        let outer = dir.of(&self.streams);
+        stream(outer, "", &mut parts);
+        if let Some(inflated) = outer.inflated_stream() {
+            stream(inflated, " (inflated)", &mut parts);
+        }
         if let Some(inner) = dir.of(&self.inner) {
             stream(inner, " (decrypted)", &mut parts);
+            if let Some(inflated) = inner.inflated_stream() {
+                stream(inflated, " (decrypted, inflated)", &mut parts);
+            }
         }
         if let Some(tls) = &self.tls {
             let n = tls.unfinished(dir);
@@ -653,6 +663,10 @@ impl Inner<'_> {
         stream.feed(offset, bytes, at, self.limits, &mut decrypted);
         // A `<starttls/>` inside TLS is not followed: the inner stream never hands off.
         let _ = stream.take_tls_tail();
+        // Compression inside TLS (XEP-0138 after STARTTLS).
+        if let [Some(client), Some(server)] = &mut *self.streams {
+            follow_compression(client, server);
+        }
     }
 }
 
@@ -723,6 +737,14 @@ impl stream::Out for Framed<'_> {
             *self.opens += 1;
         }
         self.out.report(self.dir, (pos, kind));
+    }
+}
+
+/// The server's `<compressed/>` switched its direction: the client's is compressed
+/// from its next byte too (XEP-0138 §6; the client waits for the answer).
+fn follow_compression(client: &mut Stream, server: &Stream) {
+    if server.is_compressed() && !client.is_compressed() {
+        client.start_compression();
     }
 }
 

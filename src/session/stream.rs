@@ -13,6 +13,7 @@
 use super::classify;
 use crate::limits::Limits;
 use crate::model::{Anomaly, At, DirectionBytes, EventKind, Position, StreamOffset};
+use crate::transport::zlib::Zlib;
 use crate::xml::{self, FrameKind, Framer, NsScope, Status};
 
 /// First byte of a TLS handshake record (RFC 8446 §5.1, content type 22).
@@ -27,6 +28,17 @@ pub enum Mode {
     Tls,
     /// Restricted XML or data after close: nothing more is parsed.
     Broken,
+    /// Everything from here on is compressed (XEP-0138 §6): inflated into a fresh
+    /// stream of its own.
+    Compressed,
+}
+
+/// A direction after `<compressed/>`: the zlib layer and the stream it inflates to
+/// (which may not compress again: XEP-0138 compresses once).
+#[derive(Debug)]
+struct Compressed {
+    zlib: Zlib,
+    stream: Stream,
 }
 
 /// Parser state of one direction.
@@ -58,6 +70,10 @@ pub struct Stream {
     /// The current frame's bytes were let go for the buffer budget
     /// ([`Stream::let_go`]), not for its size.
     let_go: bool,
+    /// `<compressed/>` may switch this stream to compression (not one already
+    /// inflated from a compressed one).
+    may_compress: bool,
+    compressed: Option<Box<Compressed>>,
     pub bytes: DirectionBytes,
 }
 
@@ -88,7 +104,77 @@ impl Stream {
             scratch: xml::Scratch::default(),
             dropped_tag_named_stream: false,
             let_go: false,
+            may_compress: true,
+            compressed: None,
             bytes: DirectionBytes::default(),
+        }
+    }
+
+    /// The peer's `<compressed/>` switched the other direction: this one is
+    /// compressed from its next byte too (XEP-0138 §6). Only from plain XML.
+    pub fn start_compression(&mut self) {
+        if self.may_compress && matches!(self.mode, Mode::Xml) {
+            self.mode = Mode::Compressed;
+            self.bytes.skipped += self.pending.len() as u64;
+            self.pending.clear();
+            self.framer.reset_frame();
+            self.let_go = false;
+        }
+    }
+
+    /// This direction is compressed (XEP-0138).
+    pub fn is_compressed(&self) -> bool {
+        matches!(self.mode, Mode::Compressed)
+    }
+
+    /// The stream inflated from this direction, once compressed.
+    pub fn inflated_stream(&self) -> Option<&Stream> {
+        self.compressed.as_deref().map(|c| &c.stream)
+    }
+
+    /// This direction's byte counters with those of the stream it inflates to
+    /// (`inflated` added, and the inflated stream's XML, whitespace, skipped and
+    /// unfinished bytes counted with this one's); `unfinished` is set.
+    pub fn totals(&self) -> DirectionBytes {
+        let mut b = self.bytes;
+        b.unfinished = self.unfinished();
+        if let Some(c) = &self.compressed {
+            let inner = c.stream.totals();
+            b.inflated += c.zlib.inflated;
+            b.xml += inner.xml;
+            b.whitespace += inner.whitespace;
+            b.skipped += inner.skipped;
+            b.unfinished += inner.unfinished;
+        }
+        b
+    }
+
+    /// Inflates compressed bytes into the stream they carry (XEP-0138 §6).
+    fn inflate(&mut self, bytes: &[u8], at: At, limits: &Limits, out: &mut dyn Out) {
+        self.bytes.compressed += bytes.len() as u64;
+        let (keep_xml, settings) = (self.keep_xml, self.settings);
+        let c = self.compressed.get_or_insert_with(|| {
+            let mut stream = Stream::new(limits, keep_xml, settings);
+            stream.may_compress = false;
+            Box::new(Compressed {
+                zlib: Zlib::default(),
+                stream,
+            })
+        });
+        let Compressed { zlib, stream } = &mut **c;
+        match zlib.feed(bytes) {
+            Ok([]) => {}
+            Ok(plain) => {
+                let offset = stream.bytes.payload;
+                stream.feed(offset, plain, at, limits, out);
+            }
+            Err(e) => out.push((
+                self.here(at, bytes.len() as u64),
+                anomaly(
+                    Anomaly::CompressionError,
+                    format!("{e}; this direction's compressed bytes are only counted from here"),
+                ),
+            )),
         }
     }
 
@@ -188,6 +274,10 @@ impl Stream {
         if matches!(self.mode, Mode::Xml | Mode::TlsPending) {
             self.resync = true;
         }
+        if let Some(c) = &mut self.compressed {
+            // The inflater's window lost bytes: nothing after can be decoded.
+            c.zlib.lose();
+        }
     }
 
     /// Takes in-order bytes starting at stream offset `offset`.
@@ -279,6 +369,10 @@ impl Stream {
     /// Bytes of memory this direction holds for data still to come.
     pub fn held_bytes(&self) -> usize {
         self.pending.capacity()
+            + self
+                .compressed
+                .as_ref()
+                .map_or(0, |c| c.zlib.held_bytes() + c.stream.held_bytes())
     }
 
     /// The bytes held for all connections exceeded their budget
@@ -305,6 +399,9 @@ impl Stream {
         } else if self.pending.is_empty() {
             self.pending = Vec::new();
         }
+        if let Some(c) = &mut self.compressed {
+            c.stream.let_go(at, limits, out);
+        }
     }
 
     fn run(&mut self, buf: &[u8], at: At, limits: &Limits, out: &mut dyn Out) -> usize {
@@ -320,6 +417,11 @@ impl Stream {
                         Some((_, tail)) => tail.extend_from_slice(rest),
                         None => self.tls_tail = Some((self.frame_offset, rest.to_vec())),
                     }
+                    self.frame_offset += rest.len() as u64;
+                    return buf.len();
+                }
+                Mode::Compressed => {
+                    self.inflate(rest, at, limits, out);
                     self.frame_offset += rest.len() as u64;
                     return buf.len();
                 }
@@ -424,6 +526,10 @@ impl Stream {
             match kind {
                 EventKind::TlsProceed => self.mode = Mode::Tls,
                 EventKind::StartTls => self.mode = Mode::TlsPending,
+                // XEP-0138 §6: the server compresses from the byte after it.
+                EventKind::Compressed if self.may_compress && self.mode == Mode::Xml => {
+                    self.mode = Mode::Compressed;
+                }
                 _ => {}
             }
             out.push((pos, kind));

@@ -291,6 +291,15 @@ pub fn label(kind: &EventKind) -> Option<String> {
         EventKind::StartTls => "<starttls/>".into(),
         EventKind::TlsProceed => "<proceed/>".into(),
         EventKind::TlsFailure => "<failure/> (TLS)".into(),
+        EventKind::Compress { method } => match method {
+            Some(method) => format!("<compress/> {method}"),
+            None => "<compress/>".into(),
+        },
+        EventKind::Compressed => "<compressed/>".into(),
+        EventKind::CompressFailure { condition } => match condition {
+            Some(condition) => format!("<failure/> (compression) {condition}"),
+            None => "<failure/> (compression)".into(),
+        },
         EventKind::TlsClientHello { sni, .. } => match sni {
             Some(sni) => format!("ClientHello sni={sni}"),
             None => "ClientHello".into(),

@@ -83,6 +83,15 @@ pub fn sentence(kind: &EventKind, dir: Direction, transport: Transport) -> Optio
         EventKind::TlsProceed => {
             "The server agrees; the TLS handshake starts with the next byte — RFC 6120 §5.4.2.3.".into()
         }
+        EventKind::Compress { .. } => {
+            "The client asks to compress the stream with this method — XEP-0138 §5.".into()
+        }
+        EventKind::Compressed => {
+            "The server agrees: from the next byte both directions are compressed, and the client opens a new stream — XEP-0138 §6.".into()
+        }
+        EventKind::CompressFailure { .. } => {
+            "The server refuses compression (the condition says why); the stream goes on uncompressed — XEP-0138 §5.".into()
+        }
         EventKind::TlsFailure => {
             "The server refuses TLS and will close the stream — RFC 6120 §5.4.2.2.".into()
         }

@@ -7,3 +7,4 @@
 //! `crate::carrier`.
 
 pub mod inflate;
+pub mod zlib;

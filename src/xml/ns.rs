@@ -22,6 +22,8 @@ pub const SM: &str = "urn:xmpp:sm:3";
 /// XEP-0198's earlier namespace, still sent by some servers.
 pub const SM2: &str = "urn:xmpp:sm:2";
 pub const COMPRESS_FEATURE: &str = "http://jabber.org/features/compress";
+/// Stream compression negotiation (XEP-0138 §5).
+pub const COMPRESS: &str = "http://jabber.org/protocol/compress";
 pub const CAPS: &str = "http://jabber.org/protocol/caps";
 /// The `xml:` prefix is bound by definition (Namespaces in XML §3).
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";

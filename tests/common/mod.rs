@@ -27,6 +27,8 @@ pub const CAPTURES: &[&str] = &[
     "prosody_directtls.pcap",
     "prosody_bosh_https.pcap",
     "census_ejabberd.pcap",
+    "ejabberd_zlib_clear.pcap",
+    "ejabberd_zlib_tls.pcap",
 ];
 
 #[derive(Default)]

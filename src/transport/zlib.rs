@@ -1,0 +1,144 @@
+//! XEP-0138 stream compression, the `zlib` method: one direction's layer.
+//!
+//! Input: the bytes of one direction after `<compressed/>` (XEP-0138 §6), in order,
+//! cut anywhere; output: the bytes they inflate to, for a fresh XMPP stream (the
+//! client restarts the stream inside compression). The sender flushes after each
+//! element (XEP-0138 §6.1 asks for a sync or full flush), so what has arrived can
+//! be read at once.
+//!
+//! Bounded: one piece, and the direction as a whole, may inflate to at most
+//! [`Inflater::max_output`] bytes of its compressed size. A
+//! stream that does not inflate, or a compression bomb, makes the direction
+//! opaque: its bytes are then only counted, never unbounded memory.
+
+use super::inflate::{Format, InflateError, Inflater};
+
+/// Scratch kept between pieces below this size (more is given back).
+const KEEP_SCRATCH: usize = 64 * 1024;
+
+/// One compressed direction.
+#[derive(Debug)]
+pub struct Zlib {
+    inflater: Inflater,
+    /// Inflation failed: the rest is counted, not read.
+    opaque: bool,
+    /// The last piece's output.
+    scratch: Vec<u8>,
+    /// Compressed bytes taken.
+    pub wire: u64,
+    /// Bytes they inflated to.
+    pub inflated: u64,
+}
+
+impl Default for Zlib {
+    fn default() -> Zlib {
+        Zlib {
+            inflater: Inflater::new(Format::Zlib),
+            opaque: false,
+            scratch: Vec::new(),
+            wire: 0,
+            inflated: 0,
+        }
+    }
+}
+
+impl Zlib {
+    /// Inflates the next piece. `Ok` holds what it decoded (possibly nothing: a code
+    /// cut by the piece's end waits for the next); the first `Err` makes the
+    /// direction opaque, and later pieces give `Ok` with nothing.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<&[u8], InflateError> {
+        self.wire += bytes.len() as u64;
+        self.scratch.clear();
+        if self.scratch.capacity() > KEEP_SCRATCH {
+            self.scratch = Vec::new();
+        }
+        if self.opaque {
+            return Ok(&[]);
+        }
+        match self.inflater.feed(bytes, &mut self.scratch) {
+            Ok(n) => {
+                self.inflated += n as u64;
+                // Many pieces each under the limit add up to a bomb as well.
+                let limit = Inflater::max_output(usize::try_from(self.wire).unwrap_or(usize::MAX));
+                if self.inflated > limit as u64 {
+                    // Not passed on, so not counted as inflated.
+                    self.inflated -= n as u64;
+                    self.opaque = true;
+                    self.scratch = Vec::new();
+                    return Err(InflateError::Bomb {
+                        input: usize::try_from(self.wire).unwrap_or(usize::MAX),
+                        limit,
+                    });
+                }
+                Ok(&self.scratch)
+            }
+            Err(e) => {
+                self.opaque = true;
+                self.scratch = Vec::new();
+                Err(e)
+            }
+        }
+    }
+
+    /// Bytes of the compressed stream were lost: the rest cannot be decoded.
+    pub fn lose(&mut self) {
+        self.opaque = true;
+    }
+
+    pub fn is_opaque(&self) -> bool {
+        self.opaque
+    }
+
+    /// Bytes of memory held besides the decompressor's fixed state.
+    pub fn held_bytes(&self) -> usize {
+        self.scratch.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::ZlibEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    /// What a sender writes: each element flushed (XEP-0138 §6.1).
+    fn compressed(elements: &[&str]) -> Vec<u8> {
+        let mut enc = ZlibEncoder::new(Vec::new(), Compression::default());
+        for e in elements {
+            enc.write_all(e.as_bytes()).unwrap();
+            enc.flush().unwrap();
+        }
+        enc.get_ref().clone()
+    }
+
+    #[test]
+    fn pieces_cut_anywhere_inflate_to_the_same_bytes() {
+        let text = [
+            "<stream:stream>",
+            "<message><body>hi</body></message>",
+            "<presence/>",
+        ];
+        let wire = compressed(&text);
+        let whole = text.concat();
+        for cut in 0..=wire.len() {
+            let mut z = Zlib::default();
+            let mut out = z.feed(&wire[..cut]).unwrap().to_vec();
+            out.extend_from_slice(z.feed(&wire[cut..]).unwrap());
+            assert_eq!(String::from_utf8(out).unwrap(), whole, "cut at {cut}");
+            assert_eq!(
+                (z.wire, z.inflated),
+                (wire.len() as u64, whole.len() as u64)
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_makes_the_direction_opaque_and_counted() {
+        let mut z = Zlib::default();
+        assert!(z.feed(b"<presence/>").is_err());
+        assert!(z.is_opaque());
+        assert_eq!(z.feed(b"more").unwrap(), b"");
+        assert_eq!((z.wire, z.inflated), (15, 0));
+    }
+}

@@ -1,0 +1,361 @@
+//! XEP-0138 stream compression (issue #24): real captures of our zlib client
+//! against a real ejabberd (captures/make/zlib.sh), clear and inside TLS, checked
+//! against what the client logged; the same bytes cut at every position; and a
+//! compression bomb under an address-space limit.
+
+mod common;
+
+use common::{capture_path, comparable, config_for, run_bytes};
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
+use std::io::Write;
+use std::process::Command;
+use xmppdump::model::{Anomaly, Direction, DirectionBytes, Event, EventKind};
+use xmppdump::synth::{self, client_header, server_header, Conversation, Link, Packet};
+
+fn events_of(name: &str) -> Vec<Event> {
+    let bytes = std::fs::read(capture_path(name)).unwrap();
+    run_bytes(bytes, config_for(name)).0
+}
+
+fn truth(name: &str) -> serde_json::Value {
+    let path = capture_path(&name.replace(".pcap", ".truth.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn flow_end(events: &[Event]) -> (DirectionBytes, DirectionBytes) {
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::FlowEnd {
+                to_server,
+                to_client,
+                ..
+            } => Some((*to_server, *to_client)),
+            _ => None,
+        })
+        .expect("a flow end")
+}
+
+/// (name, id) of each stanza after `<compressed/>` in one direction.
+fn stanzas_after_compression(events: &[Event], dir: Direction) -> Vec<(String, String)> {
+    let start = events
+        .iter()
+        .position(|e| e.kind == EventKind::Compressed)
+        .expect("a <compressed/>");
+    events[start..]
+        .iter()
+        .filter(|e| e.direction == dir)
+        .filter_map(|e| match &e.kind {
+            EventKind::Message(s) => Some(("message", s)),
+            EventKind::Presence(s) => Some(("presence", s)),
+            EventKind::Iq(s) => Some(("iq", s)),
+            _ => None,
+        })
+        .map(|(name, s)| (name.to_owned(), s.id().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+fn logged(truth: &serde_json::Value, key: &str) -> Vec<(String, String)> {
+    truth[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn assert_real_compressed_session(name: &str) {
+    let events = events_of(name);
+    let truth = truth(name);
+    let anomalies: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Anomaly { .. }))
+        .collect();
+    assert!(anomalies.is_empty(), "{anomalies:#?}");
+    // The refused method, then zlib (XEP-0138 §5).
+    let negotiation: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Compress { method } => Some(format!("compress {}", method.as_deref()?)),
+            EventKind::CompressFailure { condition } => {
+                Some(format!("failure {}", condition.as_deref()?))
+            }
+            EventKind::Compressed => Some("compressed".to_owned()),
+            _ => None,
+        })
+        .collect();
+    let refused = truth["refused"].as_str().unwrap();
+    assert_eq!(
+        negotiation,
+        [
+            "compress lzw".to_owned(),
+            format!("failure {refused}"),
+            "compress zlib".to_owned(),
+            "compressed".to_owned()
+        ]
+    );
+    // Every stanza the client sent and received after compression, in order.
+    assert_eq!(
+        stanzas_after_compression(&events, Direction::ToServer),
+        logged(&truth, "sent")
+    );
+    assert_eq!(
+        stanzas_after_compression(&events, Direction::ToClient),
+        logged(&truth, "received")
+    );
+    // The restart inside compression (XEP-0138 §6): a stream header each way.
+    let start = events
+        .iter()
+        .position(|e| e.kind == EventKind::Compressed)
+        .unwrap();
+    let headers = events[start..]
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::StreamHeader { .. }))
+        .count();
+    assert_eq!(headers, 2);
+    // Inside TLS, everything from the compression on was decrypted first.
+    let tls = truth["tls"].as_bool().unwrap();
+    assert!(events[start..]
+        .iter()
+        .filter(|e| !matches!(e.kind, EventKind::FlowEnd { .. }))
+        .all(|e| e.decrypted == tls));
+    // Every byte accounted for; the bodies repeat, so zlib saves.
+    let (c2s, s2c) = flow_end(&events);
+    for b in [c2s, s2c] {
+        assert!(b.is_balanced(), "{b:?}");
+        assert!(b.compressed > 0 && b.inflated > 2 * b.compressed, "{b:?}");
+        assert_eq!(b.skipped + b.unfinished, 0, "{b:?}");
+        assert_eq!(b.decrypted > 0, tls, "{b:?}");
+    }
+}
+
+#[test]
+fn real_zlib_session_in_the_clear() {
+    assert_real_compressed_session("ejabberd_zlib_clear.pcap");
+}
+
+#[test]
+fn real_zlib_session_inside_tls() {
+    assert_real_compressed_session("ejabberd_zlib_tls.pcap");
+}
+
+fn zlib(elements: &[&str]) -> Vec<u8> {
+    let mut enc = ZlibEncoder::new(Vec::new(), Compression::default());
+    for e in elements {
+        enc.write_all(e.as_bytes()).unwrap();
+        enc.flush().unwrap();
+    }
+    enc.get_ref().clone()
+}
+
+/// A session that compresses after SASL: headers, `<compress/>` and
+/// `<compressed/>` in the clear, then `client` and `server` (compressed bytes),
+/// each cut at `cut`.
+fn compressed_session(client: &[u8], server: &[u8], cut: usize) -> Vec<Packet> {
+    let mut c = Conversation::new(
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.100:5222".parse().unwrap(),
+        Link::Ethernet,
+        xmppdump::model::Timestamp(1_700_000_000_000_000_000),
+    );
+    let mut packets = c.handshake();
+    packets.extend(c.send(true, client_header("example.org").as_bytes()));
+    let features = "<compression xmlns='http://jabber.org/features/compress'><method>zlib</method></compression>";
+    packets.extend(c.send(
+        false,
+        server_header("example.org", "s1", features).as_bytes(),
+    ));
+    packets.extend(c.send(
+        true,
+        b"<compress xmlns='http://jabber.org/protocol/compress'><method>zlib</method></compress>",
+    ));
+    packets.extend(c.send(
+        false,
+        b"<compressed xmlns='http://jabber.org/protocol/compress'/>",
+    ));
+    for (from_client, bytes) in [(true, client), (false, server)] {
+        let cut = cut.min(bytes.len());
+        for piece in [&bytes[..cut], &bytes[cut..]] {
+            if !piece.is_empty() {
+                packets.push(c.send_one(from_client, piece));
+            }
+        }
+    }
+    packets.extend(c.close());
+    packets
+}
+
+fn run_packets(packets: &[Packet]) -> Vec<Event> {
+    let bytes = synth::write_pcap(Vec::new(), packets, false, false).unwrap();
+    run_bytes(bytes, Default::default()).0
+}
+
+#[test]
+fn compressed_bytes_cut_at_every_position_give_the_same_events() {
+    let client = zlib(&[
+        &client_header("example.org"),
+        "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>",
+        "<message to='juliet@example.org' id='m1'><body>hello hello hello</body></message>",
+        "</stream:stream>",
+    ]);
+    let server = zlib(&[
+        &server_header("example.org", "s2", ""),
+        "<iq type='result' id='b1'/>",
+        "<presence from='juliet@example.org/balcony' id='p1'/>",
+        "</stream:stream>",
+    ]);
+    let whole = comparable(&run_packets(&compressed_session(&client, &server, 0)));
+    let names: Vec<_> = whole.iter().map(|(_, _, _, k)| k.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "flow_start",
+            "stream_header",
+            "stream_header",
+            "features",
+            "compress",
+            "compressed",
+            "stream_header",
+            "iq",
+            "message",
+            "stream_close",
+            "stream_header",
+            "features",
+            "iq",
+            "presence",
+            "stream_close",
+        ],
+        "{whole:#?}"
+    );
+    for cut in 1..client.len().max(server.len()) {
+        let events = comparable(&run_packets(&compressed_session(&client, &server, cut)));
+        assert_eq!(events, whole, "cut at {cut}");
+    }
+}
+
+#[test]
+fn a_stream_that_does_not_inflate_is_an_anomaly_and_counted() {
+    let client = zlib(&[&client_header("example.org")]);
+    // The server says <compressed/> but goes on in plain XML.
+    let server = server_header("example.org", "s2", "").into_bytes();
+    let events = run_packets(&compressed_session(&client, &server, 0));
+    let errors: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::Anomaly {
+                    anomaly: Anomaly::CompressionError,
+                    ..
+                }
+            )
+        })
+        .map(|e| e.direction)
+        .collect();
+    assert_eq!(errors, [Direction::ToClient]);
+    let (c2s, s2c) = flow_end(&events);
+    assert!(c2s.is_balanced() && s2c.is_balanced(), "{c2s:?} {s2c:?}");
+    assert_eq!((s2c.compressed, s2c.inflated), (server.len() as u64, 0));
+    assert!(c2s.inflated > 0);
+}
+
+/// 1 GiB of zeros as a zlib stream of about 1 MB: one sync-flushed block of 1 MiB of
+/// zeros, repeated (every back-reference still points at zeros).
+fn gigabyte_bomb() -> Vec<u8> {
+    let mut enc = ZlibEncoder::new(Vec::new(), Compression::best());
+    enc.write_all(&vec![0u8; 1 << 20]).unwrap();
+    enc.flush().unwrap();
+    let first = enc.get_ref().clone();
+    let (header, block) = first.split_at(2);
+    let mut bomb = header.to_vec();
+    for _ in 0..1024 {
+        bomb.extend_from_slice(block);
+    }
+    bomb
+}
+
+#[test]
+fn the_bomb_really_inflates_to_a_gigabyte() {
+    let bomb = gigabyte_bomb();
+    assert!(bomb.len() < 2 << 20, "{}", bomb.len());
+    let mut d = flate2::Decompress::new(true);
+    let mut out = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    let mut at = 0;
+    while at < bomb.len() {
+        let before = (d.total_in(), d.total_out());
+        d.decompress(&bomb[at..], &mut out, flate2::FlushDecompress::Sync)
+            .unwrap();
+        at += (d.total_in() - before.0) as usize;
+        total += d.total_out() - before.1;
+    }
+    assert_eq!(total, 1 << 30);
+}
+
+#[test]
+fn a_compression_bomb_stays_within_an_address_space_limit() {
+    let client = zlib(&[&client_header("example.org")]);
+    let bomb = gigabyte_bomb();
+    // The bomb in segments of 1,400 bytes, as a sender would write it.
+    let path = common::temp_capture("bomb.pcapng", &bomb_session(&client, &bomb));
+    let out = Command::new("prlimit")
+        .arg(format!("--as={}", 512u64 << 20))
+        .arg(env!("CARGO_BIN_EXE_xmppdump"))
+        .args(["-r", &path, "--json"])
+        .output()
+        .expect("prlimit (util-linux) runs the binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bombs: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.contains("\"anomaly\":\"compression_error\""))
+        .collect();
+    assert_eq!(bombs.len(), 1, "{stdout}");
+    assert!(bombs[0].contains("compression bomb"), "{}", bombs[0]);
+    // The direction is counted to its end, not inflated.
+    let end: serde_json::Value = stdout
+        .lines()
+        .filter(|l| l.contains("\"event\":\"flow_end\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .next()
+        .unwrap();
+    assert_eq!(end["to_client"]["compressed"], bomb.len() as u64);
+    assert!(end["to_client"]["inflated"].as_u64().unwrap_or(0) < 4 << 20);
+}
+
+fn bomb_session(client: &[u8], bomb: &[u8]) -> Vec<Packet> {
+    let mut c = Conversation::new(
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.100:5222".parse().unwrap(),
+        Link::Ethernet,
+        xmppdump::model::Timestamp(1_700_000_000_000_000_000),
+    );
+    let mut packets = c.handshake();
+    packets.extend(c.send(true, client_header("example.org").as_bytes()));
+    packets.extend(c.send(false, server_header("example.org", "s1", "").as_bytes()));
+    packets.extend(c.send(
+        true,
+        b"<compress xmlns='http://jabber.org/protocol/compress'><method>zlib</method></compress>",
+    ));
+    packets.extend(c.send(
+        false,
+        b"<compressed xmlns='http://jabber.org/protocol/compress'/>",
+    ));
+    packets.extend(c.send(true, client));
+    for piece in bomb.chunks(1400) {
+        packets.push(c.send_one(false, piece));
+    }
+    packets.extend(c.close());
+    packets
+}
