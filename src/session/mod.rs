@@ -326,7 +326,13 @@ impl Session {
             Some(Carrier::Bosh(_)) => std::mem::size_of::<bosh::Connection>(),
             _ => 0,
         };
-        inner + tls + carrier(&self.carrier) + carrier(&self.tls_carrier)
+        let compressed = self
+            .streams
+            .iter()
+            .chain(self.inner.iter().flatten())
+            .map(Stream::resident_bytes)
+            .sum::<usize>();
+        inner + tls + carrier(&self.carrier) + carrier(&self.tls_carrier) + compressed
     }
 
     /// Bytes of memory held for data still to come: unfinished elements (outside and

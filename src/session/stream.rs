@@ -122,6 +122,14 @@ impl Stream {
         }
     }
 
+    /// Bytes of memory the compression box takes once this direction is compressed
+    /// (the inflated stream and the decompressor's state), for the flow table.
+    pub fn resident_bytes(&self) -> usize {
+        self.compressed.as_ref().map_or(0, |_| {
+            std::mem::size_of::<Compressed>() + crate::transport::inflate::STATE_BYTES
+        })
+    }
+
     /// This direction is compressed (XEP-0138).
     pub fn is_compressed(&self) -> bool {
         matches!(self.mode, Mode::Compressed)

@@ -18,6 +18,9 @@ pub const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 pub const MAX_RATIO: usize = 256;
 /// Output always allowed for one piece, whatever its size.
 pub const MIN_OUTPUT: usize = 1 << 20;
+/// About the heap memory of one decompressor: its 32 KiB window and its Huffman
+/// tables (miniz_oxide's `InflateState`), for memory estimates.
+pub const STATE_BYTES: usize = 44 * 1024;
 /// Bytes decoded at a time.
 pub const CHUNK: usize = 16 * 1024;
 
