@@ -158,27 +158,7 @@ fn zlib(elements: &[&str]) -> Vec<u8> {
 /// `<compressed/>` in the clear, then `client` and `server` (compressed bytes),
 /// each cut at `cut`.
 fn compressed_session(client: &[u8], server: &[u8], cut: usize) -> Vec<Packet> {
-    let mut c = Conversation::new(
-        "10.0.0.1:40000".parse().unwrap(),
-        "10.0.0.100:5222".parse().unwrap(),
-        Link::Ethernet,
-        xmppdump::model::Timestamp(1_700_000_000_000_000_000),
-    );
-    let mut packets = c.handshake();
-    packets.extend(c.send(true, client_header("example.org").as_bytes()));
-    let features = "<compression xmlns='http://jabber.org/features/compress'><method>zlib</method></compression>";
-    packets.extend(c.send(
-        false,
-        server_header("example.org", "s1", features).as_bytes(),
-    ));
-    packets.extend(c.send(
-        true,
-        b"<compress xmlns='http://jabber.org/protocol/compress'><method>zlib</method></compress>",
-    ));
-    packets.extend(c.send(
-        false,
-        b"<compressed xmlns='http://jabber.org/protocol/compress'/>",
-    ));
+    let (mut c, mut packets) = negotiated();
     for (from_client, bytes) in [(true, client), (false, server)] {
         let cut = cut.min(bytes.len());
         for piece in [&bytes[..cut], &bytes[cut..]] {
@@ -335,6 +315,18 @@ fn a_compression_bomb_stays_within_an_address_space_limit() {
 }
 
 fn bomb_session(client: &[u8], bomb: &[u8]) -> Vec<Packet> {
+    let (mut c, mut packets) = negotiated();
+    packets.extend(c.send(true, client));
+    for piece in bomb.chunks(1400) {
+        packets.push(c.send_one(false, piece));
+    }
+    packets.extend(c.close());
+    packets
+}
+
+/// A c2s connection up to `<compressed/>`: handshake, headers with the compression
+/// feature, `<compress/>` for zlib and the server's yes, all in the clear.
+fn negotiated() -> (Conversation, Vec<Packet>) {
     let mut c = Conversation::new(
         "10.0.0.1:40000".parse().unwrap(),
         "10.0.0.100:5222".parse().unwrap(),
@@ -343,7 +335,11 @@ fn bomb_session(client: &[u8], bomb: &[u8]) -> Vec<Packet> {
     );
     let mut packets = c.handshake();
     packets.extend(c.send(true, client_header("example.org").as_bytes()));
-    packets.extend(c.send(false, server_header("example.org", "s1", "").as_bytes()));
+    let features = "<compression xmlns='http://jabber.org/features/compress'><method>zlib</method></compression>";
+    packets.extend(c.send(
+        false,
+        server_header("example.org", "s1", features).as_bytes(),
+    ));
     packets.extend(c.send(
         true,
         b"<compress xmlns='http://jabber.org/protocol/compress'><method>zlib</method></compress>",
@@ -352,10 +348,5 @@ fn bomb_session(client: &[u8], bomb: &[u8]) -> Vec<Packet> {
         false,
         b"<compressed xmlns='http://jabber.org/protocol/compress'/>",
     ));
-    packets.extend(c.send(true, client));
-    for piece in bomb.chunks(1400) {
-        packets.push(c.send_one(false, piece));
-    }
-    packets.extend(c.close());
-    packets
+    (c, packets)
 }
