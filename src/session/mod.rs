@@ -21,6 +21,7 @@ use crate::carrier;
 use crate::limits::Limits;
 use crate::model::{Anomaly, At, Direction, DirectionBytes, EventKind, Position};
 use crate::tls::{self, KeyStore};
+use crate::transport::inflate::Tally;
 use crate::{bosh, http, websocket};
 use detect::Verdict;
 use std::sync::Arc;
@@ -94,6 +95,22 @@ impl Carrier {
         match self {
             Carrier::Websocket(ws) => ws.unfinished(dir),
             Carrier::Bosh(bosh) => bosh.unfinished(dir),
+            Carrier::NotXmpp(_) => 0,
+        }
+    }
+
+    /// Compressed message bytes and what they inflated to (permessage-deflate).
+    fn compression(&self, dir: Direction) -> Tally {
+        match self {
+            Carrier::Websocket(ws) => ws.compression(dir),
+            Carrier::Bosh(_) | Carrier::NotXmpp(_) => Tally::default(),
+        }
+    }
+
+    fn resident_bytes(&self) -> usize {
+        match self {
+            Carrier::Websocket(ws) => ws.resident_bytes(),
+            Carrier::Bosh(_) => std::mem::size_of::<bosh::Connection>(),
             Carrier::NotXmpp(_) => 0,
         }
     }
@@ -321,11 +338,7 @@ impl Session {
             .tls
             .as_ref()
             .map_or(0, |_| std::mem::size_of::<tls::Connection>());
-        let carrier = |c: &Option<Carrier>| match c {
-            Some(Carrier::Websocket(_)) => std::mem::size_of::<websocket::Connection>(),
-            Some(Carrier::Bosh(_)) => std::mem::size_of::<bosh::Connection>(),
-            _ => 0,
-        };
+        let carrier = |c: &Option<Carrier>| c.as_ref().map_or(0, Carrier::resident_bytes);
         let compressed = self
             .streams
             .iter()
@@ -452,9 +465,16 @@ impl Session {
         if let Some((carrier, bytes)) = carried {
             let skipped = carrier.skipped(dir);
             let unfinished = carrier.unfinished(dir);
+            let deflate = carrier.compression(dir);
             b.skipped += skipped;
             b.unfinished += unfinished;
-            let unwrapped = inner.map_or(0, |s| s.bytes.payload);
+            b.compressed += deflate.wire;
+            b.inflated += deflate.inflated;
+            // Of the bytes handed to the stream, the inflated came from `compressed`.
+            let unwrapped = inner
+                .map_or(0, |s| s.bytes.payload)
+                .saturating_sub(deflate.inflated)
+                + deflate.wire;
             b.framing = bytes.saturating_sub(unwrapped + skipped + unfinished);
         }
         b

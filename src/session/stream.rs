@@ -148,7 +148,7 @@ impl Stream {
         b.unfinished = self.unfinished();
         if let Some(c) = &self.compressed {
             let inner = c.stream.totals();
-            b.inflated += c.zlib.inflated;
+            b.inflated += c.zlib.tally.inflated;
             b.xml += inner.xml;
             b.whitespace += inner.whitespace;
             b.skipped += inner.skipped;

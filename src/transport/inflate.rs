@@ -44,6 +44,30 @@ pub enum InflateError {
     AfterEnd,
 }
 
+/// A direction's running totals, and the bound they keep: many pieces each
+/// under [`Inflater::max_output`] add up to a bomb as well.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Compressed bytes taken.
+    pub wire: u64,
+    /// Bytes they inflated to (and were passed on).
+    pub inflated: u64,
+}
+
+impl Tally {
+    /// Counts `n` more bytes inflated from the `wire` bytes so far; past the bound
+    /// for the direction as a whole they are an error, and not counted.
+    pub fn add(&mut self, n: usize) -> Result<(), InflateError> {
+        let wire = usize::try_from(self.wire).unwrap_or(usize::MAX);
+        let limit = Inflater::max_output(wire);
+        if self.inflated + n as u64 > limit as u64 {
+            return Err(InflateError::Bomb { input: wire, limit });
+        }
+        self.inflated += n as u64;
+        Ok(())
+    }
+}
+
 /// One direction's decompressor.
 pub struct Inflater {
     decompress: Decompress,
@@ -131,6 +155,12 @@ impl Inflater {
     pub fn message(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<usize, InflateError> {
         let n = self.feed(payload, out)?;
         Ok(n + self.feed(&SYNC_TAIL, out)?)
+    }
+
+    /// The compressed stream ended (a final block, RFC 1951 §3.2.3): nothing more
+    /// may follow.
+    pub fn is_ended(&self) -> bool {
+        self.ended
     }
 
     fn format_name(&self) -> &'static str {

@@ -7,5 +7,6 @@
 //! HTTP/WebSocket and BOSH still live in their own modules (`tls`, `websocket`,
 //! `bosh`) behind `crate::carrier`.
 
+pub mod deflate;
 pub mod inflate;
 pub mod zlib;

@@ -11,7 +11,7 @@
 //! stream that does not inflate, or a compression bomb, makes the direction
 //! opaque: its bytes are then only counted, never unbounded memory.
 
-use super::inflate::{Format, InflateError, Inflater};
+use super::inflate::{Format, InflateError, Inflater, Tally};
 
 /// Scratch kept between pieces below this size (more is given back).
 const KEEP_SCRATCH: usize = 64 * 1024;
@@ -24,10 +24,8 @@ pub struct Zlib {
     opaque: bool,
     /// The last piece's output.
     scratch: Vec<u8>,
-    /// Compressed bytes taken.
-    pub wire: u64,
-    /// Bytes they inflated to.
-    pub inflated: u64,
+    /// Compressed bytes taken and what they inflated to.
+    pub tally: Tally,
 }
 
 impl Default for Zlib {
@@ -36,8 +34,7 @@ impl Default for Zlib {
             inflater: Inflater::new(Format::Zlib),
             opaque: false,
             scratch: Vec::new(),
-            wire: 0,
-            inflated: 0,
+            tally: Tally::default(),
         }
     }
 }
@@ -47,7 +44,7 @@ impl Zlib {
     /// cut by the piece's end waits for the next); the first `Err` makes the
     /// direction opaque, and later pieces give `Ok` with nothing.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<&[u8], InflateError> {
-        self.wire += bytes.len() as u64;
+        self.tally.wire += bytes.len() as u64;
         self.scratch.clear();
         if self.scratch.capacity() > KEEP_SCRATCH {
             self.scratch = Vec::new();
@@ -56,22 +53,14 @@ impl Zlib {
             return Ok(&[]);
         }
         match self.inflater.feed(bytes, &mut self.scratch) {
-            Ok(n) => {
-                self.inflated += n as u64;
-                // Many pieces each under the limit add up to a bomb as well.
-                let limit = Inflater::max_output(usize::try_from(self.wire).unwrap_or(usize::MAX));
-                if self.inflated > limit as u64 {
-                    // Not passed on, so not counted as inflated.
-                    self.inflated -= n as u64;
+            Ok(n) => match self.tally.add(n) {
+                Ok(()) => Ok(&self.scratch),
+                Err(e) => {
                     self.opaque = true;
                     self.scratch = Vec::new();
-                    return Err(InflateError::Bomb {
-                        input: usize::try_from(self.wire).unwrap_or(usize::MAX),
-                        limit,
-                    });
+                    Err(e)
                 }
-                Ok(&self.scratch)
-            }
+            },
             Err(e) => {
                 self.opaque = true;
                 self.scratch = Vec::new();
@@ -127,7 +116,7 @@ mod tests {
             out.extend_from_slice(z.feed(&wire[cut..]).unwrap());
             assert_eq!(String::from_utf8(out).unwrap(), whole, "cut at {cut}");
             assert_eq!(
-                (z.wire, z.inflated),
+                (z.tally.wire, z.tally.inflated),
                 (wire.len() as u64, whole.len() as u64)
             );
         }
@@ -139,6 +128,6 @@ mod tests {
         assert!(z.feed(b"<presence/>").is_err());
         assert!(z.is_opaque());
         assert_eq!(z.feed(b"more").unwrap(), b"");
-        assert_eq!((z.wire, z.inflated), (15, 0));
+        assert_eq!((z.tally.wire, z.tally.inflated), (15, 0));
     }
 }

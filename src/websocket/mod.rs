@@ -4,9 +4,11 @@
 //! Input: one direction's TCP bytes in order, and its gaps; output, to a [`Receiver`]:
 //! events (the upgrade request, the server's answer, close frames, anomalies) and the
 //! text of the messages, unmasked, as it arrives, for an XMPP stream without a stream
-//! header. Held per direction: an unfinished HTTP head (at most
-//! [`http::MAX_HEAD_BYTES`]), an unfinished frame header (14 bytes), a control frame's
-//! payload (125 bytes). After a gap or an undecodable frame the direction looks for the
+//! header. Messages compressed with permessage-deflate (RFC 7692), when the server's
+//! answer accepted it, are inflated first ([`deflate`]). Held per direction: an
+//! unfinished HTTP head (at most [`http::MAX_HEAD_BYTES`]), an unfinished frame header
+//! (14 bytes), a control frame's payload (125 bytes), and with permessage-deflate a
+//! decompressor (about 44 KiB, bounded output). After a gap or an undecodable frame the direction looks for the
 //! next plausible frame start and goes on from there.
 
 pub mod frame;
@@ -15,12 +17,16 @@ use crate::carrier::{self, position, Receiver};
 use crate::http::{self, Progress};
 use crate::model::At;
 use crate::model::{Anomaly, Direction, EventKind, Position};
+use crate::transport::deflate::{self, MessageInflater};
+use crate::transport::inflate::{InflateError, Tally};
 use frame::{Header, Parsed};
 
 /// Both directions of one XMPP-over-WebSocket connection.
 #[derive(Debug, Default)]
 pub struct Connection {
     sides: [Side; 2],
+    /// permessage-deflate as the server accepted it.
+    deflate: Option<deflate::Params>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +45,8 @@ enum Message {
     None,
     /// A text message, passed on.
     Text,
+    /// A text message compressed with permessage-deflate, inflated and passed on.
+    Compressed,
     /// A message not passed on (binary, compressed, or its start was lost).
     Skipped,
 }
@@ -73,6 +81,8 @@ struct Side {
     mask_reported: bool,
     /// Unmasked text of the current frame piece (reused).
     scratch: Vec<u8>,
+    /// This direction's messages inflated, once permessage-deflate is accepted.
+    inflate: Option<MessageInflater>,
     /// Bytes not read: skipped while looking for a frame, in skipped messages, or
     /// after a refusal.
     skipped: u64,
@@ -90,6 +100,31 @@ impl Connection {
     /// Bytes of this direction not read as XMPP (see [`Side::skipped`]).
     pub fn skipped(&self, dir: Direction) -> u64 {
         dir.of(&self.sides).skipped
+    }
+
+    /// Compressed message bytes of this direction and what they inflated to.
+    pub fn compression(&self, dir: Direction) -> Tally {
+        dir.of(&self.sides)
+            .inflate
+            .as_ref()
+            .map_or_else(Tally::default, |i| i.tally)
+    }
+
+    /// Bytes of memory the connection takes besides its buffers for data to come:
+    /// itself and its decompressors.
+    pub fn resident_bytes(&self) -> usize {
+        std::mem::size_of::<Connection>()
+            + self
+                .sides
+                .iter()
+                .filter_map(|s| s.inflate.as_ref())
+                .map(MessageInflater::resident_bytes)
+                .sum::<usize>()
+    }
+
+    /// The permessage-deflate parameters the server accepted, if it did.
+    pub fn deflate(&self) -> Option<deflate::Params> {
+        self.deflate
     }
 
     /// Bytes of this direction held unfinished: an HTTP head, a frame header or a
@@ -115,7 +150,11 @@ impl Connection {
         self.sides
             .iter()
             .map(|s| {
-                s.head.capacity() + s.held.capacity() + s.control.capacity() + s.scratch.capacity()
+                s.head.capacity()
+                    + s.held.capacity()
+                    + s.control.capacity()
+                    + s.scratch.capacity()
+                    + s.inflate.as_ref().map_or(0, MessageInflater::held_bytes)
             })
             .sum()
     }
@@ -151,11 +190,10 @@ impl Connection {
                     // Lost inside a data frame whose end is still ahead: skip to it.
                     (Some(f), true) => {
                         f.done += len;
-                        if side.message == Message::Text {
-                            side.message = Message::Skipped;
-                        }
+                        side.lose_message();
                     }
                     _ => {
+                        side.lose_message();
                         side.skipped += side.held.len() as u64;
                         side.held.clear();
                         side.frame = None;
@@ -257,6 +295,14 @@ impl Connection {
                 let status = h.status().unwrap_or_default();
                 if status == 101 {
                     self.side(dir).phase = Phase::Frames;
+                    // RFC 7692 §5: the server's answer settles the extension.
+                    let accepted = field("sec-websocket-extensions");
+                    self.deflate = accepted.as_deref().and_then(deflate::Params::from_header);
+                    if let Some(params) = self.deflate {
+                        for (side, to_server) in self.sides.iter_mut().zip([true, false]) {
+                            side.inflate = Some(MessageInflater::new(params.takeover(to_server)));
+                        }
+                    }
                 } else {
                     // Refused (RFC 6455 §4.2.2): no frames follow on either side.
                     for side in &mut self.sides {
@@ -383,16 +429,26 @@ impl Connection {
                 "masked frame from the server (RFC 6455 §5.1)".into()
             });
         }
+        // RFC 7692 §6.1: only a message's first frame says it is compressed.
+        if header.compressed && (header.is_control() || header.opcode == frame::CONTINUATION) {
+            report("RSV1 set on a control or continuation frame (RFC 7692 §6.1)".into());
+        }
         if !header.is_control() {
             let starts = header.opcode != frame::CONTINUATION;
             if starts && side.message != Message::None {
                 report("a new message before the last one ended (RFC 6455 §5.4)".into());
+                side.lose_message();
             }
             side.message = match header.opcode {
-                frame::TEXT if header.compressed => {
-                    report("compressed message (permessage-deflate, RFC 7692) not read".into());
-                    Message::Skipped
-                }
+                frame::TEXT if header.compressed => match &side.inflate {
+                    None => {
+                        report("compressed message, but permessage-deflate was not accepted (RFC 7692 §6); not read".into());
+                        Message::Skipped
+                    }
+                    // Reported when it broke.
+                    Some(i) if i.broken().is_some() => Message::Skipped,
+                    Some(_) => Message::Compressed,
+                },
                 frame::TEXT => Message::Text,
                 frame::BINARY => {
                     report("binary message: XMPP is sent as text (RFC 7395 §3.2)".into());
@@ -433,21 +489,27 @@ impl Connection {
             }
             return;
         }
-        if side.message != Message::Text {
+        if !matches!(side.message, Message::Text | Message::Compressed) {
             side.skipped += piece.len() as u64;
             return;
         }
-        match header.mask {
+        let mut scratch = std::mem::take(&mut side.scratch);
+        let text = match header.mask {
             Some(mask) => {
-                let mut scratch = std::mem::take(&mut side.scratch);
                 scratch.clear();
                 scratch.extend_from_slice(piece);
                 frame::unmask(&mut scratch, mask, current.done);
-                rx.text(dir, &scratch, at);
-                self.side(dir).scratch = scratch;
+                &scratch[..]
             }
-            None => rx.text(dir, piece, at),
+            None => piece,
+        };
+        if side.message == Message::Text {
+            rx.text(dir, text, at);
+        } else {
+            let pos = position(current.start, 0, at);
+            side.inflated(dir, |i| i.feed(text), pos, at, rx);
         }
+        self.side(dir).scratch = scratch;
     }
 
     fn end_frame(&mut self, dir: Direction, at: At, rx: &mut dyn Receiver) {
@@ -458,6 +520,10 @@ impl Connection {
         let header = current.header;
         if !header.is_control() {
             if header.fin {
+                if side.message == Message::Compressed {
+                    let pos = position(current.start, 0, at);
+                    side.inflated(dir, MessageInflater::end_message, pos, at, rx);
+                }
                 side.message = Message::None;
             }
             return;
@@ -489,6 +555,10 @@ impl Connection {
     /// text frame's payload starting like XML.
     fn search(&mut self, dir: Direction, pos: u64, rest: &[u8]) -> usize {
         let side = self.side(dir);
+        let afresh = side
+            .inflate
+            .as_ref()
+            .is_some_and(MessageInflater::starts_afresh);
         if side.held.is_empty() {
             side.held_at = pos;
         }
@@ -511,7 +581,7 @@ impl Connection {
             for (k, slot) in window.iter_mut().enumerate().take(n) {
                 *slot = byte(i + k).unwrap_or(0);
             }
-            match plausible_start(window.get(..n).unwrap_or_default(), dir) {
+            match plausible_start(window.get(..n).unwrap_or_default(), dir, afresh) {
                 Plausible::No => continue,
                 Plausible::NeedMore => {
                     kept_from = i;
@@ -543,13 +613,61 @@ impl Connection {
     }
 }
 
+impl Side {
+    /// The current message cannot be completed: a compressed one ends its
+    /// decompressor's message (and with context takeover its direction).
+    fn lose_message(&mut self) {
+        if self.message == Message::Compressed {
+            if let Some(i) = self.inflate.as_mut() {
+                i.lose();
+            }
+        }
+        if matches!(self.message, Message::Text | Message::Compressed) {
+            self.message = Message::Skipped;
+        }
+    }
+
+    /// Runs `step` on this direction's decompressor and passes on what it
+    /// inflated; an error is an anomaly at `pos` and the message is skipped.
+    fn inflated(
+        &mut self,
+        dir: Direction,
+        step: impl FnOnce(&mut MessageInflater) -> Result<&[u8], InflateError>,
+        pos: Position,
+        at: At,
+        rx: &mut dyn Receiver,
+    ) {
+        let Some(inflater) = self.inflate.as_mut() else {
+            return;
+        };
+        match step(inflater) {
+            Ok(text) => rx.text(dir, text, at),
+            Err(e) => {
+                let then = match inflater.broken() {
+                    Some(_) => "compressed messages of this direction are not read further",
+                    None => "the rest of this message is skipped",
+                };
+                let detail = format!("permessage-deflate (RFC 7692): {e}; {then}");
+                rx.event(
+                    dir,
+                    pos,
+                    carrier::anomaly(Anomaly::CompressionError, detail),
+                );
+                self.message = Message::Skipped;
+            }
+        }
+    }
+}
+
 enum Plausible {
     Yes,
     No,
     NeedMore,
 }
 
-fn plausible_start(bytes: &[u8], dir: Direction) -> Plausible {
+/// With `afresh`, a compressed message may start as well (its sender keeps no
+/// context between messages, RFC 7692 §7.1.1).
+fn plausible_start(bytes: &[u8], dir: Direction, afresh: bool) -> Plausible {
     let header = match frame::parse(bytes) {
         Parsed::Header(h) => h,
         Parsed::NeedMore => return Plausible::NeedMore,
@@ -560,7 +678,8 @@ fn plausible_start(bytes: &[u8], dir: Direction) -> Plausible {
         header.opcode,
         frame::TEXT | frame::CLOSE | frame::PING | frame::PONG
     );
-    if !masked_right || !kind_ok || header.compressed || header.len > 1 << 24 {
+    let compressed_ok = !header.compressed || (afresh && header.opcode == frame::TEXT);
+    if !masked_right || !kind_ok || !compressed_ok || header.len > 1 << 24 {
         return Plausible::No;
     }
     if header.opcode != frame::TEXT {
@@ -570,7 +689,13 @@ fn plausible_start(bytes: &[u8], dir: Direction) -> Plausible {
         return Plausible::NeedMore;
     };
     let first = first ^ header.mask.map_or(0, |m| m[0]);
-    if first == b'<' {
+    // A DEFLATE block's type (RFC 1951 §3.2.3, bits 1-2) is never 3.
+    let start_ok = if header.compressed {
+        (first >> 1) & 3 != 3
+    } else {
+        first == b'<'
+    };
+    if start_ok {
         Plausible::Yes
     } else {
         Plausible::No

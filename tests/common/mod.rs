@@ -29,6 +29,8 @@ pub const CAPTURES: &[&str] = &[
     "census_ejabberd.pcap",
     "ejabberd_zlib_clear.pcap",
     "ejabberd_zlib_tls.pcap",
+    "ws_deflate.pcap",
+    "ws_deflate_nctx.pcap",
 ];
 
 #[derive(Default)]

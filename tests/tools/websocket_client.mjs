@@ -14,6 +14,16 @@ import { createRequire } from "node:module";
 const require = createRequire(new URL("./xmppjs/package.json", import.meta.url));
 // Node.js 20 has no WebSocket class of its own; browsers and Node.js 22 do.
 globalThis.WebSocket ??= require("ws").WebSocket;
+// With WS_DEFLATE=1 (captures/make/ws-deflate.sh) ws offers permessage-deflate and
+// compresses every message, not only those of 1 KiB or more (its default).
+if (process.env.WS_DEFLATE === "1") {
+  const Base = require("ws").WebSocket;
+  globalThis.WebSocket = class extends Base {
+    constructor(address, protocols) {
+      super(address, protocols, { perMessageDeflate: { threshold: 0 } });
+    }
+  };
+}
 const { client, xml } = await import(require.resolve("@xmpp/client"));
 
 const port = process.argv[2];
