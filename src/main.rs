@@ -353,6 +353,9 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
     let mut all = tables::tables(&stats);
     if let Some(name) = &args.table {
         all.retain(|t| t.name == name);
+        if all.is_empty() && name == "stream_compression" {
+            all.push(tables::stream_compression(&stats));
+        }
         if all.is_empty() && name == "compression" {
             bail!("the compression table is measured with --what-if zlib");
         }

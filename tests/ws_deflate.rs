@@ -402,3 +402,51 @@ fn a_compression_bomb_stays_within_an_address_space_limit() {
     assert!(end["to_client"]["inflated"].as_u64().unwrap_or(0) < 4 << 20);
     assert!(end["to_client"]["compressed"].as_u64().unwrap() > 0);
 }
+
+/// `stats --table stream_compression`: one row per compressed session and
+/// direction with the flow end's counts, for both methods; a header alone when no
+/// session compressed.
+#[test]
+fn the_stream_compression_table_shows_each_sessions_bytes() {
+    for (name, method) in [
+        ("ws_deflate.pcap", "permessage-deflate"),
+        ("ws_deflate_nctx.pcap", "permessage-deflate"),
+        ("ejabberd_zlib_clear.pcap", "zlib"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+            .arg("stats")
+            .arg(capture_path(name))
+            .args(["--table", "stream_compression", "--format", "csv"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        // CSV lines end in CRLF (RFC 4180).
+        let csv = String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n");
+        let (c2s, s2c) = flow_end(&events_of(name));
+        let row = |dir: &str, b: DirectionBytes| {
+            let ratio = b.inflated as f64 / b.compressed as f64;
+            let saved = 100.0 * (1.0 - b.compressed as f64 / b.inflated as f64);
+            format!(
+                "#1,c2s,{method},{dir},{},{},{ratio:.2},{saved:.1}%",
+                b.compressed, b.inflated
+            )
+        };
+        let expected = format!(
+            "flow,stream,method,dir,compressed bytes,inflated bytes,ratio,saved\n{}\n{}\n",
+            row("C>S", c2s),
+            row("S>C", s2c)
+        );
+        assert_eq!(csv, expected, "{name}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_xmppdump"))
+        .arg("stats")
+        .arg(capture_path("prosody_websocket.pcap"))
+        .args(["--table", "stream_compression", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "flow,stream,method,dir,compressed bytes,inflated bytes,ratio,saved\r\n"
+    );
+}

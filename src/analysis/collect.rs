@@ -7,8 +7,8 @@
 use super::census::CensusCounter;
 use super::compression::ZlibWhatIf;
 use super::{
-    Class, Counter, IqNamespace, IqRef, SessionRow, Stats, TrafficKey, MAX_IQ_LISTED, MAX_LISTED,
-    MAX_MINUTES,
+    Class, CompressionRow, Counter, IqNamespace, IqRef, SessionRow, Stats, TrafficKey,
+    MAX_IQ_LISTED, MAX_LISTED, MAX_MINUTES,
 };
 use crate::fnv;
 use crate::jid::Jid;
@@ -18,6 +18,7 @@ use crate::model::{
     Timestamp,
 };
 use crate::sink::{Sink, Summary};
+use crate::transport::deflate::Params;
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -284,6 +285,13 @@ impl Collector {
         };
         let stream = flow.kind.unwrap_or(StreamKind::Unknown);
         flow.row.xml_bytes += b.whitespace;
+        if let Some(c) = flow.row.compression.as_mut() {
+            let side = match dir {
+                Direction::ToServer => &mut c.to_server,
+                Direction::ToClient => &mut c.to_client,
+            };
+            *side = (b.compressed, b.inflated);
+        }
         let rows = [
             (Class::Whitespace, b.whitespace),
             (Class::Tls, b.tls),
@@ -336,6 +344,23 @@ impl Collector {
                 }
             }
             EventKind::TlsProceed => row.tls_taken = true,
+            // XEP-0138 §5, RFC 7692 §5: the compression the session goes on with.
+            EventKind::Compressed => {
+                row.compression = Some(CompressionRow {
+                    method: "zlib".into(),
+                    ..CompressionRow::default()
+                });
+            }
+            EventKind::WebsocketAccept {
+                status: 101,
+                extensions: Some(accepted),
+                ..
+            } if Params::from_header(accepted).is_some() => {
+                row.compression = Some(CompressionRow {
+                    method: "permessage-deflate".into(),
+                    ..CompressionRow::default()
+                });
+            }
             EventKind::TlsClientHello { sni, .. } => {
                 row.tls_taken = true;
                 if row.sni.is_none() {

@@ -237,6 +237,21 @@ pub struct SessionRow {
     pub presence_bytes: u64,
     /// Bytes of parsed XML (elements, headers, whitespace) in both directions.
     pub xml_bytes: u64,
+    /// Stream compression, when the session used it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<CompressionRow>,
+}
+
+/// A session's compression: its method and, per direction, the compressed bytes
+/// and what they inflated to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompressionRow {
+    /// `zlib` (XEP-0138) or `permessage-deflate` (RFC 7692).
+    pub method: String,
+    /// Client to server: (compressed, inflated).
+    pub to_server: (u64, u64),
+    /// Server to client: (compressed, inflated).
+    pub to_client: (u64, u64),
 }
 
 /// Everything `xmppdump stats` reports; mergeable across files.

@@ -34,6 +34,7 @@ pub const TABLE_NAMES: &[&str] = &[
     "software",
     "extensions",
     "binary",
+    "stream_compression",
     "compression",
 ];
 
@@ -75,6 +76,10 @@ pub fn tables(s: &Stats) -> Vec<Table> {
         extensions(s),
         binary(s),
     ];
+    // Only when a session compressed its streams (XEP-0138, RFC 7692).
+    if s.sessions.iter().any(|r| r.compression.is_some()) {
+        all.push(stream_compression(s));
+    }
     // Only measured on request (`stats --what-if zlib`).
     if s.census.compression.measured {
         all.push(compression(s));
@@ -530,6 +535,59 @@ fn binary(s: &Stats) -> Table {
         "Binary data carried as base64 (encoded share of stanza bytes)",
         &[
             "kind", "payloads", "encoded", "decoded", "overhead", "share",
+        ],
+        rows,
+    )
+}
+
+/// The compression sessions used (XEP-0138 zlib, WebSocket permessage-deflate): per
+/// session and direction the bytes compressed, what they inflated to, and the
+/// ratio achieved. Listed only when a session compressed; `--table
+/// stream_compression` gives its header alone otherwise.
+pub fn stream_compression(s: &Stats) -> Table {
+    let mut rows = Vec::new();
+    for r in &s.sessions {
+        let Some(c) = &r.compression else { continue };
+        let flow = if s.files.len() > 1 {
+            format!("{}#{}", r.file, r.flow)
+        } else {
+            format!("#{}", r.flow)
+        };
+        for (d, (compressed, inflated)) in [
+            (Direction::ToServer, c.to_server),
+            (Direction::ToClient, c.to_client),
+        ] {
+            let times = if compressed > 0 {
+                format!("{:.2}", inflated as f64 / compressed as f64)
+            } else {
+                "-".into()
+            };
+            // Negative when compression made the bytes grow.
+            let saved = pct(ratio(compressed, inflated).map(|r| 1.0 - r));
+            rows.push(vec![
+                flow.clone(),
+                r.stream.map_or("-", StreamKind::as_str).into(),
+                c.method.clone(),
+                dir(d).into(),
+                compressed.to_string(),
+                inflated.to_string(),
+                times,
+                saved,
+            ]);
+        }
+    }
+    table(
+        "stream_compression",
+        "Stream compression used (XEP-0138 zlib, RFC 7692 permessage-deflate)",
+        &[
+            "flow",
+            "stream",
+            "method",
+            "dir",
+            "compressed bytes",
+            "inflated bytes",
+            "ratio",
+            "saved",
         ],
         rows,
     )
