@@ -170,19 +170,19 @@ impl Stream {
             })
         });
         let Compressed { zlib, stream } = &mut **c;
-        match zlib.feed(bytes) {
-            Ok([]) => {}
-            Ok(plain) => {
-                let offset = stream.bytes.payload;
-                stream.feed(offset, plain, at, limits, out);
-            }
-            Err(e) => out.push((
+        let inflated = zlib.feed(bytes);
+        if !inflated.text.is_empty() {
+            let offset = stream.bytes.payload;
+            stream.feed(offset, inflated.text, at, limits, out);
+        }
+        if let Some(e) = inflated.error {
+            out.push((
                 self.here(at, bytes.len() as u64),
                 anomaly(
                     Anomaly::CompressionError,
                     format!("{e}; this direction's compressed bytes are only counted from here"),
                 ),
-            )),
+            ));
         }
     }
 
@@ -330,9 +330,12 @@ impl Stream {
     }
 
     /// RFC 6120 §13.12: stanza size is bounded; an oversized frame is scanned to its
-    /// end without keeping its bytes.
+    /// end without keeping its bytes. Once its start is dropped, every byte of it is
+    /// dropped as it is scanned, so what is dropped and what is held at the end of
+    /// the input does not depend on where the pieces were cut.
     fn bound_pending(&mut self, limits: &Limits) {
-        if self.pending.len() > limits.max_stanza_bytes {
+        let oversized = self.framer.has_dropped() && !self.pending.is_empty();
+        if oversized || self.pending.len() > limits.max_stanza_bytes {
             self.drop_pending(limits);
         }
     }
