@@ -10,7 +10,7 @@
 //! afresh (§7.1.1). Bounded like [`super::zlib`]: a bomb makes the direction
 //! opaque.
 
-use super::inflate::{Format, InflateError, Inflater, Tally, SYNC_TAIL};
+use super::inflate::{Format, InflateError, Inflated, Inflater, Tally, SYNC_TAIL};
 
 /// Scratch kept between pieces below this size (more is given back).
 const KEEP_SCRATCH: usize = 64 * 1024;
@@ -103,17 +103,20 @@ impl MessageInflater {
 
     /// Inflates the next piece of the current message. An error ends the message
     /// (the caller skips its rest), and with context takeover the direction.
-    pub fn feed(&mut self, piece: &[u8]) -> Result<&[u8], InflateError> {
+    pub fn feed(&mut self, piece: &[u8]) -> Inflated<'_> {
         self.tally.wire += piece.len() as u64;
-        self.inflate(piece)?;
-        Ok(&self.scratch)
+        let error = self.inflate(piece).err();
+        Inflated {
+            text: &self.scratch,
+            error,
+        }
     }
 
     /// The message is complete: what its sync tail releases. A message whose
     /// last block was final (BFINAL, RFC 7692 §7.2.3.4) needs no tail; the next
     /// one starts a fresh stream, which a reader can follow only without context
     /// takeover (the window of the one before is not carried over here).
-    pub fn end_message(&mut self) -> Result<&[u8], InflateError> {
+    pub fn end_message(&mut self) -> Inflated<'_> {
         let ended = self.inflater.as_ref().is_some_and(|i| i.is_ended());
         let out = if ended {
             self.scratch.clear();
@@ -129,7 +132,10 @@ impl MessageInflater {
         if !self.takeover {
             self.inflater = None;
         }
-        out.map(|()| &self.scratch[..])
+        Inflated {
+            text: &self.scratch,
+            error: out.err(),
+        }
     }
 
     /// Bytes of the current message were lost or not read: it ends here, and with
@@ -153,7 +159,8 @@ impl MessageInflater {
             .map_or(0, |_| super::inflate::STATE_BYTES)
     }
 
-    /// Inflates `bytes` into the scratch.
+    /// Inflates `bytes` into the scratch; what came before an error stays there,
+    /// except after a bomb.
     fn inflate(&mut self, bytes: &[u8]) -> Result<(), InflateError> {
         self.scratch.clear();
         if self.scratch.capacity() > KEEP_SCRATCH {
@@ -165,20 +172,18 @@ impl MessageInflater {
         let inflater = self
             .inflater
             .get_or_insert_with(|| Box::new(Inflater::new(Format::Raw)));
-        let result = inflater
-            .feed(bytes, &mut self.scratch)
-            .and_then(|n| self.tally.add(n));
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) => {
+        let error = inflater.feed(bytes, &mut self.scratch).err();
+        let error = match (error, self.tally.add(self.scratch.len())) {
+            (None, Ok(())) => return Ok(()),
+            (Some(e), Ok(())) => e,
+            (_, Err(bomb)) => {
                 self.scratch = Vec::new();
-                if matches!(e, InflateError::Bomb { .. }) {
-                    self.broken = Some("a compression bomb");
-                }
-                self.lose();
-                Err(e)
+                self.broken = Some("a compression bomb");
+                bomb
             }
-        }
+        };
+        self.lose();
+        Err(error)
     }
 }
 
@@ -219,9 +224,15 @@ mod tests {
     }
 
     fn read(m: &mut MessageInflater, wire: &[u8], cut: usize) -> Vec<u8> {
-        let mut out = m.feed(&wire[..cut]).unwrap().to_vec();
-        out.extend_from_slice(m.feed(&wire[cut..]).unwrap());
-        out.extend_from_slice(m.end_message().unwrap());
+        let mut out = Vec::new();
+        for step in [&wire[..cut], &wire[cut..]] {
+            let inflated = m.feed(step);
+            assert_eq!(inflated.error, None);
+            out.extend_from_slice(inflated.text);
+        }
+        let end = m.end_message();
+        assert_eq!(end.error, None);
+        out.extend_from_slice(end.text);
         out
     }
 
@@ -275,7 +286,7 @@ mod tests {
         for takeover in [true, false] {
             let wire = messages(&texts, takeover);
             let mut m = MessageInflater::new(takeover);
-            m.feed(&wire[0][..3]).unwrap();
+            assert_eq!(m.feed(&wire[0][..3]).error, None);
             m.lose();
             assert_eq!(m.starts_afresh(), !takeover);
             let out = read(&mut m, &wire[1], 0);
@@ -306,7 +317,7 @@ mod tests {
     #[test]
     fn garbage_ends_the_message_not_the_reader() {
         let mut m = MessageInflater::new(false);
-        assert!(m.feed(&[0xff, 0xff, 0xff]).is_err());
+        assert!(m.feed(&[0xff, 0xff, 0xff]).error.is_some());
         let wire = messages(&texts(), false);
         assert_eq!(read(&mut m, &wire[2], 1), texts()[2].as_bytes());
     }

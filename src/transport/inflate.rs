@@ -68,6 +68,15 @@ impl Tally {
     }
 }
 
+/// What one piece gave a layer: the bytes it decoded, and the error that stopped
+/// it. Bytes decoded before an error are good and are passed on, so the output
+/// does not depend on where the pieces were cut; after a bomb nothing is.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Inflated<'a> {
+    pub text: &'a [u8],
+    pub error: Option<InflateError>,
+}
+
 /// One direction's decompressor.
 pub struct Inflater {
     decompress: Decompress,
@@ -128,10 +137,12 @@ impl Inflater {
             let before_out = self.decompress.total_out();
             let status = self
                 .decompress
-                .decompress(rest, &mut chunk, FlushDecompress::Sync)
-                .map_err(|e| InflateError::Corrupt(self.format_name(), e.to_string()))?;
+                .decompress(rest, &mut chunk, FlushDecompress::Sync);
+            // What the call decoded before meeting an error is good output too.
             let wrote = usize::try_from(self.decompress.total_out() - before_out).unwrap_or(CHUNK);
             out.extend_from_slice(chunk.get(..wrote).unwrap_or_default());
+            let status =
+                status.map_err(|e| InflateError::Corrupt(self.format_name(), e.to_string()))?;
             if status == Status::StreamEnd {
                 self.ended = true;
                 let used = self.decompress.total_in() - start_in;

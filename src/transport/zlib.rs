@@ -11,7 +11,7 @@
 //! stream that does not inflate, or a compression bomb, makes the direction
 //! opaque: its bytes are then only counted, never unbounded memory.
 
-use super::inflate::{Format, InflateError, Inflater, Tally};
+use super::inflate::{Format, Inflated, Inflater, Tally};
 
 /// Scratch kept between pieces below this size (more is given back).
 const KEEP_SCRATCH: usize = 64 * 1024;
@@ -40,32 +40,36 @@ impl Default for Zlib {
 }
 
 impl Zlib {
-    /// Inflates the next piece. `Ok` holds what it decoded (possibly nothing: a code
-    /// cut by the piece's end waits for the next); the first `Err` makes the
-    /// direction opaque, and later pieces give `Ok` with nothing.
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<&[u8], InflateError> {
+    /// Inflates the next piece: what it decoded (possibly nothing: a code cut by
+    /// the piece's end waits for the next), and the error, if it met one, which
+    /// makes the direction opaque; later pieces give nothing.
+    pub fn feed(&mut self, bytes: &[u8]) -> Inflated<'_> {
         self.tally.wire += bytes.len() as u64;
         self.scratch.clear();
         if self.scratch.capacity() > KEEP_SCRATCH {
             self.scratch = Vec::new();
         }
         if self.opaque {
-            return Ok(&[]);
+            return Inflated {
+                text: &[],
+                error: None,
+            };
         }
-        match self.inflater.feed(bytes, &mut self.scratch) {
-            Ok(n) => match self.tally.add(n) {
-                Ok(()) => Ok(&self.scratch),
-                Err(e) => {
-                    self.opaque = true;
-                    self.scratch = Vec::new();
-                    Err(e)
-                }
-            },
-            Err(e) => {
-                self.opaque = true;
+        let error = self.inflater.feed(bytes, &mut self.scratch).err();
+        let counted = self.tally.add(self.scratch.len());
+        let error = match (error, counted) {
+            (None, Ok(())) => None,
+            // What came before the error is passed on.
+            (Some(e), Ok(())) => Some(e),
+            (_, Err(bomb)) => {
                 self.scratch = Vec::new();
-                Err(e)
+                Some(bomb)
             }
+        };
+        self.opaque = error.is_some();
+        Inflated {
+            text: &self.scratch,
+            error,
         }
     }
 
@@ -112,8 +116,8 @@ mod tests {
         let whole = text.concat();
         for cut in 0..=wire.len() {
             let mut z = Zlib::default();
-            let mut out = z.feed(&wire[..cut]).unwrap().to_vec();
-            out.extend_from_slice(z.feed(&wire[cut..]).unwrap());
+            let mut out = z.feed(&wire[..cut]).text.to_vec();
+            out.extend_from_slice(z.feed(&wire[cut..]).text);
             assert_eq!(String::from_utf8(out).unwrap(), whole, "cut at {cut}");
             assert_eq!(
                 (z.tally.wire, z.tally.inflated),
@@ -125,9 +129,15 @@ mod tests {
     #[test]
     fn garbage_makes_the_direction_opaque_and_counted() {
         let mut z = Zlib::default();
-        assert!(z.feed(b"<presence/>").is_err());
+        assert!(z.feed(b"<presence/>").error.is_some());
         assert!(z.is_opaque());
-        assert_eq!(z.feed(b"more").unwrap(), b"");
+        assert_eq!(
+            z.feed(b"more"),
+            Inflated {
+                text: b"",
+                error: None
+            }
+        );
         assert_eq!((z.tally.wire, z.tally.inflated), (15, 0));
     }
 }

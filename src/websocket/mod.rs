@@ -18,7 +18,7 @@ use crate::http::{self, Progress};
 use crate::model::At;
 use crate::model::{Anomaly, Direction, EventKind, Position};
 use crate::transport::deflate::{self, MessageInflater};
-use crate::transport::inflate::{InflateError, Tally};
+use crate::transport::inflate::{Inflated, Tally};
 use frame::{Header, Parsed};
 
 /// Both directions of one XMPP-over-WebSocket connection.
@@ -632,7 +632,7 @@ impl Side {
     fn inflated(
         &mut self,
         dir: Direction,
-        step: impl FnOnce(&mut MessageInflater) -> Result<&[u8], InflateError>,
+        step: impl FnOnce(&mut MessageInflater) -> Inflated<'_>,
         pos: Position,
         at: At,
         rx: &mut dyn Receiver,
@@ -640,9 +640,13 @@ impl Side {
         let Some(inflater) = self.inflate.as_mut() else {
             return;
         };
-        match step(inflater) {
-            Ok(text) => rx.text(dir, text, at),
-            Err(e) => {
+        let inflated = step(inflater);
+        if !inflated.text.is_empty() {
+            rx.text(dir, inflated.text, at);
+        }
+        match inflated.error {
+            None => {}
+            Some(e) => {
                 let then = match inflater.broken() {
                     Some(_) => "compressed messages of this direction are not read further",
                     None => "the rest of this message is skipped",

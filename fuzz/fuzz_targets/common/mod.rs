@@ -86,3 +86,74 @@ pub fn conversation(port: u16, mss: usize) -> synth::Conversation {
     c.mss = mss;
     c
 }
+
+/// Asserts that two runs of a compressed stream, cut differently, agree. When a
+/// compression bomb was met nothing is compared: the bomb bound is per piece as
+/// well as per direction, so whether borderline input counts as one depends on the
+/// cuts by design. A direction whose stream stops inflating must report it the same
+/// way in both; but how far the decompressor got before noticing depends on how
+/// much had arrived (miniz_oxide reads ahead), so there the events of one run, less
+/// the error and end-of-capture reports, must be a prefix of the other's. Every
+/// other direction must agree exactly.
+#[allow(dead_code)] // each target compiles this module and uses part of it
+pub fn assert_inflation_agrees(
+    a: &[(Direction, u64, u64, EventKind)],
+    b: &[(Direction, u64, u64, EventKind)],
+) {
+    fn error(k: &EventKind) -> Option<&str> {
+        match k {
+            EventKind::Anomaly {
+                anomaly: Anomaly::CompressionError,
+                detail,
+            } => Some(detail.as_str()),
+            _ => None,
+        }
+    }
+    let bomb = |events: &[(Direction, u64, u64, EventKind)]| {
+        events
+            .iter()
+            .any(|(_, _, _, k)| error(k).is_some_and(|d| d.contains("bomb")))
+    };
+    if bomb(a) || bomb(b) {
+        return;
+    }
+    for dir in [Direction::ToServer, Direction::ToClient] {
+        let side = |events: &[(Direction, u64, u64, EventKind)]| {
+            events
+                .iter()
+                .filter(|(d, ..)| *d == dir)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (side(a), side(b));
+        let errors = |events: &[(Direction, u64, u64, EventKind)]| {
+            events
+                .iter()
+                .filter_map(|(_, _, _, k)| error(k).map(str::to_owned))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(errors(&a), errors(&b), "{dir:?}");
+        if errors(&a).is_empty() {
+            assert_eq!(a, b, "{dir:?}");
+            continue;
+        }
+        let rest = |events: Vec<(Direction, u64, u64, EventKind)>| {
+            events
+                .into_iter()
+                .filter(|(_, _, _, k)| {
+                    error(k).is_none()
+                        && !matches!(
+                            k,
+                            EventKind::Anomaly {
+                                anomaly: Anomaly::UnfinishedAtEnd,
+                                ..
+                            }
+                        )
+                })
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (rest(a), rest(b));
+        let n = a.len().min(b.len());
+        assert_eq!(a[..n], b[..n], "{dir:?}");
+    }
+}
