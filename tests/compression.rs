@@ -350,3 +350,35 @@ fn negotiated() -> (Conversation, Vec<Packet>) {
     ));
     (c, packets)
 }
+
+/// Found by the `zlib` fuzz target: bytes that inflate, then bytes that do not, in
+/// one segment. What decoded before the error is read (as it is when the two come
+/// in separate segments), then the error is reported.
+#[test]
+fn what_inflates_before_an_error_is_read() {
+    let mut client = zlib(&[
+        &client_header("example.org"),
+        "<message to='juliet@example.org' id='m1'><body>hello</body></message>",
+    ]);
+    client.extend_from_slice(b"\xff\xfe not zlib");
+    for cut in [0, client.len() - 11] {
+        let events = run_packets(&compressed_session(&client, &[], cut));
+        let after: Vec<_> = stanzas_after_compression(&events, Direction::ToServer);
+        assert_eq!(after, [("message".to_owned(), "m1".to_owned())], "cut {cut}");
+        let errors = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Anomaly {
+                        anomaly: Anomaly::CompressionError,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(errors, 1, "cut {cut}");
+        let (c2s, _) = flow_end(&events);
+        assert!(c2s.is_balanced(), "{c2s:?}");
+    }
+}
