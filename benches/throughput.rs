@@ -15,7 +15,7 @@ use xmppdump::capture::Reader;
 use xmppdump::output::text::Text;
 use xmppdump::pipeline::{Config, Pipeline};
 use xmppdump::synth::gen::{generate, GenConfig};
-use xmppdump::tls::{KeyLog, KeyStore};
+use xmppdump::transport::tls::{KeyLog, KeyStore};
 use xmppdump::xml::{parse_element_prefix, parse_start_tag, Framer, NsScope, Scratch, Status};
 
 fn stream_bytes() -> Vec<u8> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use xmppdump::limits::{Limits, MIN_BUFFER_BUDGET};
 use xmppdump::output::color;
 use xmppdump::pipeline::{Config, DEFAULT_PORTS, DIRECT_TLS_PORTS};
-use xmppdump::tls::KeyStore;
+use xmppdump::transport::tls::KeyStore;
 
 /// Read XMPP (Jabber) traffic from a capture file and print what happened in every
 /// stream: headers, STARTTLS, SASL, stanzas, errors and anomalies.

@@ -1,9 +1,13 @@
 //! xmppdump: a protocol analyzer for XMPP (RFC 6120/6121) captures.
 //!
 //! Data flows one way: `capture` (pcap/pcapng packets) → `decode` (TCP segments) →
-//! `flow` (connections, reassembly) → `xml` (framing, parsing) → `session` (XMPP
-//! meaning, STARTTLS hand-off) → `output` (printers). `pipeline` is the only module
-//! that knows every stage.
+//! `flow` (connections, reassembly: bytes in order per direction, and gaps) →
+//! `session` (XMPP: stream framing and parsing with `xml`, classification, SASL),
+//! which hands the bytes below XMPP to the layers of `transport` (TLS, HTTP,
+//! WebSocket with permessage-deflate, BOSH, XEP-0138 zlib) and reads what they
+//! unwrap → events → a [`sink::Sink`]: `output` (text, NDJSON), `analysis`
+//! (statistics), `check` (rules), `story` (the student view). `pipeline` is the only
+//! module that knows every stage. `docs/architecture.md` follows one packet through.
 
 #![cfg_attr(
     not(test),
@@ -16,16 +20,13 @@
 )]
 
 pub mod analysis;
-pub mod bosh;
 pub mod capture;
-pub mod carrier;
 pub mod census;
 pub mod check;
 pub mod decode;
 pub mod filter;
 pub mod flow;
 pub mod fnv;
-pub mod http;
 pub mod jid;
 pub mod limits;
 #[cfg(feature = "live")]
@@ -38,7 +39,5 @@ pub mod session;
 pub mod sink;
 pub mod story;
 pub mod synth;
-pub mod tls;
 pub mod transport;
-pub mod websocket;
 pub mod xml;

@@ -364,7 +364,11 @@ fn what_inflates_before_an_error_is_read() {
     for cut in [0, client.len() - 11] {
         let events = run_packets(&compressed_session(&client, &[], cut));
         let after: Vec<_> = stanzas_after_compression(&events, Direction::ToServer);
-        assert_eq!(after, [("message".to_owned(), "m1".to_owned())], "cut {cut}");
+        assert_eq!(
+            after,
+            [("message".to_owned(), "m1".to_owned())],
+            "cut {cut}"
+        );
         let errors = events
             .iter()
             .filter(|e| {

@@ -258,7 +258,7 @@ fn fresh_capture_with(
     let bytes = std::fs::read(dir.join(written)).unwrap();
     let mut config = xmppdump::pipeline::Config::default();
     if let Some(keylog) = keylog {
-        let store = xmppdump::tls::KeyStore::open(&dir.join(keylog)).unwrap();
+        let store = xmppdump::transport::tls::KeyStore::open(&dir.join(keylog)).unwrap();
         config.keys = Some(std::sync::Arc::new(store));
     }
     if direct_tls_port {

@@ -24,7 +24,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `src/session/classify.rs` → ["session", "classify"]; `src/tls/mod.rs` → ["tls"].
+/// `src/session/classify.rs` → ["session", "classify"]; `src/transport/tls/mod.rs` → ["transport", "tls"].
 fn module_path(src: &Path, file: &Path) -> Vec<String> {
     let rel = file.strip_prefix(src).unwrap().with_extension("");
     let mut parts: Vec<String> = rel

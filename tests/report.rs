@@ -62,7 +62,7 @@ fn expected(capture: &str, keylog: Option<&str>) -> (u64, u64) {
     };
     if let Some(k) = keylog {
         config.keys = Some(std::sync::Arc::new(
-            xmppdump::tls::KeyStore::open(Path::new(k)).unwrap(),
+            xmppdump::transport::tls::KeyStore::open(Path::new(k)).unwrap(),
         ));
     }
     let mut reader = xmppdump::capture::Reader::new(std::fs::File::open(capture).unwrap()).unwrap();

@@ -12,7 +12,7 @@ use tls_harness::{peers, session_with, setup, Peers, Setup};
 use xmppdump::model::{Anomaly, Event, EventKind, Timestamp};
 use xmppdump::pipeline::Config;
 use xmppdump::synth::{self, client_header, Conversation, Link, Packet};
-use xmppdump::tls::{KeyLog, KeyStore};
+use xmppdump::transport::tls::{KeyLog, KeyStore};
 
 /// One session carrying [`inner_dialogue`].
 fn session(peers: &Peers, starttls: bool, port: u16, mss: usize) -> Vec<Packet> {

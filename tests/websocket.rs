@@ -11,7 +11,7 @@ use xmppdump::pipeline::Config;
 use xmppdump::synth::{
     websocket_accept, websocket_frame, websocket_upgrade, write_pcap, Conversation, Link,
 };
-use xmppdump::websocket::frame::{BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT};
+use xmppdump::transport::websocket::frame::{BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT};
 
 const MASK: Option<[u8; 4]> = Some([0x37, 0xfa, 0x21, 0x3d]);
 

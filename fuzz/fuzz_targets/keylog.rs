@@ -2,7 +2,7 @@
 //! from the input: never a panic, and parse errors name a line.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use xmppdump::tls::{KeyLog, KeyStore};
+use xmppdump::transport::tls::{KeyLog, KeyStore};
 
 fuzz_target!(|data: &[u8]| {
     match KeyLog::parse(data) {

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use xmppdump::model::Timestamp;
 use xmppdump::pipeline::Config;
 use xmppdump::synth::{Conversation, Link};
-use xmppdump::tls::{KeyLog, KeyStore};
+use xmppdump::transport::tls::{KeyLog, KeyStore};
 
 const TLS13_KEYS: &[u8] = include_bytes!("../../captures/prosody_starttls.keylog");
 const TLS12_KEYS: &[u8] = include_bytes!("../../captures/prosody_starttls_tls12.keylog");

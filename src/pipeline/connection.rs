@@ -12,8 +12,8 @@ use crate::model::At;
 use crate::model::{
     Anomaly, DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
-use crate::session::detect::{sniff, Verdict};
 use crate::session::{flow_position, Report, Reports, Session, Transport};
+use crate::transport::detect::{sniff, Verdict};
 use std::net::SocketAddr;
 
 /// What a flow's bytes are, as far as we know.

@@ -11,7 +11,7 @@ use crate::limits::{Limits, EMERGENCY_ENTER, EMERGENCY_LEAVE, EMERGENCY_SWEEP_SE
 use crate::model::At;
 use crate::model::{Anomaly, Direction, EndReason, Event, EventKind, FlowId, FrameNo, Timestamp};
 use crate::sink::{Sink, Summary};
-use crate::tls::KeyStore;
+use crate::transport::tls::KeyStore;
 use std::io;
 use std::sync::Arc;
 

@@ -11,18 +11,17 @@
 //! restart after TLS, RFC 6120 §5.4.3.3), whose events are marked decrypted.
 
 pub mod classify;
-pub mod detect;
 pub mod error;
 pub mod sasl;
 pub mod sm;
 pub mod stream;
 
-use crate::carrier;
 use crate::limits::Limits;
 use crate::model::{Anomaly, At, Direction, DirectionBytes, EventKind, Position};
-use crate::tls::{self, KeyStore};
+use crate::transport::carrier;
 use crate::transport::inflate::Tally;
-use crate::{bosh, http, websocket};
+use crate::transport::tls::{self, KeyStore};
+use crate::transport::{bosh, detect, http, websocket};
 use detect::Verdict;
 use std::sync::Arc;
 pub use stream::{Report, Stream};

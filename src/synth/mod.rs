@@ -363,7 +363,7 @@ pub fn websocket_frame(opcode: u8, fin: bool, payload: &[u8], mask: Option<[u8; 
         Some(key) => {
             out.extend_from_slice(&key);
             let mut body = payload.to_vec();
-            crate::websocket::frame::unmask(&mut body, key, 0);
+            crate::transport::websocket::frame::unmask(&mut body, key, 0);
             out.extend_from_slice(&body);
         }
         None => out.extend_from_slice(payload),

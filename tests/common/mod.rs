@@ -145,9 +145,9 @@ pub fn config_for(name: &str) -> Config {
     let stem = name.trim_end_matches(".pcap").trim_end_matches(".pcapng");
     let keylog = std::path::PathBuf::from(capture_path(&format!("{stem}.keylog")));
     Config {
-        keys: keylog
-            .exists()
-            .then(|| std::sync::Arc::new(xmppdump::tls::KeyStore::open(&keylog).unwrap())),
+        keys: keylog.exists().then(|| {
+            std::sync::Arc::new(xmppdump::transport::tls::KeyStore::open(&keylog).unwrap())
+        }),
         ..Config::default()
     }
 }

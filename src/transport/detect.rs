@@ -8,8 +8,8 @@
 //! over direct TLS when it is a TLS ClientHello that offers the ALPN protocol
 //! `xmpp-client` or `xmpp-server` (XEP-0368 §4), its record complete within them.
 
-use crate::http;
-use crate::tls::wire;
+use crate::transport::http;
+use crate::transport::tls::wire;
 
 /// Whether a direction's first bytes are XMPP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
             // The namespace is in the body's first tag (XEP-0124 §4).
             Some(end) if bytes.len() > end => {
                 let body = bytes.get(end..).unwrap_or_default();
-                if contains(body, crate::bosh::HTTPBIND.as_bytes()) {
+                if contains(body, crate::transport::bosh::HTTPBIND.as_bytes()) {
                     Verdict::Bosh
                 } else if body.contains(&b'>') || bytes.len() >= max_detect_bytes {
                     Verdict::NotXmpp

@@ -13,11 +13,11 @@
 
 pub mod frame;
 
-use crate::carrier::{self, position, Receiver};
-use crate::http::{self, Progress};
 use crate::model::At;
 use crate::model::{Anomaly, Direction, EventKind, Position};
+use crate::transport::carrier::{self, position, Receiver};
 use crate::transport::deflate::{self, MessageInflater};
+use crate::transport::http::{self, Progress};
 use crate::transport::inflate::{Inflated, Tally};
 use frame::{Header, Parsed};
 

@@ -9,11 +9,11 @@
 //! HTTP head (at most [`http::MAX_HEAD_BYTES`]), an unfinished body (at most four times
 //! the stanza limit; beyond, it is skipped), a chunk-size line.
 
-use crate::carrier::{self, position, Receiver};
-use crate::http::{self, Body, Head, Progress};
 use crate::limits::Limits;
 use crate::model::At;
 use crate::model::{Anomaly, Direction, EventKind, Position, StreamKind};
+use crate::transport::carrier::{self, position, Receiver};
+use crate::transport::http::{self, Body, Head, Progress};
 use crate::xml::{self, ns, NsScope};
 
 /// XEP-0124's namespace of `<body/>`.
