@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{capture_path, comparable, config_for, run_bytes};
+use common::{capture_path, comparable, config_for, flow_end, run_bytes};
 use flate2::{Compress, Compression, FlushCompress};
 use std::process::Command;
 use xmppdump::model::{Anomaly, Direction, DirectionBytes, Event, EventKind};
@@ -20,20 +20,6 @@ fn events_of(name: &str) -> Vec<Event> {
 fn truth(name: &str) -> serde_json::Value {
     let path = capture_path(&name.replace(".pcap", ".truth.json"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn flow_end(events: &[Event]) -> (DirectionBytes, DirectionBytes) {
-    events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::FlowEnd {
-                to_server,
-                to_client,
-                ..
-            } => Some((*to_server, *to_client)),
-            _ => None,
-        })
-        .expect("a flow end")
 }
 
 fn wire_dir(dir: Direction) -> &'static str {
@@ -183,9 +169,8 @@ const SERVER: [&str; 4] = [
     "<presence from='juliet@example.org/balcony' id='p2'/>",
 ];
 
-/// An upgraded connection, then each side's compressed messages as one stream of
-/// bytes, cut at `cut`.
-fn ws_session(extensions: &str, client: &[u8], server: &[u8], cut: usize) -> Vec<Packet> {
+/// A connection upgraded to WebSocket, the server's answer accepting `extensions`.
+fn upgraded(extensions: &str) -> (Conversation, Vec<Packet>) {
     let mut c = Conversation::new(
         "10.0.0.1:40000".parse().unwrap(),
         "10.0.0.100:5280".parse().unwrap(),
@@ -198,6 +183,13 @@ fn ws_session(extensions: &str, client: &[u8], server: &[u8], cut: usize) -> Vec
         websocket_upgrade("example.org", "/xmpp-websocket").as_bytes(),
     ));
     packets.extend(c.send(false, accept_with(extensions).as_bytes()));
+    (c, packets)
+}
+
+/// An upgraded connection, then each side's compressed messages as one stream of
+/// bytes, cut at `cut`.
+fn ws_session(extensions: &str, client: &[u8], server: &[u8], cut: usize) -> Vec<Packet> {
+    let (mut c, mut packets) = upgraded(extensions);
     for (from_client, bytes) in [(true, client), (false, server)] {
         let cut = cut.min(bytes.len());
         for piece in [&bytes[..cut], &bytes[cut..]] {
@@ -339,66 +331,21 @@ fn the_bomb_message_really_inflates_to_a_gigabyte() {
     let mut bomb = gigabyte_bomb_message();
     assert!(bomb.len() < 2 << 20, "{}", bomb.len());
     bomb.extend_from_slice(&[0, 0, 0xff, 0xff]);
-    let mut d = flate2::Decompress::new(false);
-    let mut out = vec![0u8; 1 << 20];
-    let (mut total, mut at) = (0u64, 0);
-    while at < bomb.len() {
-        let before = (d.total_in(), d.total_out());
-        d.decompress(&bomb[at..], &mut out, flate2::FlushDecompress::Sync)
-            .unwrap();
-        at += (d.total_in() - before.0) as usize;
-        total += d.total_out() - before.1;
-    }
-    assert_eq!(total, 1 << 30);
+    assert_eq!(common::inflated_len(&bomb, false), 1 << 30);
 }
 
 #[test]
 fn a_compression_bomb_stays_within_an_address_space_limit() {
     let client = frames(&CLIENT[..1], true, Some([1, 2, 3, 4]));
     let server = compressed_frame(&gigabyte_bomb_message(), None);
-    let mut c = Conversation::new(
-        "10.0.0.1:40000".parse().unwrap(),
-        "10.0.0.100:5280".parse().unwrap(),
-        Link::Ethernet,
-        xmppdump::model::Timestamp(1_700_000_000_000_000_000),
-    );
-    let mut packets = c.handshake();
-    packets.extend(c.send(
-        true,
-        websocket_upgrade("example.org", "/xmpp-websocket").as_bytes(),
-    ));
-    packets.extend(c.send(false, accept_with("permessage-deflate").as_bytes()));
+    let (mut c, mut packets) = upgraded("permessage-deflate");
     packets.extend(c.send(true, &client));
     for piece in server.chunks(1400) {
         packets.push(c.send_one(false, piece));
     }
     packets.extend(c.close());
     let path = common::temp_capture("ws-bomb.pcapng", &packets);
-    let out = Command::new("prlimit")
-        .arg(format!("--as={}", 512u64 << 20))
-        .arg(env!("CARGO_BIN_EXE_xmppdump"))
-        .args(["-r", &path, "--json"])
-        .output()
-        .expect("prlimit (util-linux) runs the binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bombs: Vec<_> = stdout
-        .lines()
-        .filter(|l| l.contains("\"anomaly\":\"compression_error\""))
-        .collect();
-    assert_eq!(bombs.len(), 1, "{stdout}");
-    assert!(bombs[0].contains("compression bomb"), "{}", bombs[0]);
-    let end: serde_json::Value = stdout
-        .lines()
-        .filter(|l| l.contains("\"event\":\"flow_end\""))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .next()
-        .unwrap();
+    let end = common::assert_one_bomb_within_address_limit(&path);
     assert!(end["to_client"]["inflated"].as_u64().unwrap_or(0) < 4 << 20);
     assert!(end["to_client"]["compressed"].as_u64().unwrap() > 0);
 }

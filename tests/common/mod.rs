@@ -549,3 +549,73 @@ pub fn stream_headers(events: &[Event]) -> Vec<(xmppdump::model::Direction, bool
         })
         .collect()
 }
+
+/// The byte counters of the first connection's `flow_end`.
+#[allow(dead_code)] // each test binary compiles this module and uses part of it
+pub fn flow_end(
+    events: &[Event],
+) -> (
+    xmppdump::model::DirectionBytes,
+    xmppdump::model::DirectionBytes,
+) {
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::FlowEnd {
+                to_server,
+                to_client,
+                ..
+            } => Some((*to_server, *to_client)),
+            _ => None,
+        })
+        .expect("a flow end")
+}
+
+/// Runs `xmppdump -r PATH --json` under a 512 MiB address-space limit (a
+/// compression bomb must stay far below it) and asserts it succeeds with exactly
+/// one `compression_error`, a bomb; returns the first `flow_end` as JSON.
+#[allow(dead_code)] // each test binary compiles this module and uses part of it
+pub fn assert_one_bomb_within_address_limit(path: &str) -> serde_json::Value {
+    let out = std::process::Command::new("prlimit")
+        .arg(format!("--as={}", 512u64 << 20))
+        .arg(env!("CARGO_BIN_EXE_xmppdump"))
+        .args(["-r", path, "--json"])
+        .output()
+        .expect("prlimit (util-linux) runs the binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bombs: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.contains("\"anomaly\":\"compression_error\""))
+        .collect();
+    assert_eq!(bombs.len(), 1, "{stdout}");
+    assert!(bombs[0].contains("compression bomb"), "{}", bombs[0]);
+    stdout
+        .lines()
+        .filter(|l| l.contains("\"event\":\"flow_end\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .next()
+        .expect("a flow end")
+}
+
+/// How many bytes `compressed` (zlib with its header, or raw DEFLATE) inflates to,
+/// counted by flate2 directly, 1 MiB at a time: the test's own measure of a bomb.
+#[allow(dead_code)] // each test binary compiles this module and uses part of it
+pub fn inflated_len(compressed: &[u8], zlib_header: bool) -> u64 {
+    let mut d = flate2::Decompress::new(zlib_header);
+    let mut out = vec![0u8; 1 << 20];
+    let (mut total, mut at) = (0u64, 0);
+    while at < compressed.len() {
+        let before = (d.total_in(), d.total_out());
+        d.decompress(&compressed[at..], &mut out, flate2::FlushDecompress::Sync)
+            .unwrap();
+        at += (d.total_in() - before.0) as usize;
+        total += d.total_out() - before.1;
+    }
+    total
+}
