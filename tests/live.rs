@@ -247,6 +247,8 @@ fn fresh_capture_with(
         .arg(&dir)
         .args(args)
         .env("PORT", port.to_string())
+        // A script that relays to a server of its own (ws-deflate.sh) runs it here.
+        .env("UPSTREAM", port.saturating_sub(10).to_string())
         .output()
         .expect("bash");
     assert!(
@@ -289,6 +291,44 @@ fn a_fresh_websocket_session_from_xmppjs_reads_like_the_bundled_one() {
     let (events, flows) = fresh_capture("prosody-websocket.sh", 5280, "prosody_websocket.pcap");
     assert_eq!(flows, 1);
     common::assert_websocket_session(&events, false);
+}
+
+/// permessage-deflate (RFC 7692) made afresh as `captures/ws_deflate*.pcap` were:
+/// xmpp.js on Node's `ws` through a `ws` server that accepts the extension, relaying
+/// to prosody; with and without context takeover. Every message is compressed, so
+/// all XML is inflated, none skipped, and the client's stanzas are all there.
+#[test]
+fn fresh_permessage_deflate_sessions_from_xmppjs_are_inflated() {
+    use xmppdump::model::EventKind;
+    for (mode, port) in [("", 15290), ("nctx", 15291)] {
+        let written = if mode.is_empty() {
+            "ws_deflate.pcap".to_owned()
+        } else {
+            format!("ws_deflate_{mode}.pcap")
+        };
+        let args: Vec<&str> = [mode].into_iter().filter(|m| !m.is_empty()).collect();
+        let (events, flows) =
+            fresh_capture_with("ws-deflate.sh", port, &args, &written, None, false);
+        assert_eq!(flows, 1, "{mode}");
+        let anomalies: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Anomaly { .. }))
+            .collect();
+        assert!(anomalies.is_empty(), "{mode}: {anomalies:#?}");
+        assert!(events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Message(s) if s.id() == Some("ws1"))));
+        let (c2s, s2c) = common::flow_end(&events);
+        for b in [c2s, s2c] {
+            assert!(b.is_balanced(), "{b:?}");
+            assert_eq!(b.inflated, b.xml + b.whitespace, "{mode}: {b:?}");
+            assert!(
+                b.compressed > 0 && b.compressed < b.inflated,
+                "{mode}: {b:?}"
+            );
+            assert_eq!(b.skipped + b.unfinished, 0, "{mode}: {b:?}");
+        }
+    }
 }
 
 /// The same over TLS (wss://), decrypted with the key log Node.js writes.

@@ -10,20 +10,23 @@
 # direction, element name and id, length). With `nctx` neither side keeps context
 # between messages (server_no_context_takeover, client_no_context_takeover).
 # Needs: root, prosody, dumpcap, node with `npm ci` done in tests/tools/xmppjs.
-# Usage: bash captures/make/ws-deflate.sh [OUT [nctx]]
-#   (default captures/ws_deflate; the repository's two captures are
-#   captures/ws_deflate and captures/ws_deflate_nctx)
+# Usage: [PORT=5290] [UPSTREAM=5280] bash captures/make/ws-deflate.sh [OUT [nctx]]
+#   OUT is a path without extension (default captures/ws_deflate), or a directory to
+#   write ws_deflate or ws_deflate_nctx in; the repository's two captures are
+#   captures/ws_deflate and captures/ws_deflate_nctx. PORT is the relay's (the
+#   captured port), UPSTREAM prosody's HTTP port.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$here/captures/ws_deflate}
 mode=${2:-}
+if [ -d "$out" ]; then out=$out/ws_deflate${mode:+_$mode}; fi
 work=$(mktemp -d)
 . "$here/captures/make/prosody-common.sh"
 relay_pid=
 trap 'kill $relay_pid 2>/dev/null || true; stop_all' EXIT
 
-upstream=5280
-port=5290
+upstream=${UPSTREAM:-5280}
+port=${PORT:-5290}
 start_prosody "$upstream" '"roster", "saslauth", "disco", "ping", "posix", "websocket"' "
 c2s_ports = { }
 http_ports = { $upstream }
