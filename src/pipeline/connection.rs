@@ -13,13 +13,13 @@ use crate::model::{
     Anomaly, DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
 use crate::session::{flow_position, Report, Reports, Session, Transport};
-use crate::transport::detect::{sniff, Verdict};
+use crate::transport::detect::{Held, Verdict};
 use std::net::SocketAddr;
 
 /// What a flow's bytes are, as far as we know.
 pub(super) enum App {
     /// Unknown port: first bytes of each side, kept until we can tell.
-    Undecided([Vec<u8>; 2]),
+    Undecided(Held),
     /// XMPP (reported with `flow_start`) that has sent no payload yet: the session
     /// and its parsers are made from this on the first byte or gap, so a SYN flood
     /// costs no parser state.
@@ -40,7 +40,7 @@ pub(super) struct Pending {
 
 impl App {
     pub(super) fn undecided() -> App {
-        App::Undecided([Vec::new(), Vec::new()])
+        App::Undecided(Held::default())
     }
 
     /// The flow's place in the table's eviction order.
@@ -238,7 +238,7 @@ pub(super) fn held_bytes(flow: &Flow<App>) -> usize {
         .sum::<usize>();
     waiting
         + match &flow.app {
-            App::Undecided([a, b]) => a.capacity() + b.capacity(),
+            App::Undecided(held) => held.capacity(),
             App::Xmpp(session) => session.held_bytes(),
             App::Pending(_) | App::Ignored | App::Closed => 0,
         }
@@ -461,7 +461,7 @@ impl Conn<'_> {
 
     /// Content detection on an unknown port; on success the held bytes are replayed.
     fn sniff(&mut self, side: usize, d: Delivery<'_>, config: &Config, events: &mut Vec<Event>) {
-        let App::Undecided(buffers) = &mut *self.app else {
+        let App::Undecided(held) = &mut *self.app else {
             return;
         };
         let Delivery::Data {
@@ -472,16 +472,12 @@ impl Conn<'_> {
             return;
         };
         let at = At { frame, time };
-        let [a, b] = buffers;
-        let buffer = if side == 0 { a } else { b };
-        let limit = config.limits.max_detect_bytes;
-        let added = limit.saturating_sub(buffer.len()).min(bytes.len());
-        buffer.extend_from_slice(bytes.get(..added).unwrap_or_default());
-        match sniff(buffer, limit) {
+        let (verdict, added) = held.push(side, bytes, config.limits.max_detect_bytes);
+        match verdict {
             Verdict::NeedMore => {}
             Verdict::NotXmpp => *self.app = App::Ignored,
             verdict @ (Verdict::Xmpp | Verdict::Websocket | Verdict::Bosh | Verdict::DirectTls) => {
-                let held = std::mem::take(buffers);
+                let held = held.take();
                 let (by, roles) = match verdict {
                     Verdict::Websocket => (DetectedBy::Websocket, RoleSource::HttpRequest),
                     Verdict::Bosh => (DetectedBy::Bosh, RoleSource::HttpRequest),

@@ -198,7 +198,7 @@ impl Session {
             },
             opens: [0, 0],
             tls_carrier: None,
-            tls_sniff: Sniff::Waiting(Vec::new()),
+            tls_sniff: Sniff::Waiting(detect::Held::default()),
             plain: [0, 0],
             keys: options.keys.clone(),
             assumed_ns,
@@ -444,7 +444,7 @@ impl Session {
             b.unfinished += partial;
         }
         if let (Sniff::Waiting(held), Direction::ToServer) = (&self.tls_sniff, dir) {
-            b.unfinished += held.len() as u64;
+            b.unfinished += held.of(0).len() as u64;
         }
         if let Some(inner) = inner.map(Stream::totals) {
             b.xml += inner.xml;
@@ -518,7 +518,7 @@ impl Session {
             if !held.is_empty() {
                 parts.push(format!(
                     "{} decrypted bytes too few to tell what they carry",
-                    held.len()
+                    held.of(0).len()
                 ));
             }
         }
@@ -594,7 +594,8 @@ impl stream::Out for Decrypted<'_> {
 /// `Limits::max_detect_bytes`, or until the server speaks.
 #[derive(Debug)]
 enum Sniff {
-    Waiting(Vec<u8>),
+    /// The client's first decrypted bytes (side 0).
+    Waiting(detect::Held),
     Done,
 }
 
@@ -623,20 +624,18 @@ impl tls::Receiver for Inner<'_> {
         };
         let max = self.limits.max_detect_bytes;
         if dir == Direction::ToServer {
-            let take = max.saturating_sub(held.len()).min(bytes.len());
-            held.extend_from_slice(bytes.get(..take).unwrap_or_default());
-            let verdict = detect::sniff(held, max);
-            if verdict == Verdict::NeedMore && take == bytes.len() {
+            let (verdict, taken) = held.push(0, bytes, max);
+            if verdict == Verdict::NeedMore && taken == bytes.len() {
                 return; // wait for the rest of the request
             }
-            let mut data = std::mem::take(held);
-            data.extend_from_slice(bytes.get(take..).unwrap_or_default());
+            let [mut data, _] = held.take();
+            data.extend_from_slice(bytes.get(taken..).unwrap_or_default());
             *self.sniff = Sniff::Done;
             *self.carrier = carrier_for(verdict, &data);
             self.deliver(dir, &data, at);
         } else {
             // The server speaks: what the client sent is all it will send first.
-            let data = std::mem::take(held);
+            let [data, _] = held.take();
             *self.sniff = Sniff::Done;
             *self.carrier = carrier_for(detect::sniff(&data, max), &data);
             if !data.is_empty() {

@@ -26,6 +26,59 @@ pub enum Verdict {
     NeedMore,
 }
 
+/// The first bytes of a connection, per direction, held while [`sniff`] cannot yet
+/// tell what they carry (at most `max_detect_bytes` each), then handed back to be
+/// replayed from the start: the one sniffer of a flow on an unknown port
+/// (`pipeline`) and of the first decrypted bytes (`session`). Side 0 and side 1 are
+/// the caller's two directions.
+#[derive(Debug, Default)]
+pub struct Held([Vec<u8>; 2]);
+
+impl Held {
+    fn side(&mut self, side: usize) -> &mut Vec<u8> {
+        let [a, b] = &mut self.0;
+        if side == 0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// Holds as much of `bytes` as fits for `side`; returns the verdict on all that is
+    /// held of it, and how many of `bytes` were taken (the rest follows the held
+    /// bytes when they are replayed).
+    pub fn push(&mut self, side: usize, bytes: &[u8], max_detect_bytes: usize) -> (Verdict, usize) {
+        let held = self.side(side);
+        let taken = max_detect_bytes.saturating_sub(held.len()).min(bytes.len());
+        held.extend_from_slice(bytes.get(..taken).unwrap_or_default());
+        (sniff(held, max_detect_bytes), taken)
+    }
+
+    /// The bytes held of `side`.
+    pub fn of(&self, side: usize) -> &[u8] {
+        let [a, b] = &self.0;
+        if side == 0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// Hands back what is held of both sides, holding nothing from then on.
+    pub fn take(&mut self) -> [Vec<u8>; 2] {
+        std::mem::take(&mut self.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Vec::is_empty)
+    }
+
+    /// Bytes of memory held.
+    pub fn capacity(&self) -> usize {
+        self.0.iter().map(Vec::capacity).sum()
+    }
+}
+
 pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
     if bytes.first() == Some(&wire::HANDSHAKE) {
         return sniff_client_hello(bytes, max_detect_bytes);
@@ -133,6 +186,20 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes past the limit are not held but counted as taken or not, for the
+    /// replay; each side keeps its own; taking empties both.
+    #[test]
+    fn held_bytes_are_bounded_per_side_and_handed_back() {
+        let mut held = Held::default();
+        assert_eq!(held.push(0, b"GET", 8), (Verdict::NeedMore, 3));
+        assert_eq!(held.push(1, b"<?xml", 8).1, 5);
+        assert_eq!(held.push(0, b" /xmpp HTTP/1.1", 8), (Verdict::NotXmpp, 5));
+        assert_eq!((held.of(0), held.of(1)), (&b"GET /xmp"[..], &b"<?xml"[..]));
+        let [a, b] = held.take();
+        assert_eq!((a.len(), b.len()), (8, 5));
+        assert!(held.is_empty());
+    }
 
     #[test]
     fn verdicts() {
