@@ -5,22 +5,12 @@
 
 mod common;
 
-use common::{capture_path, comparable, config_for, flow_end, run_bytes};
+use common::{comparable, events_of, flow_end, truth};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use std::io::Write;
 use xmppdump::model::{Anomaly, Direction, Event, EventKind};
-use xmppdump::synth::{self, client_header, server_header, Conversation, Link, Packet};
-
-fn events_of(name: &str) -> Vec<Event> {
-    let bytes = std::fs::read(capture_path(name)).unwrap();
-    run_bytes(bytes, config_for(name)).0
-}
-
-fn truth(name: &str) -> serde_json::Value {
-    let path = capture_path(&name.replace(".pcap", ".truth.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use xmppdump::synth::{client_header, server_header, Conversation, Link, Packet};
 
 /// (name, id) of each stanza after `<compressed/>` in one direction.
 fn stanzas_after_compression(events: &[Event], dir: Direction) -> Vec<(String, String)> {
@@ -28,17 +18,7 @@ fn stanzas_after_compression(events: &[Event], dir: Direction) -> Vec<(String, S
         .iter()
         .position(|e| e.kind == EventKind::Compressed)
         .expect("a <compressed/>");
-    events[start..]
-        .iter()
-        .filter(|e| e.direction == dir)
-        .filter_map(|e| match &e.kind {
-            EventKind::Message(s) => Some(("message", s)),
-            EventKind::Presence(s) => Some(("presence", s)),
-            EventKind::Iq(s) => Some(("iq", s)),
-            _ => None,
-        })
-        .map(|(name, s)| (name.to_owned(), s.id().unwrap_or_default().to_owned()))
-        .collect()
+    common::stanzas(&events[start..], dir)
 }
 
 fn logged(truth: &serde_json::Value, key: &str) -> Vec<(String, String)> {
@@ -143,22 +123,8 @@ fn zlib(elements: &[&str]) -> Vec<u8> {
 /// `<compressed/>` in the clear, then `client` and `server` (compressed bytes),
 /// each cut at `cut`.
 fn compressed_session(client: &[u8], server: &[u8], cut: usize) -> Vec<Packet> {
-    let (mut c, mut packets) = negotiated();
-    for (from_client, bytes) in [(true, client), (false, server)] {
-        let cut = cut.min(bytes.len());
-        for piece in [&bytes[..cut], &bytes[cut..]] {
-            if !piece.is_empty() {
-                packets.push(c.send_one(from_client, piece));
-            }
-        }
-    }
-    packets.extend(c.close());
-    packets
-}
-
-fn run_packets(packets: &[Packet]) -> Vec<Event> {
-    let bytes = synth::write_pcap(Vec::new(), packets, false, false).unwrap();
-    run_bytes(bytes, Default::default()).0
+    let (c, packets) = negotiated();
+    common::send_cut(c, packets, client, server, cut)
 }
 
 #[test]
@@ -175,7 +141,7 @@ fn compressed_bytes_cut_at_every_position_give_the_same_events() {
         "<presence from='juliet@example.org/balcony' id='p1'/>",
         "</stream:stream>",
     ]);
-    let whole = comparable(&run_packets(&compressed_session(&client, &server, 0)));
+    let whole = comparable(&common::run_packets(&compressed_session(&client, &server, 0)).0);
     let names: Vec<_> = whole.iter().map(|(_, _, _, k)| k.name()).collect();
     assert_eq!(
         names,
@@ -199,7 +165,7 @@ fn compressed_bytes_cut_at_every_position_give_the_same_events() {
         "{whole:#?}"
     );
     for cut in 1..client.len().max(server.len()) {
-        let events = comparable(&run_packets(&compressed_session(&client, &server, cut)));
+        let events = comparable(&common::run_packets(&compressed_session(&client, &server, cut)).0);
         assert_eq!(events, whole, "cut at {cut}");
     }
 }
@@ -209,7 +175,7 @@ fn a_stream_that_does_not_inflate_is_an_anomaly_and_counted() {
     let client = zlib(&[&client_header("example.org")]);
     // The server says <compressed/> but goes on in plain XML.
     let server = server_header("example.org", "s2", "").into_bytes();
-    let events = run_packets(&compressed_session(&client, &server, 0));
+    let events = common::run_packets(&compressed_session(&client, &server, 0)).0;
     let errors: Vec<_> = events
         .iter()
         .filter(|e| {
@@ -312,7 +278,7 @@ fn what_inflates_before_an_error_is_read() {
     ]);
     client.extend_from_slice(b"\xff\xfe not zlib");
     for cut in [0, client.len() - 11] {
-        let events = run_packets(&compressed_session(&client, &[], cut));
+        let events = common::run_packets(&compressed_session(&client, &[], cut)).0;
         let after: Vec<_> = stanzas_after_compression(&events, Direction::ToServer);
         assert_eq!(
             after,

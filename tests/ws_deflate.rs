@@ -6,42 +6,17 @@
 
 mod common;
 
-use common::{capture_path, comparable, config_for, flow_end, run_bytes};
+use common::{capture_path, comparable, events_of, flow_end, stanzas, truth};
 use flate2::{Compress, Compression, FlushCompress};
 use std::process::Command;
 use xmppdump::model::{Anomaly, Direction, DirectionBytes, Event, EventKind};
-use xmppdump::synth::{self, websocket_frame, websocket_upgrade, Conversation, Link, Packet};
-
-fn events_of(name: &str) -> Vec<Event> {
-    let bytes = std::fs::read(capture_path(name)).unwrap();
-    run_bytes(bytes, config_for(name)).0
-}
-
-fn truth(name: &str) -> serde_json::Value {
-    let path = capture_path(&name.replace(".pcap", ".truth.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use xmppdump::synth::{websocket_frame, websocket_upgrade, Conversation, Link, Packet};
 
 fn wire_dir(dir: Direction) -> &'static str {
     match dir {
         Direction::ToServer => "to_server",
         Direction::ToClient => "to_client",
     }
-}
-
-/// (name, id) of each stanza in one direction.
-fn stanzas(events: &[Event], dir: Direction) -> Vec<(String, String)> {
-    events
-        .iter()
-        .filter(|e| e.direction == dir)
-        .filter_map(|e| match &e.kind {
-            EventKind::Message(s) => Some(("message", s)),
-            EventKind::Presence(s) => Some(("presence", s)),
-            EventKind::Iq(s) => Some(("iq", s)),
-            _ => None,
-        })
-        .map(|(name, s)| (name.to_owned(), s.id().unwrap_or_default().to_owned()))
-        .collect()
 }
 
 /// What the relay logged of one direction: its stanzas, and the bytes of all its
@@ -189,17 +164,8 @@ fn upgraded(extensions: &str) -> (Conversation, Vec<Packet>) {
 /// An upgraded connection, then each side's compressed messages as one stream of
 /// bytes, cut at `cut`.
 fn ws_session(extensions: &str, client: &[u8], server: &[u8], cut: usize) -> Vec<Packet> {
-    let (mut c, mut packets) = upgraded(extensions);
-    for (from_client, bytes) in [(true, client), (false, server)] {
-        let cut = cut.min(bytes.len());
-        for piece in [&bytes[..cut], &bytes[cut..]] {
-            if !piece.is_empty() {
-                packets.push(c.send_one(from_client, piece));
-            }
-        }
-    }
-    packets.extend(c.close());
-    packets
+    let (c, packets) = upgraded(extensions);
+    common::send_cut(c, packets, client, server, cut)
 }
 
 fn frames(texts: &[&str], takeover: bool, mask: Option<[u8; 4]>) -> Vec<u8> {
@@ -207,11 +173,6 @@ fn frames(texts: &[&str], takeover: bool, mask: Option<[u8; 4]>) -> Vec<u8> {
         .iter()
         .flat_map(|m| compressed_frame(m, mask))
         .collect()
-}
-
-fn run_packets(packets: &[Packet]) -> Vec<Event> {
-    let bytes = synth::write_pcap(Vec::new(), packets, false, false).unwrap();
-    run_bytes(bytes, Default::default()).0
 }
 
 #[test]
@@ -225,7 +186,7 @@ fn compressed_frames_cut_at_every_position_give_the_same_events() {
     ] {
         let client = frames(&CLIENT, takeover, Some([1, 2, 3, 4]));
         let server = frames(&SERVER, takeover, None);
-        let whole = run_packets(&ws_session(extensions, &client, &server, 0));
+        let whole = common::run_packets(&ws_session(extensions, &client, &server, 0)).0;
         let names: Vec<_> = whole.iter().map(|e| e.kind.name()).collect();
         assert_eq!(
             names,
@@ -252,7 +213,8 @@ fn compressed_frames_cut_at_every_position_give_the_same_events() {
         }
         let whole = comparable(&whole);
         for cut in 1..client.len().max(server.len()) {
-            let events = comparable(&run_packets(&ws_session(extensions, &client, &server, cut)));
+            let events =
+                comparable(&common::run_packets(&ws_session(extensions, &client, &server, cut)).0);
             assert_eq!(events, whole, "{extensions} cut at {cut}");
         }
     }
@@ -282,7 +244,7 @@ fn a_bad_message_costs_itself_or_its_direction() {
         let mut server = compressed_frame(&[0xff, 0xff, 0xff, 0xff], None);
         server.extend(frames(&SERVER, takeover, None));
         let client = frames(&CLIENT, true, Some([9, 8, 7, 6]));
-        let events = run_packets(&ws_session(extensions, &client, &server, 0));
+        let events = common::run_packets(&ws_session(extensions, &client, &server, 0)).0;
         let errors = compression_errors(&events);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].0, Direction::ToClient);
@@ -300,7 +262,7 @@ fn a_bad_message_costs_itself_or_its_direction() {
 fn compression_without_the_extension_is_not_read() {
     let client = frames(&CLIENT, true, Some([1, 1, 1, 1]));
     // The server's answer names another extension only.
-    let events = run_packets(&ws_session("x-other", &client, &[], 0));
+    let events = common::run_packets(&ws_session("x-other", &client, &[], 0)).0;
     let anomalies: Vec<_> = events
         .iter()
         .filter(|e| matches!(&e.kind, EventKind::Anomaly { detail, .. } if detail.contains("not accepted")))

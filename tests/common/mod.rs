@@ -619,3 +619,55 @@ pub fn inflated_len(compressed: &[u8], zlib_header: bool) -> u64 {
     }
     total
 }
+
+/// The events of a bundled capture (with its key log, if it has one).
+#[allow(dead_code)] // each test binary compiles this module and uses part of it
+pub fn events_of(name: &str) -> Vec<Event> {
+    let bytes = std::fs::read(capture_path(name)).unwrap();
+    run_bytes(bytes, config_for(name)).0
+}
+
+/// A bundled capture's ground truth, `NAME.truth.json` beside `NAME.pcap`.
+#[allow(dead_code)] // each test binary compiles this module and uses part of it
+pub fn truth(name: &str) -> serde_json::Value {
+    let path = capture_path(&name.replace(".pcap", ".truth.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// (name, id) of each stanza of one direction, in order.
+#[allow(dead_code)] // each test binary compiles this module and uses part of it
+pub fn stanzas(events: &[Event], dir: xmppdump::model::Direction) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter(|e| e.direction == dir)
+        .filter_map(|e| match &e.kind {
+            EventKind::Message(s) => Some(("message", s)),
+            EventKind::Presence(s) => Some(("presence", s)),
+            EventKind::Iq(s) => Some(("iq", s)),
+            _ => None,
+        })
+        .map(|(name, s)| (name.to_owned(), s.id().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+/// After `packets`, the client's `client` and the server's `server` bytes, each
+/// sent as two segments cut at `cut`, then the close.
+#[allow(dead_code)] // each test binary compiles this module and uses part of it
+pub fn send_cut(
+    mut c: synth::Conversation,
+    mut packets: Vec<Packet>,
+    client: &[u8],
+    server: &[u8],
+    cut: usize,
+) -> Vec<Packet> {
+    for (from_client, bytes) in [(true, client), (false, server)] {
+        let cut = cut.min(bytes.len());
+        for piece in [&bytes[..cut], &bytes[cut..]] {
+            if !piece.is_empty() {
+                packets.push(c.send_one(from_client, piece));
+            }
+        }
+    }
+    packets.extend(c.close());
+    packets
+}
