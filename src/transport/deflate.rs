@@ -10,10 +10,9 @@
 //! afresh (§7.1.1). Bounded like [`super::zlib`]: a bomb makes the direction
 //! opaque.
 
-use super::inflate::{Format, InflateError, Inflated, Inflater, Tally, SYNC_TAIL};
-
-/// Scratch kept between pieces below this size (more is given back).
-const KEEP_SCRATCH: usize = 64 * 1024;
+use super::inflate::{
+    inflate_counted, reset_scratch, Format, InflateError, Inflated, Inflater, Tally, SYNC_TAIL,
+};
 
 /// The extension as the server's `Sec-WebSocket-Extensions` accepted it (RFC 7692
 /// §7.1). Window sizes do not matter for reading: a decompressor with the largest
@@ -162,26 +161,20 @@ impl MessageInflater {
     /// Inflates `bytes` into the scratch; what came before an error stays there,
     /// except after a bomb.
     fn inflate(&mut self, bytes: &[u8]) -> Result<(), InflateError> {
-        self.scratch.clear();
-        if self.scratch.capacity() > KEEP_SCRATCH {
-            self.scratch = Vec::new();
-        }
         if self.broken.is_some() {
+            reset_scratch(&mut self.scratch);
             return Ok(());
         }
         let inflater = self
             .inflater
             .get_or_insert_with(|| Box::new(Inflater::new(Format::Raw)));
-        let error = inflater.feed(bytes, &mut self.scratch).err();
-        let error = match (error, self.tally.add(self.scratch.len())) {
-            (None, Ok(())) => return Ok(()),
-            (Some(e), Ok(())) => e,
-            (_, Err(bomb)) => {
-                self.scratch = Vec::new();
-                self.broken = Some("a compression bomb");
-                bomb
-            }
+        let Some(error) = inflate_counted(inflater, bytes, &mut self.scratch, &mut self.tally)
+        else {
+            return Ok(());
         };
+        if matches!(error, InflateError::Bomb { .. }) {
+            self.broken = Some("a compression bomb");
+        }
         self.lose();
         Err(error)
     }

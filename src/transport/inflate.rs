@@ -77,6 +77,40 @@ pub struct Inflated<'a> {
     pub error: Option<InflateError>,
 }
 
+/// Output kept between pieces below this size (more is given back).
+const KEEP_SCRATCH: usize = 64 * 1024;
+
+/// Empties a layer's output buffer for the next piece, giving it back when an
+/// earlier piece made it grow large.
+pub fn reset_scratch(scratch: &mut Vec<u8>) {
+    scratch.clear();
+    if scratch.capacity() > KEEP_SCRATCH {
+        *scratch = Vec::new();
+    }
+}
+
+/// One piece of a layer's direction: `bytes` inflated into `scratch` (emptied
+/// first) and counted in `tally`; the error that stopped it, if any. What decoded
+/// before an error stays in `scratch` to be passed on; after a bomb nothing does.
+pub fn inflate_counted(
+    inflater: &mut Inflater,
+    bytes: &[u8],
+    scratch: &mut Vec<u8>,
+    tally: &mut Tally,
+) -> Option<InflateError> {
+    reset_scratch(scratch);
+    let error = match inflater.feed(bytes, scratch) {
+        // The piece's own bound.
+        Err(bomb @ InflateError::Bomb { .. }) => Err(bomb),
+        // The direction's bound; what came before another error is good.
+        other => tally.add(scratch.len()).map(|()| other.err()),
+    };
+    error.unwrap_or_else(|bomb| {
+        *scratch = Vec::new();
+        Some(bomb)
+    })
+}
+
 /// One direction's decompressor.
 pub struct Inflater {
     decompress: Decompress,
@@ -317,6 +351,29 @@ mod tests {
             inflater.feed(&input[cut..], &mut out).unwrap();
             assert_eq!(out, whole, "cut at {cut}");
         }
+    }
+
+    /// A layer's piece past its bound passes nothing on and counts nothing,
+    /// whichever bound (the piece's or the direction's) caught it.
+    #[test]
+    fn a_bomb_in_a_layer_passes_nothing_on() {
+        let mut c = Compress::new(Compression::new(9), true);
+        let mut bomb = Vec::with_capacity(64 * 1024);
+        c.compress_vec(&vec![0u8; 8 << 20], &mut bomb, FlushCompress::Sync)
+            .unwrap();
+        let mut inflater = Inflater::new(Format::Zlib);
+        let mut scratch = b"last piece".to_vec();
+        let mut tally = Tally {
+            wire: bomb.len() as u64,
+            inflated: 0,
+        };
+        let error = inflate_counted(&mut inflater, &bomb, &mut scratch, &mut tally);
+        assert!(
+            matches!(error, Some(InflateError::Bomb { .. })),
+            "{error:?}"
+        );
+        assert!(scratch.is_empty());
+        assert_eq!(tally.inflated, 0);
     }
 
     #[test]

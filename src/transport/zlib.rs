@@ -11,10 +11,7 @@
 //! stream that does not inflate, or a compression bomb, makes the direction
 //! opaque: its bytes are then only counted, never unbounded memory.
 
-use super::inflate::{Format, Inflated, Inflater, Tally};
-
-/// Scratch kept between pieces below this size (more is given back).
-const KEEP_SCRATCH: usize = 64 * 1024;
+use super::inflate::{inflate_counted, reset_scratch, Format, Inflated, Inflater, Tally};
 
 /// One compressed direction.
 #[derive(Debug)]
@@ -45,27 +42,19 @@ impl Zlib {
     /// makes the direction opaque; later pieces give nothing.
     pub fn feed(&mut self, bytes: &[u8]) -> Inflated<'_> {
         self.tally.wire += bytes.len() as u64;
-        self.scratch.clear();
-        if self.scratch.capacity() > KEEP_SCRATCH {
-            self.scratch = Vec::new();
-        }
         if self.opaque {
+            reset_scratch(&mut self.scratch);
             return Inflated {
                 text: &[],
                 error: None,
             };
         }
-        let error = self.inflater.feed(bytes, &mut self.scratch).err();
-        let counted = self.tally.add(self.scratch.len());
-        let error = match (error, counted) {
-            (None, Ok(())) => None,
-            // What came before the error is passed on.
-            (Some(e), Ok(())) => Some(e),
-            (_, Err(bomb)) => {
-                self.scratch = Vec::new();
-                Some(bomb)
-            }
-        };
+        let error = inflate_counted(
+            &mut self.inflater,
+            bytes,
+            &mut self.scratch,
+            &mut self.tally,
+        );
         self.opaque = error.is_some();
         Inflated {
             text: &self.scratch,
