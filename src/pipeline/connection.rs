@@ -12,8 +12,9 @@ use crate::model::At;
 use crate::model::{
     Anomaly, DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
-use crate::session::{flow_position, Report, Reports, Session, Transport};
+use crate::session::{Report, Reports, Session, Transport};
 use crate::transport::detect::{Held, Verdict};
+use crate::transport::layer::flow_position;
 use std::net::SocketAddr;
 
 /// What a flow's bytes are, as far as we know.
@@ -446,7 +447,14 @@ impl Conn<'_> {
                 len,
                 frame,
                 time,
-            } => session.gap(dir, offset.0, len, At { frame, time }, &mut reports),
+            } => session.gap(
+                dir,
+                offset.0,
+                len,
+                At { frame, time },
+                &config.limits,
+                &mut reports,
+            ),
             Delivery::Anomaly {
                 anomaly,
                 detail,

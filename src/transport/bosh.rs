@@ -2,7 +2,7 @@
 //! POST requests and of their responses.
 //!
 //! Input: one direction's TCP bytes in order, HTTP/1.1 messages one after another
-//! (keep-alive); output, to a [`Receiver`]: what a wrapper means for the XMPP stream
+//! (keep-alive); output, to an [`Out`]: what a wrapper means for the XMPP stream
 //! (a session request or creation as a stream header, `xmpp:restart` as a restart,
 //! `type='terminate'` as a stream close or error) and the wrapper's content, whose
 //! elements are read as a stream without header. Held per direction: an unfinished
@@ -11,9 +11,9 @@
 
 use crate::limits::Limits;
 use crate::model::At;
-use crate::model::{Anomaly, Direction, EventKind, Position, StreamKind};
-use crate::transport::carrier::{self, position, Receiver};
+use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position, StreamKind};
 use crate::transport::http::{self, Body, Head, Progress};
+use crate::transport::layer::{self, position, Layer, Out, Through};
 use crate::xml::{self, ns, NsScope};
 
 /// XEP-0124's namespace of `<body/>`.
@@ -25,6 +25,45 @@ const MAX_CHUNK_LINE: usize = 1024;
 
 /// Requests remembered while their responses are due (HTTP/1.1 pipelining).
 const MAX_PENDING: usize = 64;
+
+impl Layer for Connection {
+    fn feed(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        bytes: &[u8],
+        at: At,
+        limits: &Limits,
+        out: &mut dyn Out,
+    ) {
+        self.read(dir, offset, bytes, at, limits, out);
+    }
+
+    fn gap(&mut self, dir: Direction, len: u64, out: &mut dyn Out) {
+        self.lose(dir, len, out);
+    }
+
+    fn let_go(&mut self, dir: Direction, at: At, out: &mut dyn Out) {
+        layer::http_let_go(self.drop_held(dir), dir, at, out);
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held()
+    }
+
+    fn resident_bytes(&self) -> usize {
+        std::mem::size_of::<Connection>()
+    }
+
+    fn count(&self, dir: Direction, through: Through, b: &mut DirectionBytes) {
+        let (skipped, unfinished) = (self.skipped(dir), self.unfinished(dir));
+        layer::count_carried(through, skipped, unfinished, Default::default(), b);
+    }
+
+    fn finish(&self, dir: Direction) -> Option<String> {
+        layer::http_unfinished(self.unfinished(dir))
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Connection {
@@ -78,7 +117,7 @@ struct Side {
 }
 
 fn malformed(detail: String) -> EventKind {
-    carrier::anomaly(Anomaly::BoshMalformed, detail)
+    layer::anomaly(Anomaly::BoshMalformed, detail)
 }
 
 impl Connection {
@@ -88,18 +127,18 @@ impl Connection {
 
     /// Bytes of this direction not read as XMPP: bodies skipped, and everything after
     /// the HTTP could not be followed.
-    pub fn skipped(&self, dir: Direction) -> u64 {
+    fn skipped(&self, dir: Direction) -> u64 {
         dir.of(&self.sides).skipped
     }
 
     /// Bytes of this direction held unfinished: an HTTP head, a chunk line or a
     /// body still arriving.
-    pub fn unfinished(&self, dir: Direction) -> u64 {
+    fn unfinished(&self, dir: Direction) -> u64 {
         let s = dir.of(&self.sides);
         (s.head.len() + s.line.len() + s.body.len()) as u64
     }
 
-    pub fn held_bytes(&self) -> usize {
+    fn held(&self) -> usize {
         self.sides
             .iter()
             .map(|s| s.head.capacity() + s.line.capacity() + s.body.capacity())
@@ -108,7 +147,7 @@ impl Connection {
 
     /// The buffer budget is spent: an unfinished body or head is dropped (a head ends
     /// the reading of this direction); returns the bytes dropped.
-    pub fn let_go(&mut self, dir: Direction) -> usize {
+    fn drop_held(&mut self, dir: Direction) -> usize {
         let side = self.side(dir);
         if side.state == State::Head && !side.head.is_empty() {
             side.state = State::Done;
@@ -124,7 +163,7 @@ impl Connection {
     /// Bytes of this direction were lost: the message they fell in is not read; a
     /// loss outside a body ends the reading of this direction (HTTP has no markers
     /// to find the next message by).
-    pub fn gap(&mut self, dir: Direction, len: u64, rx: &mut dyn Receiver) {
+    fn lose(&mut self, dir: Direction, len: u64, rx: &mut dyn Out) {
         let side = self.side(dir);
         side.skipped += (side.body.len() + side.head.clear()) as u64;
         side.body.clear();
@@ -139,14 +178,14 @@ impl Connection {
         rx.lost(dir);
     }
 
-    pub fn feed(
+    fn read(
         &mut self,
         dir: Direction,
         offset: u64,
         bytes: &[u8],
         at: At,
         limits: &Limits,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         let mut pos = offset;
         let mut rest = bytes;
@@ -169,7 +208,7 @@ impl Connection {
         rest: &[u8],
         at: At,
         limits: &Limits,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) -> usize {
         let side = self.side(dir);
         match side.state {
@@ -299,7 +338,7 @@ impl Connection {
         head_at: u64,
         body_at: u64,
         at: At,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         let parsed = Head::parse(head);
         let side = self.side(dir);
@@ -381,7 +420,7 @@ impl Connection {
     }
 
     /// A whole message: its `<body/>` wrapper read, its content handed on.
-    fn end_of_message(&mut self, dir: Direction, at: At, limits: &Limits, rx: &mut dyn Receiver) {
+    fn end_of_message(&mut self, dir: Direction, at: At, limits: &Limits, rx: &mut dyn Out) {
         let side = self.side(dir);
         side.state = State::Head;
         let body = std::mem::take(&mut side.body);
@@ -416,7 +455,7 @@ impl Connection {
         w: Wrapper,
         pos: Position,
         at: At,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         let side = self.side(dir);
         let header = |from: Option<String>, to: Option<String>, id: Option<String>, restart| {
@@ -449,7 +488,7 @@ impl Connection {
         }
         if let Some(content) = body.get(w.content.0..w.content.1) {
             if content.iter().any(|b| !b.is_ascii_whitespace()) {
-                rx.text(dir, content, at);
+                rx.elements(dir, content, at);
             }
         }
         if w.terminate {

@@ -1,8 +1,8 @@
 //! One TLS connection: record framing per direction, the handshake as far as it can
 //! be read, and the key schedule that follows it.
 //!
-//! Input: in-order TCP bytes per direction; output: events and plaintext through a
-//! [`Receiver`]. Cross-direction state lives here: the ClientHello's random and the
+//! Input: in-order TCP bytes per direction; output: events and plaintext through an
+//! [`Out`] (decrypted application data as [`Out::bytes`]). Cross-direction state lives here: the ClientHello's random and the
 //! ServerHello's choices decide how both directions are decrypted.
 //!
 //! - TLS 1.2 (RFC 5246 §7.1): a direction is encrypted from the record after its
@@ -16,15 +16,9 @@ use super::keylog::{KeyStore, Secret};
 use super::{cert, wire};
 use crate::limits::Limits;
 use crate::model::At;
-use crate::model::{Anomaly, Direction, EventKind, Position, StreamOffset};
+use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position, StreamOffset};
+use crate::transport::layer::{anomaly, flow_position, Layer, Out, Through};
 use std::sync::Arc;
-
-/// Where a connection's output goes.
-pub trait Receiver {
-    fn event(&mut self, dir: Direction, pos: Position, kind: EventKind);
-    /// Decrypted application data of one direction, in order.
-    fn plaintext(&mut self, dir: Direction, bytes: &[u8], at: At);
-}
 
 /// Which keys protect a direction's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +112,66 @@ struct RecordAt {
     at: At,
 }
 
+impl Layer for Connection {
+    fn feed(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        bytes: &[u8],
+        at: At,
+        limits: &Limits,
+        out: &mut dyn Out,
+    ) {
+        self.read(dir, offset, bytes, at, limits, out);
+    }
+
+    /// Record boundaries and sequence numbers are gone: the direction is only
+    /// counted from here.
+    fn gap(&mut self, dir: Direction, _: u64, _: &mut dyn Out) {
+        self.lose(dir);
+    }
+
+    fn let_go(&mut self, dir: Direction, at: At, out: &mut dyn Out) {
+        let detail = match self.drop_held(dir) {
+            (0, 0) => return,
+            (0, n) => format!("{n} bytes of an unfinished TLS handshake message dropped (buffer budget for all connections spent); handshake not parsed further in this direction"),
+            (n, _) => format!("{n} bytes of an unfinished TLS record dropped (buffer budget for all connections spent); TLS of this direction is only counted from here"),
+        };
+        out.event(
+            dir,
+            flow_position(at),
+            anomaly(Anomaly::BufferLimit, detail),
+        );
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held()
+    }
+
+    fn resident_bytes(&self) -> usize {
+        std::mem::size_of::<Connection>()
+    }
+
+    /// Records and plaintext; an unfinished record is unfinished, not TLS carried.
+    fn count(&self, dir: Direction, _: Through, b: &mut DirectionBytes) {
+        let counts = self.counts(dir);
+        b.tls_records = counts.records;
+        b.decrypted = counts.plaintext;
+        let partial = self.unfinished(dir);
+        b.tls = b.tls.saturating_sub(partial);
+        b.unfinished += partial;
+    }
+
+    fn finish(&self, dir: Direction) -> Option<String> {
+        let n = self.unfinished(dir);
+        (n > 0).then(|| format!("{n} bytes of an unfinished TLS record"))
+    }
+
+    fn decrypts(&self) -> bool {
+        true
+    }
+}
+
 impl Connection {
     pub fn new(keys: Option<Arc<KeyStore>>) -> Connection {
         Connection {
@@ -140,7 +194,7 @@ impl Connection {
         }
     }
 
-    pub fn counts(&self, dir: Direction) -> HalfCounts {
+    fn counts(&self, dir: Direction) -> HalfCounts {
         let [a, b] = &self.halves;
         let h = match dir {
             Direction::ToServer => a,
@@ -154,7 +208,7 @@ impl Connection {
 
     /// Bytes of an unfinished record of `dir` (RFC 8446 §5.1: its header says more
     /// is to come).
-    pub fn unfinished(&self, dir: Direction) -> u64 {
+    fn unfinished(&self, dir: Direction) -> u64 {
         let [a, b] = &self.halves;
         let h = match dir {
             Direction::ToServer => a,
@@ -164,7 +218,7 @@ impl Connection {
     }
 
     /// Bytes were lost: record boundaries and sequence numbers are gone.
-    pub fn gap(&mut self, dir: Direction) {
+    fn lose(&mut self, dir: Direction) {
         let half = self.half(dir);
         half.dead = true;
         half.buf = Vec::new();
@@ -172,7 +226,7 @@ impl Connection {
     }
 
     /// Bytes of memory held for records and handshake messages still to come.
-    pub fn held_bytes(&self) -> usize {
+    fn held(&self) -> usize {
         let [a, b] = &self.halves;
         self.scratch.capacity()
             + [a, b]
@@ -186,7 +240,7 @@ impl Connection {
     /// record loses that direction its record boundaries (as a gap does), an unfinished
     /// handshake message its handshake parsing. Returns the bytes of record and of
     /// handshake data dropped.
-    pub fn let_go(&mut self, dir: Direction) -> (usize, usize) {
+    fn drop_held(&mut self, dir: Direction) -> (usize, usize) {
         let half = self.half(dir);
         let dropped = (half.buf.len(), half.handshake.len());
         if !half.buf.is_empty() {
@@ -202,14 +256,14 @@ impl Connection {
     }
 
     /// Takes in-order bytes of one direction starting at TCP stream offset `offset`.
-    pub fn feed(
+    fn read(
         &mut self,
         dir: Direction,
         offset: u64,
         data: &[u8],
         at: At,
         limits: &Limits,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         let half = self.half(dir);
         if half.dead {
@@ -287,7 +341,7 @@ impl Connection {
         body: &mut [u8],
         here: RecordAt,
         limits: &Limits,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         let [content_type, ..] = header;
         let tls13 = self.is_tls13();
@@ -353,7 +407,7 @@ impl Connection {
         body: &[u8],
         here: RecordAt,
         limits: &Limits,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         match content_type {
             wire::HANDSHAKE => self.handshake_bytes(body, here, limits, rx),
@@ -369,20 +423,14 @@ impl Connection {
             }
             wire::APPLICATION_DATA if here.pos.decrypted => {
                 self.half(here.dir).plaintext += body.len() as u64;
-                rx.plaintext(here.dir, body, here.at);
+                rx.bytes(here.dir, body, here.at);
             }
             _ => {}
         }
     }
 
     /// Reassembles handshake messages across records (RFC 8446 §5.1).
-    fn handshake_bytes(
-        &mut self,
-        body: &[u8],
-        here: RecordAt,
-        limits: &Limits,
-        rx: &mut dyn Receiver,
-    ) {
+    fn handshake_bytes(&mut self, body: &[u8], here: RecordAt, limits: &Limits, rx: &mut dyn Out) {
         let half = self.half(here.dir);
         if half.handshake_dead {
             return;
@@ -416,13 +464,7 @@ impl Connection {
         }
     }
 
-    fn handshake_message(
-        &mut self,
-        msg_type: u8,
-        msg: &[u8],
-        here: RecordAt,
-        rx: &mut dyn Receiver,
-    ) {
+    fn handshake_message(&mut self, msg_type: u8, msg: &[u8], here: RecordAt, rx: &mut dyn Out) {
         let dir = here.dir;
         let bad = |what: &str| malformed(format!("{what} could not be parsed"));
         match (msg_type, dir) {
@@ -488,7 +530,7 @@ impl Connection {
         }
     }
 
-    fn server_hello(&mut self, hello: wire::ServerHello, here: RecordAt, rx: &mut dyn Receiver) {
+    fn server_hello(&mut self, hello: wire::ServerHello, here: RecordAt, rx: &mut dyn Out) {
         let tls13 = hello.version == wire::TLS13;
         let resumed = if tls13 {
             hello.psk_accepted
@@ -522,7 +564,7 @@ impl Connection {
     }
 
     /// Turns a pending epoch into keys, or into opaque with one anomaly.
-    fn resolve_keys(&mut self, here: RecordAt, rx: &mut dyn Receiver) {
+    fn resolve_keys(&mut self, here: RecordAt, rx: &mut dyn Out) {
         let Protection::Pending(epoch) = self.half(here.dir).protection else {
             return;
         };

@@ -13,5 +13,5 @@ pub mod crypto;
 pub mod keylog;
 pub mod wire;
 
-pub use conn::{Connection, Receiver};
+pub use conn::Connection;
 pub use keylog::{KeyLog, KeyStore};

@@ -1,7 +1,7 @@
 //! XMPP over WebSocket (RFC 7395): an HTTP/1.1 upgrade, then WebSocket frames
 //! (RFC 6455) whose text messages each carry one whole XML element.
 //!
-//! Input: one direction's TCP bytes in order, and its gaps; output, to a [`Receiver`]:
+//! Input: one direction's TCP bytes in order, and its gaps; output, to an [`Out`]:
 //! events (the upgrade request, the server's answer, close frames, anomalies) and the
 //! text of the messages, unmasked, as it arrives, for an XMPP stream without a stream
 //! header. Messages compressed with permessage-deflate (RFC 7692), when the server's
@@ -13,13 +13,53 @@
 
 pub mod frame;
 
+use crate::limits::Limits;
 use crate::model::At;
-use crate::model::{Anomaly, Direction, EventKind, Position};
-use crate::transport::carrier::{self, position, Receiver};
+use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position};
 use crate::transport::deflate::{self, MessageInflater};
 use crate::transport::http::{self, Progress};
 use crate::transport::inflate::{Inflated, Tally};
+use crate::transport::layer::{self, position, Layer, Out, Through};
 use frame::{Header, Parsed};
+
+impl Layer for Connection {
+    fn feed(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        bytes: &[u8],
+        at: At,
+        _: &Limits,
+        out: &mut dyn Out,
+    ) {
+        self.read(dir, offset, bytes, at, out);
+    }
+
+    fn gap(&mut self, dir: Direction, len: u64, out: &mut dyn Out) {
+        self.lose(dir, len, out);
+    }
+
+    fn let_go(&mut self, dir: Direction, at: At, out: &mut dyn Out) {
+        layer::http_let_go(self.drop_head(dir), dir, at, out);
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held()
+    }
+
+    fn resident_bytes(&self) -> usize {
+        self.resident()
+    }
+
+    fn count(&self, dir: Direction, through: Through, b: &mut DirectionBytes) {
+        let (skipped, unfinished) = (self.skipped(dir), self.unfinished(dir));
+        layer::count_carried(through, skipped, unfinished, self.compression(dir), b);
+    }
+
+    fn finish(&self, dir: Direction) -> Option<String> {
+        layer::http_unfinished(self.unfinished(dir))
+    }
+}
 
 /// Both directions of one XMPP-over-WebSocket connection.
 #[derive(Debug, Default)]
@@ -89,7 +129,7 @@ struct Side {
 }
 
 fn malformed(detail: String) -> EventKind {
-    carrier::anomaly(Anomaly::WebsocketMalformed, detail)
+    layer::anomaly(Anomaly::WebsocketMalformed, detail)
 }
 
 impl Connection {
@@ -98,12 +138,12 @@ impl Connection {
     }
 
     /// Bytes of this direction not read as XMPP (see [`Side::skipped`]).
-    pub fn skipped(&self, dir: Direction) -> u64 {
+    fn skipped(&self, dir: Direction) -> u64 {
         dir.of(&self.sides).skipped
     }
 
     /// Compressed message bytes of this direction and what they inflated to.
-    pub fn compression(&self, dir: Direction) -> Tally {
+    fn compression(&self, dir: Direction) -> Tally {
         dir.of(&self.sides)
             .inflate
             .as_ref()
@@ -112,7 +152,7 @@ impl Connection {
 
     /// Bytes of memory the connection takes besides its buffers for data to come:
     /// itself and its decompressors.
-    pub fn resident_bytes(&self) -> usize {
+    fn resident(&self) -> usize {
         std::mem::size_of::<Connection>()
             + self
                 .sides
@@ -129,7 +169,7 @@ impl Connection {
 
     /// Bytes of this direction held unfinished: an HTTP head, a frame header or a
     /// control frame's payload still arriving (text payload is passed on as it comes).
-    pub fn unfinished(&self, dir: Direction) -> u64 {
+    fn unfinished(&self, dir: Direction) -> u64 {
         let s = dir.of(&self.sides);
         let head = if s.phase == Phase::Http {
             s.head.len()
@@ -146,7 +186,7 @@ impl Connection {
     }
 
     /// Bytes of memory held for data still to come.
-    pub fn held_bytes(&self) -> usize {
+    fn held(&self) -> usize {
         self.sides
             .iter()
             .map(|s| {
@@ -161,7 +201,7 @@ impl Connection {
 
     /// The buffer budget is spent: an unfinished HTTP head is dropped (that direction
     /// is not read further); returns the bytes dropped.
-    pub fn let_go(&mut self, dir: Direction) -> usize {
+    fn drop_head(&mut self, dir: Direction) -> usize {
         let side = self.side(dir);
         side.scratch = Vec::new();
         if side.phase != Phase::Http || side.head.is_empty() {
@@ -174,7 +214,7 @@ impl Connection {
     }
 
     /// Bytes of this direction were lost.
-    pub fn gap(&mut self, dir: Direction, len: u64, rx: &mut dyn Receiver) {
+    fn lose(&mut self, dir: Direction, len: u64, rx: &mut dyn Out) {
         let side = self.side(dir);
         match side.phase {
             // The head cannot be completed.
@@ -210,14 +250,7 @@ impl Connection {
     }
 
     /// Takes in-order bytes of one direction starting at `offset`.
-    pub fn feed(
-        &mut self,
-        dir: Direction,
-        offset: u64,
-        bytes: &[u8],
-        at: At,
-        rx: &mut dyn Receiver,
-    ) {
+    fn read(&mut self, dir: Direction, offset: u64, bytes: &[u8], at: At, rx: &mut dyn Out) {
         let mut pos = offset;
         let mut rest = bytes;
         while !rest.is_empty() {
@@ -241,14 +274,7 @@ impl Connection {
     }
 
     /// Collects the HTTP head; returns the bytes of `rest` used.
-    fn http(
-        &mut self,
-        dir: Direction,
-        pos: u64,
-        rest: &[u8],
-        at: At,
-        rx: &mut dyn Receiver,
-    ) -> usize {
+    fn http(&mut self, dir: Direction, pos: u64, rest: &[u8], at: At, rx: &mut dyn Out) -> usize {
         let side = self.side(dir);
         match side.head.push(pos, rest) {
             Progress::More => rest.len(),
@@ -273,7 +299,7 @@ impl Connection {
     }
 
     /// The upgrade request (RFC 6455 §4.1) or the server's answer (§4.2.2).
-    fn head(&mut self, dir: Direction, head: &[u8], pos: Position, rx: &mut dyn Receiver) {
+    fn head(&mut self, dir: Direction, head: &[u8], pos: Position, rx: &mut dyn Out) {
         let parsed = http::Head::parse(head);
         let field = |name: &str| {
             parsed
@@ -330,14 +356,7 @@ impl Connection {
     }
 
     /// Reads frames; returns the bytes of `rest` used.
-    fn frames(
-        &mut self,
-        dir: Direction,
-        pos: u64,
-        rest: &[u8],
-        at: At,
-        rx: &mut dyn Receiver,
-    ) -> usize {
+    fn frames(&mut self, dir: Direction, pos: u64, rest: &[u8], at: At, rx: &mut dyn Out) -> usize {
         let side = self.side(dir);
         if let Some(current) = side.frame {
             let left = current.header.len - current.done;
@@ -376,7 +395,7 @@ impl Connection {
                 }
                 if let Some(past) = past {
                     // At most 13 bytes, fewer at each level.
-                    self.feed(dir, start + header.header_len as u64, &past, at, rx);
+                    self.read(dir, start + header.header_len as u64, &past, at, rx);
                     return 0;
                 }
                 header.header_len.saturating_sub(before)
@@ -415,7 +434,7 @@ impl Connection {
         header: Header,
         start: u64,
         at: At,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         let side = self.side(dir);
         let mut report = |detail: String| rx.event(dir, position(start, 0, at), malformed(detail));
@@ -475,7 +494,7 @@ impl Connection {
         current: Current,
         piece: &[u8],
         at: At,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         let side = self.side(dir);
         let header = current.header;
@@ -504,7 +523,7 @@ impl Connection {
             None => piece,
         };
         if side.message == Message::Text {
-            rx.text(dir, text, at);
+            rx.elements(dir, text, at);
         } else {
             let pos = position(current.start, 0, at);
             side.inflated(dir, |i| i.feed(text), pos, at, rx);
@@ -512,7 +531,7 @@ impl Connection {
         self.side(dir).scratch = scratch;
     }
 
-    fn end_frame(&mut self, dir: Direction, at: At, rx: &mut dyn Receiver) {
+    fn end_frame(&mut self, dir: Direction, at: At, rx: &mut dyn Out) {
         let side = self.side(dir);
         let Some(current) = side.frame.take() else {
             return;
@@ -635,14 +654,14 @@ impl Side {
         step: impl FnOnce(&mut MessageInflater) -> Inflated<'_>,
         pos: Position,
         at: At,
-        rx: &mut dyn Receiver,
+        rx: &mut dyn Out,
     ) {
         let Some(inflater) = self.inflate.as_mut() else {
             return;
         };
         let inflated = step(inflater);
         if !inflated.text.is_empty() {
-            rx.text(dir, inflated.text, at);
+            rx.elements(dir, inflated.text, at);
         }
         match inflated.error {
             None => {}
@@ -652,11 +671,7 @@ impl Side {
                     None => "the rest of this message is skipped",
                 };
                 let detail = format!("permessage-deflate (RFC 7692): {e}; {then}");
-                rx.event(
-                    dir,
-                    pos,
-                    carrier::anomaly(Anomaly::CompressionError, detail),
-                );
+                rx.event(dir, pos, layer::anomaly(Anomaly::CompressionError, detail));
                 self.message = Message::Skipped;
             }
         }
