@@ -2,12 +2,15 @@
 //!
 //! Data flows one way: `capture` (pcap/pcapng packets) → `decode` (TCP segments) →
 //! `flow` (connections, reassembly: bytes in order per direction, and gaps) →
-//! `session` (XMPP: stream framing and parsing with `xml`, classification, SASL),
-//! which hands the bytes below XMPP to the layers of `transport` (TLS, HTTP,
-//! WebSocket with permessage-deflate, BOSH, XEP-0138 zlib) and reads what they
-//! unwrap → events → a [`sink::Sink`]: `output` (text, NDJSON), `analysis`
-//! (statistics), `check` (rules), `story` (the student view). `pipeline` is the only
-//! module that knows every stage. `docs/architecture.md` follows one packet through.
+//! `session` (XMPP: stream framing and parsing with `xml`, classification, SASL, the
+//! negotiation in `session::fsm`). A stream that hands its bytes off (after
+//! `<proceed/>` or `<compressed/>`, or on a WebSocket or BOSH connection) gives them to
+//! a stack of `transport` layers (one `transport::layer::Layer` trait: TLS, then what
+//! TLS carries, WebSocket with permessage-deflate, BOSH, XEP-0138 zlib), and what the
+//! top layer unwraps feeds a fresh XMPP stream one level up → events → a
+//! [`sink::Sink`]: `output` (text, NDJSON), `analysis` (statistics), `check` (rules),
+//! `story` (the student view). `pipeline` is the only module that knows every stage.
+//! `docs/architecture.md` follows one packet through.
 
 #![cfg_attr(
     not(test),
@@ -37,6 +40,7 @@ pub mod pipeline;
 pub mod report;
 pub mod session;
 pub mod sink;
+pub mod status;
 pub mod story;
 pub mod synth;
 pub mod transport;

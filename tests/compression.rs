@@ -302,3 +302,39 @@ fn what_inflates_before_an_error_is_read() {
         assert!(c2s.is_balanced(), "{c2s:?}");
     }
 }
+
+/// STARTTLS inside a compressed stream (odd, but nothing forbids it): the inflated
+/// client stream hands its TLS records to a TLS layer one level up, where they are
+/// read and counted. The inflated stream used to keep them as a tail nobody took,
+/// unbounded and counted nowhere.
+#[test]
+fn tls_inside_compression_is_read_one_level_up_and_every_byte_counted() {
+    let mut records = Vec::new();
+    for _ in 0..200 {
+        // Handshake records with a body that is no handshake message we know.
+        records.extend_from_slice(&[0x16, 0x03, 0x03, 0x01, 0x00]);
+        records.extend_from_slice(&[0xfe; 256]);
+    }
+    let client_text = format!(
+        "{}<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+        client_header("example.org")
+    );
+    let mut enc = ZlibEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(client_text.as_bytes()).unwrap();
+    enc.flush().unwrap();
+    enc.write_all(&records).unwrap();
+    enc.flush().unwrap();
+    let client = enc.get_ref().clone();
+    let server = zlib(&[
+        &server_header("example.org", "s2", ""),
+        "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+    ]);
+    for cut in [0, client.len() / 2] {
+        let events = common::run_packets(&compressed_session(&client, &server, cut)).0;
+        let (c2s, s2c) = flow_end(&events);
+        assert!(c2s.is_balanced() && s2c.is_balanced(), "{c2s:?} {s2c:?}");
+        assert_eq!(c2s.tls, records.len() as u64, "cut {cut}");
+        assert_eq!(c2s.tls_records, 200, "cut {cut}");
+        assert_eq!(c2s.inflated, (client_text.len() + records.len()) as u64);
+    }
+}

@@ -13,6 +13,7 @@ use crate::model::{
     Anomaly, DetectedBy, Direction, EndReason, Event, EventKind, FlowId, Position, RoleSource,
 };
 use crate::session::{Report, Reports, Session, Transport};
+use crate::status::Status;
 use crate::transport::detect::{Held, Verdict};
 use crate::transport::layer::flow_position;
 use std::net::SocketAddr;
@@ -482,9 +483,11 @@ impl Conn<'_> {
         let at = At { frame, time };
         let (verdict, added) = held.push(side, bytes, config.limits.max_detect_bytes);
         match verdict {
-            Verdict::NeedMore => {}
-            Verdict::NotXmpp => *self.app = App::Ignored,
-            verdict @ (Verdict::Xmpp | Verdict::Websocket | Verdict::Bosh | Verdict::DirectTls) => {
+            Status::Partial => {}
+            Status::Complete(Verdict::NotXmpp) => *self.app = App::Ignored,
+            Status::Complete(
+                verdict @ (Verdict::Xmpp | Verdict::Websocket | Verdict::Bosh | Verdict::DirectTls),
+            ) => {
                 let held = held.take();
                 let (by, roles) = match verdict {
                     Verdict::Websocket => (DetectedBy::Websocket, RoleSource::HttpRequest),

@@ -6,24 +6,31 @@
 //! (RFC 6120 §5.4.3.3; like Zeek's analyzer, a `<proceed/>` without a request is
 //! flagged). Stream restarts (RFC 6120 §4.3.3, §6.4.6) are found by the framer itself.
 //!
-//! Once a direction is TLS its bytes go to the connection's [`tls::Connection`]; what
-//! it decrypts is fed to a second, fresh XMPP stream per direction (the stream
-//! restart after TLS, RFC 6120 §5.4.3.3), whose events are marked decrypted.
+//! A stream that stops reading its bytes hands them off ([`stream::Handoff`]): after
+//! `<proceed/>` (or a TLS record as first byte) to TLS, after `<compressed/>` to
+//! zlib, and on a WebSocket or BOSH connection to that carrier from the first byte.
+//! The session then stacks that layer ([`Stack`]) one level up, with a fresh XMPP
+//! stream per direction above it (the stream restart after TLS, RFC 6120 §5.4.3.3,
+//! or compression, XEP-0138 §6); events above a decrypting layer are marked
+//! decrypted. Three levels at most: TCP, then TLS or a carrier or compression, then
+//! compression inside TLS.
 
 pub mod classify;
 pub mod error;
+pub mod fsm;
 pub mod sasl;
 pub mod sm;
 pub mod stream;
 
 use crate::limits::Limits;
 use crate::model::{Anomaly, At, Direction, DirectionBytes, EventKind, Position};
-use crate::transport::layer;
+use crate::transport::layer::{self, Layer};
 use crate::transport::sniff::Sniff;
 use crate::transport::stack::Stack;
 use crate::transport::tls::{self, KeyStore};
-use crate::transport::{bosh, websocket};
+use crate::transport::{bosh, websocket, zlib};
 use std::sync::Arc;
+use stream::Handoff;
 pub use stream::{Report, Stream};
 
 /// What carries the XMPP stream.
@@ -58,24 +65,51 @@ pub trait Reports {
 /// Both directions of one XMPP connection.
 #[derive(Debug)]
 pub struct Session {
-    /// The XMPP streams on the TCP bytes (until a direction switches to TLS).
+    /// The XMPP streams on the TCP bytes.
     streams: [Stream; 2],
-    /// The XMPP streams above the transport stack: from decrypted bytes, or inside
-    /// WebSocket messages or BOSH bodies.
-    inner: [Option<Stream>; 2],
-    /// The layers below `inner`, bottom first: a carrier from the first byte
-    /// (WebSocket, BOSH), or TLS and what it carries once a direction switches to it.
-    stack: Stack,
-    /// The stack takes every TCP byte (WebSocket, BOSH): `streams` only count them.
-    carried: bool,
-    /// `<open/>` elements seen per direction inside WebSocket (a second is a restart).
-    opens: [u32; 2],
+    /// The levels above, each a stack of layers with XMPP streams on top: the first
+    /// above TLS, a carrier or compression, the second above compression inside TLS.
+    levels: [Level; 2],
     keys: Option<Arc<KeyStore>>,
     /// Content namespace assumed when the stream header was not captured.
     assumed_ns: &'static str,
-    starttls_requested: bool,
+    /// The negotiation across directions ([`fsm`]).
+    negotiation: fsm::State,
     settings: classify::Settings,
     keep_xml: bool,
+}
+
+/// One level above the TCP bytes: the layers a stream below handed its bytes to, and
+/// the fresh streams their output feeds.
+#[derive(Debug, Default)]
+struct Level {
+    /// What the stack was built for; `None` while it is empty.
+    handoff: Option<Handoff>,
+    stack: Stack,
+    streams: [Option<Stream>; 2],
+    /// `<open/>` elements seen per direction inside WebSocket (a second is a restart).
+    opens: [u32; 2],
+}
+
+/// The layers a hand-off stacks: one line per kind.
+fn layers_for(handoff: Handoff, keys: &Option<Arc<KeyStore>>) -> Vec<Box<dyn Layer>> {
+    match handoff {
+        Handoff::Tls => vec![
+            Box::new(tls::Connection::new(keys.clone())),
+            Box::<Sniff>::default(),
+        ],
+        Handoff::Compressed => vec![Box::<zlib::Connection>::default()],
+        // Built with the session, from the connection's detection verdict.
+        Handoff::Carried => Vec::new(),
+    }
+}
+
+/// What every level's work needs besides its own state.
+struct Cx<'a> {
+    limits: &'a Limits,
+    settings: classify::Settings,
+    keep_xml: bool,
+    keys: &'a Option<Arc<KeyStore>>,
 }
 
 impl Session {
@@ -94,26 +128,29 @@ impl Session {
             Stream::new(limits, keep_xml, settings),
             Stream::new(limits, keep_xml, settings),
         ];
-        if transport == Transport::DirectTls {
-            for s in &mut streams {
-                s.start_tls();
+        let mut levels = [Level::default(), Level::default()];
+        let carrier: Option<Box<dyn Layer>> = match transport {
+            Transport::Websocket => Some(Box::<websocket::Connection>::default()),
+            Transport::Bosh => Some(Box::<bosh::Connection>::default()),
+            Transport::Tcp | Transport::DirectTls => None,
+        };
+        for s in &mut streams {
+            match (transport, &carrier) {
+                (Transport::DirectTls, _) => s.start_tls(),
+                (_, Some(_)) => s.start_carried(),
+                (_, None) => {}
             }
         }
-        let mut stack = Stack::default();
-        match transport {
-            Transport::Websocket => stack.push(Box::<websocket::Connection>::default()),
-            Transport::Bosh => stack.push(Box::<bosh::Connection>::default()),
-            Transport::Tcp | Transport::DirectTls => {}
+        if let ([first, _], Some(carrier)) = (&mut levels, carrier) {
+            first.stack.push(carrier);
+            first.handoff = Some(Handoff::Carried);
         }
         Session {
             streams,
-            inner: [None, None],
-            carried: !stack.is_empty(),
-            stack,
-            opens: [0, 0],
+            levels,
             keys: options.keys.clone(),
             assumed_ns,
-            starttls_requested: false,
+            negotiation: fsm::State::default(),
             settings,
             keep_xml,
         }
@@ -138,33 +175,35 @@ impl Session {
         limits: &Limits,
         out: &mut dyn Reports,
     ) {
-        if self.carried {
-            self.stream(dir).bytes.payload += bytes.len() as u64;
-            self.stacked(dir, offset, bytes, at, limits, out);
-            return;
-        }
-        if self.stream(dir).is_tls() {
-            self.stream(dir).bytes.payload += bytes.len() as u64;
-            self.tls_data(dir, offset, bytes, at, limits, out);
-            return;
+        let handoff = self.stream(dir).handoff();
+        if let Some(handoff) = handoff {
+            self.stream(dir).hand_on(bytes.len());
+            return self.up(handoff, dir, offset, bytes, at, limits, out);
         }
         self.routed(dir, out, |stream, route| {
             stream.feed(offset, bytes, at, limits, route);
         });
-        if let Some((tail_offset, tail)) = self.stream(dir).take_tls_tail() {
+        let Some((tail_offset, tail)) = self.stream(dir).take_tail() else {
+            return;
+        };
+        let Some(handoff) = self.stream(dir).handoff() else {
+            return;
+        };
+        if handoff == Handoff::Tls {
             // Direct TLS found by content: the other side answers in TLS too.
             let other = self.stream(dir.reverse());
             if !other.started() {
                 other.start_tls();
             }
-            self.tls_data(dir, tail_offset, &tail, at, limits, out);
         }
+        self.up(handoff, dir, tail_offset, &tail, at, limits, out);
     }
 
-    /// TLS bytes of one direction (after `<proceed/>`, RFC 6120 §5.4.3.3, or from the
-    /// first byte, XEP-0368): the first builds the stack, TLS and what it carries.
-    fn tls_data(
+    /// Bytes a TCP-level stream handed off, to the first level.
+    #[allow(clippy::too_many_arguments)]
+    fn up(
         &mut self,
+        handoff: Handoff,
         dir: Direction,
         offset: u64,
         bytes: &[u8],
@@ -172,35 +211,28 @@ impl Session {
         limits: &Limits,
         out: &mut dyn Reports,
     ) {
-        self.stream(dir).bytes.tls += bytes.len() as u64;
-        if self.stack.is_empty() {
-            self.stack
-                .push(Box::new(tls::Connection::new(self.keys.clone())));
-            self.stack.push(Box::<Sniff>::default());
-        }
-        self.stacked(dir, offset, bytes, at, limits, out);
-    }
-
-    /// Bytes of `dir` through the stack into the inner stream of their direction.
-    fn stacked(
-        &mut self,
-        dir: Direction,
-        offset: u64,
-        bytes: &[u8],
-        at: At,
-        limits: &Limits,
-        out: &mut dyn Reports,
-    ) {
-        let mut top = Top {
-            streams: &mut self.inner,
-            opens: &mut self.opens,
-            decrypted: self.stack.decrypts(),
+        let Session {
+            streams,
+            levels,
+            keys,
+            settings,
+            keep_xml,
+            ..
+        } = self;
+        let cx = Cx {
             limits,
-            settings: self.settings,
-            keep_xml: self.keep_xml,
-            out,
+            settings: *settings,
+            keep_xml: *keep_xml,
+            keys,
         };
-        self.stack.feed(dir, offset, bytes, at, limits, &mut top);
+        let up = Up {
+            dir,
+            offset,
+            bytes,
+            at,
+            below_decrypts: false,
+        };
+        hand_up(handoff, dir.of_mut(streams), levels, up, &cx, out);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -214,23 +246,36 @@ impl Session {
         out: &mut dyn Reports,
     ) {
         self.routed(dir, out, |stream, route| stream.gap(offset, len, at, route));
-        if self.stack.is_empty() || !(self.carried || self.stream(dir).is_tls()) {
+        if self.stream(dir).handoff().is_none() {
             return;
         }
-        let mut top = Top {
-            streams: &mut self.inner,
-            opens: &mut self.opens,
-            decrypted: self.stack.decrypts(),
+        let Session {
+            levels,
+            keys,
+            settings,
+            keep_xml,
+            ..
+        } = self;
+        let cx = Cx {
             limits,
-            settings: self.settings,
-            keep_xml: self.keep_xml,
-            out,
+            settings: *settings,
+            keep_xml: *keep_xml,
+            keys,
         };
-        self.stack.gap(dir, len, limits, &mut top);
+        let Some((level, above)) = levels.split_first_mut() else {
+            return;
+        };
+        if level.stack.is_empty() {
+            return;
+        }
+        let (stack, mut top) = parts(level, above, false, &cx, out);
+        stack.gap(dir, len, limits, false, &mut top);
     }
 
-    /// Runs `f` on the stream of `dir` with its reports routed to `out`; after a
-    /// server's `<proceed/>` the client's next bytes are TLS (RFC 6120 §5.4.3.3).
+    /// Runs `f` on the stream of `dir` with its reports routed to `out` through the
+    /// negotiation ([`fsm::next`]), then makes the switch it asked for: after a
+    /// server's `<proceed/>` the client's next bytes are TLS (RFC 6120 §5.4.3.3),
+    /// after its `<compressed/>` compressed (XEP-0138 §6).
     fn routed(
         &mut self,
         dir: Direction,
@@ -238,40 +283,59 @@ impl Session {
         f: impl FnOnce(&mut Stream, &mut dyn stream::Out),
     ) {
         let stream = dir.of_mut(&mut self.streams);
-        let mut route = Route::new(dir, &mut self.starttls_requested, out);
+        let mut route = Route {
+            dir,
+            state: &mut self.negotiation,
+            switches: Vec::new(),
+            out,
+        };
         f(stream, &mut route);
-        if route.proceed {
-            self.stream(Direction::ToServer).start_tls();
-        }
         let [client, server] = &mut self.streams;
-        follow_compression(client, server);
+        for switch in route.switches {
+            match switch {
+                fsm::Switch::ClientToTls => client.start_tls(),
+                fsm::Switch::ClientToCompressed => follow_compression(client, server),
+            }
+        }
     }
 
-    /// Bytes of memory the session's boxes take (inner streams, the stack's layers),
-    /// besides the session itself and its buffers for data to come: the flow table's
-    /// estimate of it.
+    /// The streams above the TCP level, each with the level it is on.
+    fn upper_streams(&self) -> impl Iterator<Item = (usize, Direction, &Stream)> {
+        self.levels.iter().enumerate().flat_map(|(k, level)| {
+            let [c, s] = &level.streams;
+            [(Direction::ToServer, c), (Direction::ToClient, s)]
+                .into_iter()
+                .filter_map(move |(dir, stream)| stream.as_ref().map(|s| (k, dir, s)))
+        })
+    }
+
+    /// Bytes of memory the session's boxes take (the streams above TCP, the stacks'
+    /// layers), besides the session itself and its buffers for data to come: the
+    /// flow table's estimate of it.
     pub fn resident_bytes(&self) -> usize {
-        let inner = self.inner.iter().flatten().count() * std::mem::size_of::<Stream>();
-        let compressed = self
-            .streams
+        let streams = self.upper_streams().count() * std::mem::size_of::<Stream>();
+        let layers = self
+            .levels
             .iter()
-            .chain(self.inner.iter().flatten())
-            .map(Stream::resident_bytes)
+            .map(|l| l.stack.resident_bytes())
             .sum::<usize>();
-        inner + self.stack.resident_bytes() + compressed
+        streams + layers
     }
 
-    /// Bytes of memory held for data still to come: unfinished elements (outside and
-    /// inside the stack) and what the stack's layers hold.
+    /// Bytes of memory held for data still to come: unfinished elements (at every
+    /// level) and what the stacks' layers hold.
     pub fn held_bytes(&self) -> usize {
         let streams = self.streams.iter().map(Stream::held_bytes).sum::<usize>();
-        let inner = self
-            .inner
-            .iter()
-            .flatten()
-            .map(Stream::held_bytes)
+        let upper = self
+            .upper_streams()
+            .map(|(_, _, s)| s.held_bytes())
             .sum::<usize>();
-        streams + inner + self.stack.held_bytes()
+        let layers = self
+            .levels
+            .iter()
+            .map(|l| l.stack.held_bytes())
+            .sum::<usize>();
+        streams + upper + layers
     }
 
     /// The bytes held for all connections exceeded their budget
@@ -283,58 +347,72 @@ impl Session {
         for dir in [Direction::ToServer, Direction::ToClient] {
             self.routed(dir, out, |stream, route| stream.let_go(at, limits, route));
         }
-        let decrypted = self.stack.decrypts();
-        let [c, s] = &mut self.inner;
-        for (dir, inner) in [(Direction::ToServer, c), (Direction::ToClient, s)] {
-            if let Some(stream) = inner {
-                let mut marked = Marked {
-                    dir,
-                    decrypted,
-                    opens: None,
-                    out: &mut *out,
-                };
-                stream.let_go(at, limits, &mut marked);
+        let mut decrypted = false;
+        for level in &mut self.levels {
+            decrypted |= level.stack.decrypts();
+            let [c, s] = &mut level.streams;
+            for (dir, stream) in [(Direction::ToServer, c), (Direction::ToClient, s)] {
+                if let Some(stream) = stream {
+                    let mut marked = Marked {
+                        dir,
+                        decrypted,
+                        opens: None,
+                        out: &mut *out,
+                    };
+                    stream.let_go(at, limits, &mut marked);
+                }
             }
         }
-        let mut top = Top {
-            streams: &mut self.inner,
-            opens: &mut self.opens,
-            decrypted,
+        let Session {
+            levels,
+            keys,
+            settings,
+            keep_xml,
+            ..
+        } = self;
+        let cx = Cx {
             limits,
-            settings: self.settings,
-            keep_xml: self.keep_xml,
-            out,
+            settings: *settings,
+            keep_xml: *keep_xml,
+            keys,
         };
-        self.stack.let_go(at, &mut top);
+        // The highest layers first.
+        for k in (0..levels.len()).rev() {
+            let (lower, above) = levels.split_at_mut(k + 1);
+            let below = lower.iter().take(k).any(|l| l.stack.decrypts());
+            if let Some(level) = lower.last_mut() {
+                let (stack, mut top) = parts(level, above, below, &cx, &mut *out);
+                stack.let_go(at, &mut top);
+            }
+        }
     }
 
-    /// Byte counters per direction: the TCP stream's, plus what the stack carried.
+    /// Byte counters per direction: the TCP stream's, what the streams above read,
+    /// and what each layer counted.
     pub fn bytes(&self) -> (DirectionBytes, DirectionBytes) {
-        let [outer_c, outer_s] = &self.streams;
-        let [inner_c, inner_s] = &self.inner;
         (
-            self.merged(Direction::ToServer, outer_c, inner_c.as_ref()),
-            self.merged(Direction::ToClient, outer_s, inner_s.as_ref()),
+            self.merged(Direction::ToServer),
+            self.merged(Direction::ToClient),
         )
     }
 
-    fn merged(&self, dir: Direction, outer: &Stream, inner: Option<&Stream>) -> DirectionBytes {
-        let mut b = outer.totals();
-        if let Some(inner) = inner.map(Stream::totals) {
-            b.xml += inner.xml;
-            b.whitespace += inner.whitespace;
-            b.skipped += inner.skipped;
-            b.unfinished += inner.unfinished;
-            b.compressed += inner.compressed;
-            b.inflated += inner.inflated;
+    fn merged(&self, dir: Direction) -> DirectionBytes {
+        let mut b = dir.of(&self.streams).totals();
+        for level in &self.levels {
+            if let Some(upper) = dir.of(&level.streams).as_ref().map(Stream::totals) {
+                b.xml += upper.xml;
+                b.whitespace += upper.whitespace;
+                b.skipped += upper.skipped;
+                b.unfinished += upper.unfinished;
+            }
+            level.stack.count(dir, &mut b);
         }
-        self.stack.count(dir, &mut b);
         b
     }
 
     /// What of `dir` is unfinished, in words (the element's name when known), for
-    /// the anomaly at the end of a connection's analysis: the streams', then each
-    /// layer's ([`Stack::finish`]).
+    /// the anomaly at the end of a connection's analysis: the streams' from the
+    /// bottom up, then each layer's ([`Stack::finish`]).
     pub fn unfinished_parts(&self, dir: Direction) -> Vec<String> {
         let mut parts = Vec::new();
         let stream = |s: &Stream, inside: &str, parts: &mut Vec<String>| {
@@ -351,125 +429,215 @@ impl Session {
                 });
             }
         };
-        let outer = dir.of(&self.streams);
-        stream(outer, "", &mut parts);
-        if let Some(inflated) = outer.inflated_stream() {
-            stream(inflated, " (inflated)", &mut parts);
-        }
-        if let Some(inner) = dir.of(&self.inner) {
-            stream(inner, " (decrypted)", &mut parts);
-            if let Some(inflated) = inner.inflated_stream() {
-                stream(inflated, " (decrypted, inflated)", &mut parts);
+        stream(dir.of(&self.streams), "", &mut parts);
+        let mut inside = Vec::new();
+        for level in &self.levels {
+            inside.push(match level.handoff {
+                Some(Handoff::Compressed) => "inflated",
+                _ => "decrypted",
+            });
+            if let Some(s) = dir.of(&level.streams) {
+                stream(s, &format!(" ({})", inside.join(", ")), &mut parts);
             }
         }
-        self.stack.finish(dir, &mut parts);
+        for level in &self.levels {
+            level.stack.finish(dir, &mut parts);
+        }
         parts
     }
 }
 
-/// One direction's reports on their way out, with the feedback between directions:
-/// the client's `<starttls/>` is noted, and a server's `<proceed/>` without one is
-/// flagged; the caller switches the client's stream once the server's bytes are read.
-struct Route<'a> {
+/// Bytes a stream handed off: of `dir`, the first at `offset` of what it handed
+/// off, arrived in the frame of `at`.
+struct Up<'a> {
     dir: Direction,
-    starttls_requested: &'a mut bool,
-    /// A `<proceed/>` came from the server.
-    proceed: bool,
-    out: &'a mut dyn Reports,
+    offset: u64,
+    bytes: &'a [u8],
+    at: At,
+    /// A layer below decrypts.
+    below_decrypts: bool,
 }
 
-impl<'a> Route<'a> {
-    fn new(dir: Direction, starttls_requested: &'a mut bool, out: &'a mut dyn Reports) -> Self {
-        Route {
-            dir,
-            starttls_requested,
-            proceed: false,
-            out,
+/// Bytes that `stream` (on the level below `levels`) handed off, to the first of
+/// `levels`: its stack is built for `handoff` at the first bytes. What cannot be
+/// followed (no level left, a level built for another layer, TLS inside TLS) is
+/// counted as skipped.
+fn hand_up(
+    handoff: Handoff,
+    stream: &mut Stream,
+    levels: &mut [Level],
+    up: Up<'_>,
+    cx: &Cx<'_>,
+    out: &mut dyn Reports,
+) {
+    let Some((level, above)) = levels.split_first_mut() else {
+        stream.bytes.skipped += up.bytes.len() as u64;
+        return;
+    };
+    let followed = match level.handoff {
+        None => !(handoff == Handoff::Tls && up.below_decrypts),
+        Some(built) => built == handoff,
+    };
+    if !followed {
+        stream.bytes.skipped += up.bytes.len() as u64;
+        return;
+    }
+    if level.handoff.is_none() {
+        level.handoff = Some(handoff);
+        for layer in layers_for(handoff, cx.keys) {
+            level.stack.push(layer);
         }
     }
+    let (stack, mut top) = parts(level, above, up.below_decrypts, cx, out);
+    let Up {
+        dir,
+        offset,
+        bytes,
+        at,
+        below_decrypts,
+    } = up;
+    stack.feed(dir, offset, bytes, at, cx.limits, below_decrypts, &mut top);
 }
 
-impl stream::Out for Route<'_> {
-    fn push(&mut self, (pos, kind): Report) {
-        match (&kind, self.dir) {
-            (EventKind::StartTls, Direction::ToServer) => *self.starttls_requested = true,
-            (EventKind::TlsProceed, Direction::ToClient) => {
-                if !*self.starttls_requested {
-                    self.out.report(self.dir, (pos, unexpected_proceed()));
-                }
-                self.proceed = true;
-            }
-            _ => {}
-        }
-        self.out.report(self.dir, (pos, kind));
-    }
-}
-
-/// The top of the stack: its layers' events as they are, and what the highest layer
-/// unwraps into the inner stream of its direction.
-struct Top<'a> {
+/// The top of one level's stack: its layers' events as they are, and what the
+/// highest layer unwraps into the level's stream of its direction.
+struct Top<'a, 'b> {
+    handoff: Option<Handoff>,
     streams: &'a mut [Option<Stream>; 2],
     opens: &'a mut [u32; 2],
-    /// A layer decrypts: the inner streams' reports are marked decrypted.
+    /// The levels above this one.
+    above: &'a mut [Level],
+    /// This level's streams are decrypted.
     decrypted: bool,
-    limits: &'a Limits,
-    settings: classify::Settings,
-    keep_xml: bool,
+    cx: &'a Cx<'b>,
     out: &'a mut dyn Reports,
 }
 
-impl layer::Out for Top<'_> {
+/// A level's stack, and the top its output goes to; `below_decrypts` if a layer
+/// on a lower level decrypts.
+fn parts<'a, 'b>(
+    level: &'a mut Level,
+    above: &'a mut [Level],
+    below_decrypts: bool,
+    cx: &'a Cx<'b>,
+    out: &'a mut dyn Reports,
+) -> (&'a mut Stack, Top<'a, 'b>) {
+    let Level {
+        handoff,
+        stack,
+        streams,
+        opens,
+    } = level;
+    let top = Top {
+        handoff: *handoff,
+        streams,
+        opens,
+        above,
+        decrypted: below_decrypts || stack.decrypts(),
+        cx,
+        out,
+    };
+    (stack, top)
+}
+
+impl Top<'_, '_> {
+    /// Bytes or elements for this level's stream of `dir`, made at its first bytes;
+    /// what it hands off goes a level up.
+    fn read_up(&mut self, dir: Direction, bytes: &[u8], at: At, framed: bool) {
+        let cx = self.cx;
+        let inflated = self.handoff == Some(Handoff::Compressed);
+        let stream = dir.of_mut(self.streams).get_or_insert_with(|| {
+            let mut stream = Stream::new(cx.limits, cx.keep_xml, cx.settings);
+            if framed {
+                stream.start_framed();
+            }
+            if inflated {
+                stream.forbid_compression();
+            }
+            stream
+        });
+        if let Some(handoff) = stream.handoff() {
+            let offset = stream.hand_on(bytes.len());
+            let below = self.decrypted;
+            let up = Up {
+                dir,
+                offset,
+                bytes,
+                at,
+                below_decrypts: below,
+            };
+            return hand_up(handoff, stream, self.above, up, cx, self.out);
+        }
+        let offset = stream.bytes.payload;
+        let mut marked = Marked {
+            dir,
+            decrypted: self.decrypted,
+            opens: framed.then(|| dir.of_mut(self.opens)),
+            out: &mut *self.out,
+        };
+        stream.feed(offset, bytes, at, cx.limits, &mut marked);
+        let tail = stream.take_tail();
+        let handoff = stream.handoff();
+        if let [Some(client), Some(server)] = &mut *self.streams {
+            follow_compression(client, server);
+        }
+        if let (Some((offset, tail)), Some(handoff), Some(stream)) =
+            (tail, handoff, dir.of_mut(self.streams))
+        {
+            let below = self.decrypted;
+            let up = Up {
+                dir,
+                offset,
+                bytes: &tail,
+                at,
+                below_decrypts: below,
+            };
+            hand_up(handoff, stream, self.above, up, cx, self.out);
+        }
+    }
+}
+
+impl layer::Out for Top<'_, '_> {
     fn event(&mut self, dir: Direction, pos: Position, kind: EventKind) {
         self.out.report(dir, (pos, kind));
     }
 
-    /// Decrypted bytes: a fresh stream (the restart after TLS, RFC 6120 §5.4.3.3).
+    /// A byte stream with its own stream header: TLS plaintext, inflated bytes.
     fn bytes(&mut self, dir: Direction, bytes: &[u8], at: At) {
-        let (limits, keep_xml, settings) = (self.limits, self.keep_xml, self.settings);
-        let decrypted = self.decrypted;
-        let stream = dir
-            .of_mut(self.streams)
-            .get_or_insert_with(|| Stream::new(limits, keep_xml, settings));
-        let offset = stream.bytes.payload;
-        let mut marked = Marked {
-            dir,
-            decrypted,
-            opens: None,
-            out: &mut *self.out,
-        };
-        stream.feed(offset, bytes, at, limits, &mut marked);
-        // A `<starttls/>` inside TLS is not followed: the inner stream never hands off.
-        let _ = stream.take_tls_tail();
-        // Compression inside TLS (XEP-0138 after STARTTLS).
-        if let [Some(client), Some(server)] = &mut *self.streams {
-            follow_compression(client, server);
-        }
+        self.read_up(dir, bytes, at, false);
     }
 
     /// Elements of a stream without header (WebSocket, BOSH), whose `<open/>` after
     /// the first is a restart (RFC 7395 §3.5, after TLS or SASL).
     fn elements(&mut self, dir: Direction, bytes: &[u8], at: At) {
-        let (limits, keep_xml, settings) = (self.limits, self.keep_xml, self.settings);
-        let decrypted = self.decrypted;
-        let stream = dir.of_mut(self.streams).get_or_insert_with(|| {
-            let mut stream = Stream::new(limits, keep_xml, settings);
-            stream.start_framed();
-            stream
-        });
-        let offset = stream.bytes.payload;
-        let mut marked = Marked {
-            dir,
-            decrypted,
-            opens: Some(dir.of_mut(self.opens)),
-            out: &mut *self.out,
-        };
-        stream.feed(offset, bytes, at, limits, &mut marked);
+        self.read_up(dir, bytes, at, true);
     }
 
     fn lost(&mut self, dir: Direction) {
         if let Some(stream) = dir.of_mut(self.streams) {
             stream.discard_partial();
         }
+    }
+}
+/// One direction's reports on their way out through the negotiation: its
+/// anomalies reported, its switches kept for the caller to make once the bytes at
+/// hand are read.
+struct Route<'a> {
+    dir: Direction,
+    state: &'a mut fsm::State,
+    switches: Vec<fsm::Switch>,
+    out: &'a mut dyn Reports,
+}
+
+impl stream::Out for Route<'_> {
+    fn push(&mut self, (pos, kind): Report) {
+        let step = fsm::next(*self.state, self.dir, &kind);
+        *self.state = step.state;
+        if let Some(anomaly) = step.anomaly {
+            self.out.report(self.dir, (pos, flagged(anomaly)));
+        }
+        self.switches.extend(step.switch);
+        self.out.report(self.dir, (pos, kind));
     }
 }
 
@@ -502,9 +670,14 @@ fn follow_compression(client: &mut Stream, server: &Stream) {
     }
 }
 
-fn unexpected_proceed() -> EventKind {
+/// The words for an anomaly the negotiation flags.
+fn flagged(anomaly: Anomaly) -> EventKind {
+    let detail = match anomaly {
+        Anomaly::UnexpectedProceed => "<proceed/> without a <starttls/> from the client",
+        _ => "out of order in the negotiation",
+    };
     EventKind::Anomaly {
-        anomaly: Anomaly::UnexpectedProceed,
-        detail: "<proceed/> without a <starttls/> from the client".into(),
+        anomaly,
+        detail: detail.into(),
     }
 }

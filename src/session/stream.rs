@@ -3,7 +3,10 @@
 //! Input: reassembled data and gaps of one direction; output: `(Position, EventKind)`
 //! reports. Holds the framer, the bytes of the one unfinished frame (bounded by the
 //! stanza limit), the namespace scope of the current stream header, and the mode:
-//! XML, waiting for TLS after `<starttls/>`, TLS (opaque), or broken.
+//! XML, waiting for TLS after `<starttls/>`, broken, or handed off: after `<proceed/>`
+//! or `<compressed/>` (or on a WebSocket or BOSH connection from the first byte) the
+//! bytes are for the layer the session stacks above ([`Handoff`]); those that came
+//! in the same feed wait as the tail ([`Stream::take_tail`]).
 //!
 //! An element that lies whole in the bytes at hand is parsed in one pass, the parser
 //! finding its end; the framer handles everything else (elements cut by segment
@@ -13,7 +16,6 @@
 use super::classify;
 use crate::limits::Limits;
 use crate::model::{Anomaly, At, DirectionBytes, EventKind, Position, StreamOffset};
-use crate::transport::zlib::Zlib;
 use crate::xml::{self, FrameKind, Framer, NsScope, Status};
 
 /// First byte of a TLS handshake record (RFC 8446 §5.1, content type 22).
@@ -28,17 +30,23 @@ pub enum Mode {
     Tls,
     /// Restricted XML or data after close: nothing more is parsed.
     Broken,
-    /// Everything from here on is compressed (XEP-0138 §6): inflated into a fresh
-    /// stream of its own.
+    /// Everything from here on is compressed (XEP-0138 §6), for the zlib layer.
     Compressed,
+    /// The connection's bytes are WebSocket or BOSH from the first: the stream only
+    /// counts them, for the carrier's layer.
+    Carried,
 }
 
-/// A direction after `<compressed/>`: the zlib layer and the stream it inflates to
-/// (which may not compress again: XEP-0138 compresses once).
-#[derive(Debug)]
-struct Compressed {
-    zlib: Zlib,
-    stream: Stream,
+/// What a stream hands its bytes to once it stops reading them: the layer the
+/// session stacks above it, under a fresh stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handoff {
+    /// TLS after `<proceed/>` (RFC 6120 §5.4.3.3) or from the first byte (XEP-0368).
+    Tls,
+    /// Compression after `<compressed/>` (XEP-0138 §6).
+    Compressed,
+    /// WebSocket or BOSH (RFC 7395, XEP-0206).
+    Carried,
 }
 
 /// Parser state of one direction.
@@ -55,8 +63,9 @@ pub struct Stream {
     resync: bool,
     closed: bool,
     started: bool,
-    /// Bytes after the switch to TLS, with their offset, for the TLS layer.
-    tls_tail: Option<(u64, Vec<u8>)>,
+    /// Bytes after the switch to TLS or compression, with their offset, for the
+    /// layer above.
+    tail: Option<(u64, Vec<u8>)>,
     /// Report each element's bytes too (transcripts).
     keep_xml: bool,
     settings: classify::Settings,
@@ -71,9 +80,8 @@ pub struct Stream {
     /// ([`Stream::let_go`]), not for its size.
     let_go: bool,
     /// `<compressed/>` may switch this stream to compression (not one already
-    /// inflated from a compressed one).
+    /// inflated from a compressed one: XEP-0138 compresses once).
     may_compress: bool,
-    compressed: Option<Box<Compressed>>,
     pub bytes: DirectionBytes,
 }
 
@@ -99,13 +107,12 @@ impl Stream {
             resync: false,
             closed: false,
             started: false,
-            tls_tail: None,
+            tail: None,
             kinds: Vec::new(),
             scratch: xml::Scratch::default(),
             dropped_tag_named_stream: false,
             let_go: false,
             may_compress: true,
-            compressed: None,
             bytes: DirectionBytes::default(),
         }
     }
@@ -122,68 +129,26 @@ impl Stream {
         }
     }
 
-    /// Bytes of memory the compression box takes once this direction is compressed
-    /// (the inflated stream and the decompressor's state), for the flow table.
-    pub fn resident_bytes(&self) -> usize {
-        self.compressed.as_ref().map_or(0, |_| {
-            std::mem::size_of::<Compressed>() + crate::transport::inflate::STATE_BYTES
-        })
-    }
-
     /// This direction is compressed (XEP-0138).
     pub fn is_compressed(&self) -> bool {
         matches!(self.mode, Mode::Compressed)
     }
 
-    /// The stream inflated from this direction, once compressed.
-    pub fn inflated_stream(&self) -> Option<&Stream> {
-        self.compressed.as_deref().map(|c| &c.stream)
+    /// A stream inflated from a compressed one may not compress again.
+    pub fn forbid_compression(&mut self) {
+        self.may_compress = false;
     }
 
-    /// This direction's byte counters with those of the stream it inflates to
-    /// (`inflated` added, and the inflated stream's XML, whitespace, skipped and
-    /// unfinished bytes counted with this one's); `unfinished` is set.
+    /// This direction's byte counters, `unfinished` set.
     pub fn totals(&self) -> DirectionBytes {
         let mut b = self.bytes;
         b.unfinished = self.unfinished();
-        if let Some(c) = &self.compressed {
-            let inner = c.stream.totals();
-            b.inflated += c.zlib.tally.inflated;
-            b.xml += inner.xml;
-            b.whitespace += inner.whitespace;
-            b.skipped += inner.skipped;
-            b.unfinished += inner.unfinished;
-        }
         b
     }
 
-    /// Inflates compressed bytes into the stream they carry (XEP-0138 §6).
-    fn inflate(&mut self, bytes: &[u8], at: At, limits: &Limits, out: &mut dyn Out) {
-        self.bytes.compressed += bytes.len() as u64;
-        let (keep_xml, settings) = (self.keep_xml, self.settings);
-        let c = self.compressed.get_or_insert_with(|| {
-            let mut stream = Stream::new(limits, keep_xml, settings);
-            stream.may_compress = false;
-            Box::new(Compressed {
-                zlib: Zlib::default(),
-                stream,
-            })
-        });
-        let Compressed { zlib, stream } = &mut **c;
-        let inflated = zlib.feed(bytes);
-        if !inflated.text.is_empty() {
-            let offset = stream.bytes.payload;
-            stream.feed(offset, inflated.text, at, limits, out);
-        }
-        if let Some(e) = inflated.error {
-            out.push((
-                self.here(at, bytes.len() as u64),
-                anomaly(
-                    Anomaly::CompressionError,
-                    format!("{e}; this direction's compressed bytes are only counted from here"),
-                ),
-            ));
-        }
+    /// WebSocket or BOSH from the first byte: the carrier's layer reads them.
+    pub fn start_carried(&mut self) {
+        self.mode = Mode::Carried;
     }
 
     /// Direct TLS (XEP-0368): TLS from the first byte.
@@ -197,9 +162,29 @@ impl Stream {
         }
     }
 
-    /// Bytes that followed the switch to TLS inside the last feed.
-    pub fn take_tls_tail(&mut self) -> Option<(u64, Vec<u8>)> {
-        self.tls_tail.take()
+    /// Bytes that followed the switch to TLS or compression inside the last feed,
+    /// with the offset of the first.
+    pub fn take_tail(&mut self) -> Option<(u64, Vec<u8>)> {
+        self.tail.take()
+    }
+
+    /// What this stream hands its bytes to, once it does.
+    pub fn handoff(&self) -> Option<Handoff> {
+        match self.mode {
+            Mode::Tls => Some(Handoff::Tls),
+            Mode::Compressed => Some(Handoff::Compressed),
+            Mode::Carried => Some(Handoff::Carried),
+            Mode::Xml | Mode::TlsPending | Mode::Broken => None,
+        }
+    }
+
+    /// Bytes of a direction handed off: counted, and their offset returned (the
+    /// layer above positions its events by it).
+    pub fn hand_on(&mut self, len: usize) -> u64 {
+        let offset = self.frame_offset;
+        self.bytes.payload += len as u64;
+        self.frame_offset += len as u64;
+        offset
     }
 
     pub fn started(&self) -> bool {
@@ -281,10 +266,6 @@ impl Stream {
         self.frame_offset = offset + len;
         if matches!(self.mode, Mode::Xml | Mode::TlsPending) {
             self.resync = true;
-        }
-        if let Some(c) = &mut self.compressed {
-            // The inflater's window lost bytes: nothing after can be decoded.
-            c.zlib.lose();
         }
     }
 
@@ -380,10 +361,6 @@ impl Stream {
     /// Bytes of memory this direction holds for data still to come.
     pub fn held_bytes(&self) -> usize {
         self.pending.capacity()
-            + self
-                .compressed
-                .as_ref()
-                .map_or(0, |c| c.zlib.held_bytes() + c.stream.held_bytes())
     }
 
     /// The bytes held for all connections exceeded their budget
@@ -410,9 +387,6 @@ impl Stream {
         } else if self.pending.is_empty() {
             self.pending = Vec::new();
         }
-        if let Some(c) = &mut self.compressed {
-            c.stream.let_go(at, limits, out);
-        }
     }
 
     fn run(&mut self, buf: &[u8], at: At, limits: &Limits, out: &mut dyn Out) -> usize {
@@ -422,17 +396,12 @@ impl Stream {
         let mut valid: Option<(usize, &str)> = None;
         while let Some(rest) = buf.get(pos..).filter(|r| !r.is_empty()) {
             match self.mode {
-                Mode::Tls => {
-                    // The TLS layer takes it from here (RFC 6120 §5.4.3.3).
-                    match &mut self.tls_tail {
+                // The layer above takes it from here (RFC 6120 §5.4.3.3, XEP-0138 §6).
+                Mode::Tls | Mode::Compressed | Mode::Carried => {
+                    match &mut self.tail {
                         Some((_, tail)) => tail.extend_from_slice(rest),
-                        None => self.tls_tail = Some((self.frame_offset, rest.to_vec())),
+                        None => self.tail = Some((self.frame_offset, rest.to_vec())),
                     }
-                    self.frame_offset += rest.len() as u64;
-                    return buf.len();
-                }
-                Mode::Compressed => {
-                    self.inflate(rest, at, limits, out);
                     self.frame_offset += rest.len() as u64;
                     return buf.len();
                 }

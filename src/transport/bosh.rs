@@ -12,7 +12,8 @@
 use crate::limits::Limits;
 use crate::model::At;
 use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position, StreamKind};
-use crate::transport::http::{self, Body, Head, Progress};
+use crate::status::Status;
+use crate::transport::http::{self, Body, Head};
 use crate::transport::layer::{self, position, Layer, Out, Through};
 use crate::xml::{self, ns, NsScope};
 
@@ -228,8 +229,8 @@ impl Connection {
                     }
                 }
                 match side.head.push(pos, rest) {
-                    Progress::More => rest.len(),
-                    Progress::TooLong { dropped, at: from } => {
+                    Ok(Status::Partial) => rest.len(),
+                    Err(http::TooLong { dropped, at: from }) => {
                         side.skipped += dropped as u64;
                         side.state = State::Done;
                         let detail =
@@ -237,11 +238,11 @@ impl Connection {
                         rx.event(dir, position(from, dropped as u64, at), malformed(detail));
                         rest.len()
                     }
-                    Progress::Done {
+                    Ok(Status::Complete(http::Done {
                         head,
                         at: head_at,
                         used,
-                    } => {
+                    })) => {
                         let body_at = pos + used as u64;
                         self.head(dir, &head, head_at, body_at, at, rx);
                         if self.side(dir).state == (State::Body { left: 0 }) {

@@ -1,6 +1,7 @@
 //! Content detection for flows on ports we do not know as XMPP.
 //!
-//! Input: the first bytes of one direction; output: a [`Verdict`]. A direction is XMPP
+//! Input: the first bytes of one direction; output: a [`Verdict`], or
+//! [`Status::Partial`] while they cannot tell yet. A direction is XMPP
 //! when it starts (after optional whitespace) with `<?xml` or a start tag and, within
 //! the first bytes, names the streams namespace or a `jabber:` namespace; it is XMPP
 //! over WebSocket when it is an HTTP GET upgrading to WebSocket with the `xmpp`
@@ -8,6 +9,7 @@
 //! over direct TLS when it is a TLS ClientHello that offers the ALPN protocol
 //! `xmpp-client` or `xmpp-server` (XEP-0368 §4), its record complete within them.
 
+use crate::status::Status;
 use crate::transport::http;
 use crate::transport::tls::wire;
 
@@ -23,7 +25,6 @@ pub enum Verdict {
     /// XMPP over direct TLS: the client's ClientHello names XMPP in ALPN.
     DirectTls,
     NotXmpp,
-    NeedMore,
 }
 
 /// The first bytes of a connection, per direction, held while [`sniff`] cannot yet
@@ -47,7 +48,12 @@ impl Held {
     /// Holds as much of `bytes` as fits for `side`; returns the verdict on all that is
     /// held of it, and how many of `bytes` were taken (the rest follows the held
     /// bytes when they are replayed).
-    pub fn push(&mut self, side: usize, bytes: &[u8], max_detect_bytes: usize) -> (Verdict, usize) {
+    pub fn push(
+        &mut self,
+        side: usize,
+        bytes: &[u8],
+        max_detect_bytes: usize,
+    ) -> (Status<Verdict>, usize) {
         let held = self.side(side);
         let taken = max_detect_bytes.saturating_sub(held.len()).min(bytes.len());
         held.extend_from_slice(bytes.get(..taken).unwrap_or_default());
@@ -79,12 +85,12 @@ impl Held {
     }
 }
 
-pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
+pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Status<Verdict> {
     if bytes.first() == Some(&wire::HANDSHAKE) {
         return sniff_client_hello(bytes, max_detect_bytes);
     }
     if bytes.len() < 5 && (b"GET ".starts_with(bytes) || b"POST ".starts_with(bytes)) {
-        return Verdict::NeedMore;
+        return Status::Partial;
     }
     if bytes.starts_with(b"POST ") {
         return match http::head_end(bytes) {
@@ -92,40 +98,40 @@ pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
             Some(end) if bytes.len() > end => {
                 let body = bytes.get(end..).unwrap_or_default();
                 if contains(body, crate::transport::bosh::HTTPBIND.as_bytes()) {
-                    Verdict::Bosh
+                    Status::Complete(Verdict::Bosh)
                 } else if body.contains(&b'>') || bytes.len() >= max_detect_bytes {
-                    Verdict::NotXmpp
+                    Status::Complete(Verdict::NotXmpp)
                 } else {
-                    Verdict::NeedMore
+                    Status::Partial
                 }
             }
-            _ if bytes.len() >= max_detect_bytes => Verdict::NotXmpp,
-            _ => Verdict::NeedMore,
+            _ if bytes.len() >= max_detect_bytes => Status::Complete(Verdict::NotXmpp),
+            _ => Status::Partial,
         };
     }
     if bytes.starts_with(b"GET ") {
         return match http::head_end(bytes) {
             Some(end) => match http::Head::parse(bytes.get(..end).unwrap_or_default()) {
-                Some(head) if head.asks_for_xmpp() => Verdict::Websocket,
-                _ => Verdict::NotXmpp,
+                Some(head) if head.asks_for_xmpp() => Status::Complete(Verdict::Websocket),
+                _ => Status::Complete(Verdict::NotXmpp),
             },
-            None if bytes.len() >= max_detect_bytes => Verdict::NotXmpp,
-            None => Verdict::NeedMore,
+            None if bytes.len() >= max_detect_bytes => Status::Complete(Verdict::NotXmpp),
+            None => Status::Partial,
         };
     }
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         return if bytes.len() >= max_detect_bytes {
-            Verdict::NotXmpp
+            Status::Complete(Verdict::NotXmpp)
         } else {
-            Verdict::NeedMore
+            Status::Partial
         };
     };
     let text = bytes.get(start..).unwrap_or_default();
     match text.get(1) {
-        _ if text.first() != Some(&b'<') => return Verdict::NotXmpp,
+        _ if text.first() != Some(&b'<') => return Status::Complete(Verdict::NotXmpp),
         Some(&b) if !(b == b'?' || crate::xml::framer::is_name_start(b)) => {
-            return Verdict::NotXmpp
+            return Status::Complete(Verdict::NotXmpp)
         }
         _ => {}
     }
@@ -133,34 +139,34 @@ pub fn sniff(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
         .get(..max_detect_bytes.min(bytes.len()))
         .unwrap_or_default();
     if contains(window, b"http://etherx.jabber.org/streams") || contains(window, b"jabber:") {
-        return Verdict::Xmpp;
+        return Status::Complete(Verdict::Xmpp);
     }
     // The declaration and the root start tag have been seen without an XMPP namespace.
     let closes = window.iter().filter(|&&b| b == b'>').count();
     if closes >= 2 || window.len() >= max_detect_bytes {
-        Verdict::NotXmpp
+        Status::Complete(Verdict::NotXmpp)
     } else {
-        Verdict::NeedMore
+        Status::Partial
     }
 }
 
 /// XEP-0368 §4: a client of direct TLS offers the ALPN protocol `xmpp-client` (or
 /// `xmpp-server` between servers, RFC 7301 §3.1), which is how one port can serve
 /// XMPP beside HTTPS (443). The ClientHello must be whole in the first record.
-fn sniff_client_hello(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
+fn sniff_client_hello(bytes: &[u8], max_detect_bytes: usize) -> Status<Verdict> {
     // Record header (RFC 8446 §5.1): type, legacy version, length.
     let Some(&[_, major, _, hi, lo]) = bytes.first_chunk::<5>() else {
-        return Verdict::NeedMore;
+        return Status::Partial;
     };
     if major != 3 {
-        return Verdict::NotXmpp;
+        return Status::Complete(Verdict::NotXmpp);
     }
     let end = 5 + usize::from(u16::from_be_bytes([hi, lo]));
     let Some(record) = bytes.get(5..end) else {
         return if end > max_detect_bytes {
-            Verdict::NotXmpp
+            Status::Complete(Verdict::NotXmpp)
         } else {
-            Verdict::NeedMore
+            Status::Partial
         };
     };
     let hello = match wire::handshake_header(record) {
@@ -173,9 +179,9 @@ fn sniff_client_hello(bytes: &[u8], max_detect_bytes: usize) -> Verdict {
                 .iter()
                 .any(|p| p == "xmpp-client" || p == "xmpp-server") =>
         {
-            Verdict::DirectTls
+            Status::Complete(Verdict::DirectTls)
         }
-        _ => Verdict::NotXmpp,
+        _ => Status::Complete(Verdict::NotXmpp),
     }
 }
 
@@ -192,9 +198,12 @@ mod tests {
     #[test]
     fn held_bytes_are_bounded_per_side_and_handed_back() {
         let mut held = Held::default();
-        assert_eq!(held.push(0, b"GET", 8), (Verdict::NeedMore, 3));
+        assert_eq!(held.push(0, b"GET", 8), (Status::Partial, 3));
         assert_eq!(held.push(1, b"<?xml", 8).1, 5);
-        assert_eq!(held.push(0, b" /xmpp HTTP/1.1", 8), (Verdict::NotXmpp, 5));
+        assert_eq!(
+            held.push(0, b" /xmpp HTTP/1.1", 8),
+            (Status::Complete(Verdict::NotXmpp), 5)
+        );
         assert_eq!((held.of(0), held.of(1)), (&b"GET /xmp"[..], &b"<?xml"[..]));
         let [a, b] = held.take();
         assert_eq!((a.len(), b.len()), (8, 5));
@@ -204,31 +213,40 @@ mod tests {
     #[test]
     fn verdicts() {
         let header = b"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='c.example'>";
-        assert_eq!(sniff(header, 1024), Verdict::Xmpp);
-        assert_eq!(sniff(b"<?xml version='1.0'?>", 1024), Verdict::NeedMore);
-        assert_eq!(sniff(b"GET / HTTP/1.1\r\n", 1024), Verdict::NeedMore);
+        assert_eq!(sniff(header, 1024), Status::Complete(Verdict::Xmpp));
+        assert_eq!(sniff(b"<?xml version='1.0'?>", 1024), Status::Partial);
+        assert_eq!(sniff(b"GET / HTTP/1.1\r\n", 1024), Status::Partial);
         assert_eq!(
             sniff(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1024),
-            Verdict::NotXmpp
+            Status::Complete(Verdict::NotXmpp)
         );
         let upgrade =
             b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n";
-        assert_eq!(sniff(upgrade, 1024), Verdict::Websocket);
-        assert_eq!(sniff(&upgrade[..40], 1024), Verdict::NeedMore);
-        assert_eq!(sniff(&upgrade[..40], 40), Verdict::NotXmpp);
-        assert_eq!(sniff(b"G", 1024), Verdict::NeedMore);
-        assert_eq!(sniff(b"GE", 1024), Verdict::NeedMore);
+        assert_eq!(sniff(upgrade, 1024), Status::Complete(Verdict::Websocket));
+        assert_eq!(sniff(&upgrade[..40], 1024), Status::Partial);
+        assert_eq!(
+            sniff(&upgrade[..40], 40),
+            Status::Complete(Verdict::NotXmpp)
+        );
+        assert_eq!(sniff(b"G", 1024), Status::Partial);
+        assert_eq!(sniff(b"GE", 1024), Status::Partial);
         let post = b"POST /http-bind HTTP/1.1\r\nContent-Length: 99\r\n\r\n<body rid='1' xmlns='http://jabber.org/protocol/httpbind' to='a'/>";
-        assert_eq!(sniff(post, 1024), Verdict::Bosh);
-        assert_eq!(sniff(&post[..60], 1024), Verdict::NeedMore);
+        assert_eq!(sniff(post, 1024), Status::Complete(Verdict::Bosh));
+        assert_eq!(sniff(&post[..60], 1024), Status::Partial);
         assert_eq!(
             sniff(b"POST /form HTTP/1.1\r\n\r\nname=value&x=<y>", 1024),
-            Verdict::NotXmpp
+            Status::Complete(Verdict::NotXmpp)
         );
-        assert_eq!(sniff(b"\x16\x03\x01", 1024), Verdict::NeedMore);
-        assert_eq!(sniff(b"\x16\x01\x01\x00\x01\x00", 1024), Verdict::NotXmpp);
-        assert_eq!(sniff(b"<html><body>", 1024), Verdict::NotXmpp);
-        assert_eq!(sniff(b"  ", 1024), Verdict::NeedMore);
+        assert_eq!(sniff(b"\x16\x03\x01", 1024), Status::Partial);
+        assert_eq!(
+            sniff(b"\x16\x01\x01\x00\x01\x00", 1024),
+            Status::Complete(Verdict::NotXmpp)
+        );
+        assert_eq!(
+            sniff(b"<html><body>", 1024),
+            Status::Complete(Verdict::NotXmpp)
+        );
+        assert_eq!(sniff(b"  ", 1024), Status::Partial);
     }
 
     /// A TLS record holding a ClientHello that offers `protocols` in ALPN.
@@ -264,18 +282,25 @@ mod tests {
     fn client_hello_with_xmpp_alpn_is_direct_tls() {
         for protocols in [&["xmpp-client"][..], &["h2", "xmpp-server"]] {
             let hello = client_hello(protocols);
-            assert_eq!(sniff(&hello, 1024), Verdict::DirectTls, "{protocols:?}");
+            assert_eq!(
+                sniff(&hello, 1024),
+                Status::Complete(Verdict::DirectTls),
+                "{protocols:?}"
+            );
             // The record arrives in pieces: wait for it, unless it cannot fit.
-            assert_eq!(sniff(&hello[..hello.len() - 1], 1024), Verdict::NeedMore);
-            assert_eq!(sniff(&hello[..20], 20), Verdict::NotXmpp);
+            assert_eq!(sniff(&hello[..hello.len() - 1], 1024), Status::Partial);
+            assert_eq!(sniff(&hello[..20], 20), Status::Complete(Verdict::NotXmpp));
         }
         assert_eq!(
             sniff(&client_hello(&["h2", "http/1.1"]), 1024),
-            Verdict::NotXmpp
+            Status::Complete(Verdict::NotXmpp)
         );
-        assert_eq!(sniff(&client_hello(&[]), 1024), Verdict::NotXmpp);
+        assert_eq!(
+            sniff(&client_hello(&[]), 1024),
+            Status::Complete(Verdict::NotXmpp)
+        );
         let mut not_hello = client_hello(&["xmpp-client"]);
         not_hello[5] = 2; // a ServerHello's type
-        assert_eq!(sniff(&not_hello, 1024), Verdict::NotXmpp);
+        assert_eq!(sniff(&not_hello, 1024), Status::Complete(Verdict::NotXmpp));
     }
 }

@@ -5,6 +5,8 @@
 //! Input: the bytes of one head (start line and header fields, up to the empty line);
 //! output: its parts. Header names are matched without regard to case (RFC 9110 §5.1).
 
+use crate::status::Status;
+
 /// Longest head kept while waiting for its end (browsers send about 1 KiB, more with
 /// cookies).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -41,20 +43,25 @@ pub struct HeadReader {
     at: u64,
 }
 
-/// What a piece did to a [`HeadReader`].
+/// A head put together: its bytes and offset, and how much of the last piece it took.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// The whole piece was taken; the head goes on.
-    More,
-    /// The head is complete: its bytes and offset, and how much of the piece it took.
-    Done { head: Vec<u8>, at: u64, used: usize },
-    /// No empty line within the limit: the bytes dropped, from offset `at`.
-    TooLong { dropped: usize, at: u64 },
+pub struct Done {
+    pub head: Vec<u8>,
+    pub at: u64,
+    pub used: usize,
+}
+
+/// No empty line within [`MAX_HEAD_BYTES`]: the bytes dropped, from offset `at`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooLong {
+    pub dropped: usize,
+    pub at: u64,
 }
 
 impl HeadReader {
-    /// Takes the start of `piece`, which begins at offset `pos`.
-    pub fn push(&mut self, pos: u64, piece: &[u8]) -> Progress {
+    /// Takes the start of `piece`, which begins at offset `pos`: [`Status::Partial`]
+    /// when it took the whole piece and the head goes on.
+    pub fn push(&mut self, pos: u64, piece: &[u8]) -> Result<Status<Done>, TooLong> {
         if self.bytes.is_empty() {
             self.at = pos;
         }
@@ -68,21 +75,21 @@ impl HeadReader {
                 head.truncate(end);
                 // The end lies in the new bytes: earlier pieces had none.
                 let used = end.saturating_sub(before).clamp(1, take.max(1));
-                Progress::Done {
+                Ok(Status::Complete(Done {
                     head,
                     at: self.at,
                     used,
-                }
+                }))
             }
             None if self.bytes.len() >= MAX_HEAD_BYTES => {
                 let dropped = self.bytes.len();
                 self.bytes = Vec::new();
-                Progress::TooLong {
+                Err(TooLong {
                     dropped,
                     at: self.at,
-                }
+                })
             }
-            None => Progress::More,
+            None => Ok(Status::Partial),
         }
     }
 
@@ -251,24 +258,24 @@ mod tests {
         let mut reader = HeadReader::default();
         assert_eq!(
             reader.push(100, b"GET / HTTP/1.1\r\nHost: a\r"),
-            Progress::More
+            Ok(Status::Partial)
         );
         assert_eq!(
             reader.push(124, b"\n\r\nbody"),
-            Progress::Done {
+            Ok(Status::Complete(Done {
                 head: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(),
                 at: 100,
                 used: 3
-            }
+            }))
         );
         assert!(reader.is_empty());
         let long = vec![b'x'; MAX_HEAD_BYTES + 10];
         assert_eq!(
             reader.push(0, &long),
-            Progress::TooLong {
+            Err(TooLong {
                 dropped: MAX_HEAD_BYTES,
                 at: 0
-            }
+            })
         );
     }
 

@@ -10,6 +10,7 @@
 
 use crate::limits::Limits;
 use crate::model::{At, Direction, DirectionBytes};
+use crate::status::Status;
 use crate::transport::detect::{self, Verdict};
 use crate::transport::layer::{Layer, Out, Through};
 use crate::transport::{bosh, http, websocket};
@@ -30,12 +31,15 @@ impl Default for Sniff {
 
 /// The carrier a verdict on the client's first decrypted bytes names: one line per
 /// protocol that can carry XMPP inside TLS.
-fn carrier_for(verdict: Verdict, first: &[u8]) -> Option<Box<dyn Layer>> {
+fn carrier_for(verdict: Status<Verdict>, first: &[u8]) -> Option<Box<dyn Layer>> {
     match verdict {
-        Verdict::Websocket => Some(Box::<websocket::Connection>::default()),
-        Verdict::Bosh => Some(Box::<bosh::Connection>::default()),
-        Verdict::NotXmpp if http::is_request(first) => Some(Box::<Opaque>::default()),
-        Verdict::Xmpp | Verdict::DirectTls | Verdict::NotXmpp | Verdict::NeedMore => None,
+        Status::Complete(Verdict::Websocket) => Some(Box::<websocket::Connection>::default()),
+        Status::Complete(Verdict::Bosh) => Some(Box::<bosh::Connection>::default()),
+        Status::Complete(Verdict::NotXmpp) if http::is_request(first) => {
+            Some(Box::<Opaque>::default())
+        }
+        Status::Complete(Verdict::Xmpp | Verdict::DirectTls | Verdict::NotXmpp)
+        | Status::Partial => None,
     }
 }
 
@@ -43,7 +47,7 @@ impl Sniff {
     /// Decides on `verdict`, then replays what was held of the client (from `from`).
     fn decide(
         &mut self,
-        verdict: Verdict,
+        verdict: Status<Verdict>,
         held: &[u8],
         from: u64,
         at: At,
@@ -106,7 +110,7 @@ impl Layer for Sniff {
                 *from = offset;
             }
             let (verdict, taken) = held.push(0, bytes, max);
-            if verdict == Verdict::NeedMore && taken == bytes.len() {
+            if verdict == Status::Partial && taken == bytes.len() {
                 return; // wait for the rest of the request
             }
             let [mut data, _] = held.take();

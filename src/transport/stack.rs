@@ -46,7 +46,9 @@ impl Stack {
         self.slots.iter().any(|s| s.layer.decrypts())
     }
 
-    /// In-order bytes of `dir` for the bottom layer, the first at `offset`.
+    /// In-order bytes of `dir` for the bottom layer, the first at `offset`;
+    /// `decrypted` if they were decrypted below this stack.
+    #[allow(clippy::too_many_arguments)]
     pub fn feed(
         &mut self,
         dir: Direction,
@@ -54,14 +56,31 @@ impl Stack {
         bytes: &[u8],
         at: At,
         limits: &Limits,
+        decrypted: bool,
         top: &mut dyn Out,
     ) {
-        feed_from(&mut self.slots, false, dir, offset, bytes, at, limits, top);
+        feed_from(
+            &mut self.slots,
+            decrypted,
+            dir,
+            offset,
+            bytes,
+            at,
+            limits,
+            top,
+        );
     }
 
     /// `len` bytes of `dir` were lost below the bottom layer.
-    pub fn gap(&mut self, dir: Direction, len: u64, limits: &Limits, top: &mut dyn Out) {
-        gap_from(&mut self.slots, false, dir, len, limits, top);
+    pub fn gap(
+        &mut self,
+        dir: Direction,
+        len: u64,
+        limits: &Limits,
+        decrypted: bool,
+        top: &mut dyn Out,
+    ) {
+        gap_from(&mut self.slots, decrypted, dir, len, limits, top);
     }
 
     /// The buffer budget is spent: every layer frees its buffers, top first, each
@@ -199,5 +218,93 @@ impl Out for Next<'_> {
 
     fn lost(&mut self, dir: Direction) {
         gap_from(self.above, self.decrypts, dir, 0, self.limits, self.top);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Anomaly, FrameNo, Timestamp};
+    use crate::transport::layer::{anomaly, position};
+
+    /// Hands on every other byte, and reports one event per piece at its offset;
+    /// decrypts if told to.
+    #[derive(Debug)]
+    struct Halve(bool);
+
+    impl Layer for Halve {
+        fn feed(
+            &mut self,
+            dir: Direction,
+            offset: u64,
+            bytes: &[u8],
+            at: At,
+            _: &Limits,
+            out: &mut dyn Out,
+        ) {
+            let kept: Vec<u8> = bytes.iter().step_by(2).copied().collect();
+            let pos = position(offset, bytes.len() as u64, at);
+            out.event(dir, pos, anomaly(Anomaly::Gap, String::new()));
+            out.bytes(dir, &kept, at);
+        }
+
+        fn gap(&mut self, dir: Direction, _: u64, out: &mut dyn Out) {
+            out.lost(dir);
+        }
+
+        fn decrypts(&self) -> bool {
+            self.0
+        }
+    }
+
+    #[derive(Default)]
+    struct Top {
+        bytes: Vec<u8>,
+        events: Vec<(u64, bool)>,
+        lost: usize,
+    }
+
+    impl Out for Top {
+        fn event(&mut self, _: Direction, pos: Position, _: EventKind) {
+            self.events.push((pos.offset.0, pos.decrypted));
+        }
+        fn bytes(&mut self, _: Direction, bytes: &[u8], _: At) {
+            self.bytes.extend_from_slice(bytes);
+        }
+        fn elements(&mut self, _: Direction, _: &[u8], _: At) {}
+        fn lost(&mut self, _: Direction) {
+            self.lost += 1;
+        }
+    }
+
+    #[test]
+    fn bytes_climb_the_layers_with_offsets_counts_and_marks() {
+        let mut stack = Stack::default();
+        stack.push(Box::new(Halve(true)));
+        stack.push(Box::new(Halve(false)));
+        let (mut top, limits) = (Top::default(), Limits::default());
+        let at = At {
+            frame: FrameNo(1),
+            time: Timestamp(0),
+        };
+        let dir = Direction::ToServer;
+        stack.feed(dir, 100, b"abcdefgh", at, &limits, false, &mut top);
+        stack.feed(dir, 108, b"ijkl", at, &limits, false, &mut top);
+        assert_eq!(top.bytes, b"aei", "each layer halves each piece");
+        // The bottom layer's events lie in the input's offsets and are not
+        // decrypted; the upper layer's lie in what the bottom handed on, decrypted.
+        assert_eq!(
+            top.events,
+            [(100, false), (0, true), (108, false), (4, true)]
+        );
+        stack.gap(dir, 5, &limits, false, &mut top);
+        assert_eq!(top.lost, 1, "a loss is passed up to the top");
+        let through: Vec<_> = stack
+            .slots
+            .iter()
+            .map(|s| (s.input[0], s.output[0]))
+            .collect();
+        assert_eq!(through, [(12, 6), (6, 3)]);
+        assert!(stack.decrypts());
     }
 }

@@ -1,8 +1,10 @@
-//! XEP-0138 stream compression, the `zlib` method: one direction's layer.
+//! XEP-0138 stream compression, the `zlib` method: the layer a session stacks above
+//! a stream that answered `<compressed/>`.
 //!
-//! Input: the bytes of one direction after `<compressed/>` (XEP-0138 §6), in order,
+//! Input: the bytes of each direction after `<compressed/>` (XEP-0138 §6), in order,
 //! cut anywhere; output: the bytes they inflate to, for a fresh XMPP stream (the
-//! client restarts the stream inside compression). The sender flushes after each
+//! client restarts the stream inside compression), and a `compression_error` anomaly
+//! for a direction that does not inflate. The sender flushes after each
 //! element (XEP-0138 §6.1 asks for a sync or full flush), so what has arrived can
 //! be read at once.
 //!
@@ -11,7 +13,65 @@
 //! stream that does not inflate, or a compression bomb, makes the direction
 //! opaque: its bytes are then only counted, never unbounded memory.
 
-use super::inflate::{inflate_counted, reset_scratch, Format, Inflated, Inflater, Tally};
+use super::inflate::{self, inflate_counted, reset_scratch, Format, Inflated, Inflater, Tally};
+use super::layer::{anomaly, position, Layer, Out, Through};
+use crate::limits::Limits;
+use crate::model::{Anomaly, At, Direction, DirectionBytes};
+
+/// Both directions of a compressed stream; a direction's decompressor is made when
+/// its first compressed byte arrives.
+#[derive(Debug, Default)]
+pub struct Connection {
+    sides: [Option<Zlib>; 2],
+}
+
+impl Layer for Connection {
+    fn feed(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        bytes: &[u8],
+        at: At,
+        _: &Limits,
+        out: &mut dyn Out,
+    ) {
+        let zlib = dir
+            .of_mut(&mut self.sides)
+            .get_or_insert_with(Zlib::default);
+        let inflated = zlib.feed(bytes);
+        if !inflated.text.is_empty() {
+            out.bytes(dir, inflated.text, at);
+        }
+        if let Some(e) = inflated.error {
+            let detail =
+                format!("{e}; this direction's compressed bytes are only counted from here");
+            let pos = position(offset, bytes.len() as u64, at);
+            out.event(dir, pos, anomaly(Anomaly::CompressionError, detail));
+        }
+    }
+
+    /// The inflater's window lost bytes: nothing after can be decoded.
+    fn gap(&mut self, dir: Direction, _: u64, _: &mut dyn Out) {
+        if let Some(zlib) = dir.of_mut(&mut self.sides) {
+            zlib.lose();
+        }
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.sides.iter().flatten().map(Zlib::held_bytes).sum()
+    }
+
+    fn resident_bytes(&self) -> usize {
+        let sides = self.sides.iter().flatten().count();
+        std::mem::size_of::<Connection>() + sides * inflate::STATE_BYTES
+    }
+
+    /// Every byte that came in was compressed; what came out was inflated.
+    fn count(&self, dir: Direction, through: Through, b: &mut DirectionBytes) {
+        b.compressed += through.input;
+        b.inflated += dir.of(&self.sides).as_ref().map_or(0, |z| z.tally.inflated);
+    }
+}
 
 /// One compressed direction.
 #[derive(Debug)]

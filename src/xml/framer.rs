@@ -49,12 +49,7 @@ pub struct Frame {
     pub too_deep: bool,
 }
 
-/// Result of one scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Partial,
-    Complete(Frame),
-}
+pub use crate::status::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scan {
@@ -172,7 +167,11 @@ impl Framer {
     /// is asked about the first start tag of a depth-1 element (its bytes from `<` to
     /// `>`, or only its last bytes when the caller dropped the start): a stream restart
     /// (RFC 6120 §4.3.3) opens a new root, not an element.
-    pub fn advance(&mut self, buf: &[u8], is_stream_header: impl Fn(&[u8]) -> bool) -> Status {
+    pub fn advance(
+        &mut self,
+        buf: &[u8],
+        is_stream_header: impl Fn(&[u8]) -> bool,
+    ) -> Status<Frame> {
         while let Some(&byte) = buf.get(self.pos) {
             if let Some(kind) = self.step(buf, byte, &is_stream_header) {
                 return Status::Complete(self.finish_frame(kind));

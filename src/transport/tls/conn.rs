@@ -152,13 +152,14 @@ impl Layer for Connection {
         std::mem::size_of::<Connection>()
     }
 
-    /// Records and plaintext; an unfinished record is unfinished, not TLS carried.
-    fn count(&self, dir: Direction, _: Through, b: &mut DirectionBytes) {
+    /// The bytes taken as TLS, records and plaintext; an unfinished record is
+    /// unfinished, not TLS carried.
+    fn count(&self, dir: Direction, through: Through, b: &mut DirectionBytes) {
         let counts = self.counts(dir);
         b.tls_records = counts.records;
         b.decrypted = counts.plaintext;
         let partial = self.unfinished(dir);
-        b.tls = b.tls.saturating_sub(partial);
+        b.tls += through.input.saturating_sub(partial);
         b.unfinished += partial;
     }
 

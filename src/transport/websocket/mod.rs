@@ -16,11 +16,12 @@ pub mod frame;
 use crate::limits::Limits;
 use crate::model::At;
 use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position};
+use crate::status::Status;
 use crate::transport::deflate::{self, MessageInflater};
-use crate::transport::http::{self, Progress};
+use crate::transport::http;
 use crate::transport::inflate::{Inflated, Tally};
 use crate::transport::layer::{self, position, Layer, Out, Through};
-use frame::{Header, Parsed};
+use frame::{Header, Invalid};
 
 impl Layer for Connection {
     fn feed(
@@ -277,19 +278,19 @@ impl Connection {
     fn http(&mut self, dir: Direction, pos: u64, rest: &[u8], at: At, rx: &mut dyn Out) -> usize {
         let side = self.side(dir);
         match side.head.push(pos, rest) {
-            Progress::More => rest.len(),
-            Progress::TooLong { dropped, at: from } => {
+            Ok(Status::Partial) => rest.len(),
+            Err(http::TooLong { dropped, at: from }) => {
                 side.skipped += dropped as u64;
                 side.phase = Phase::Done;
                 let detail = format!("HTTP head longer than {} bytes", http::MAX_HEAD_BYTES);
                 rx.event(dir, position(from, dropped as u64, at), malformed(detail));
                 rest.len()
             }
-            Progress::Done {
+            Ok(Status::Complete(http::Done {
                 head,
                 at: from,
                 used,
-            } => {
+            })) => {
                 let pos = position(from, head.len() as u64, at);
                 self.head(dir, &head, pos, rx);
                 // The head ended inside `rest`: what follows it is frames.
@@ -383,7 +384,7 @@ impl Connection {
             (frame::parse(&side.held), side.held_at)
         };
         match parsed {
-            Parsed::Header(header) => {
+            Ok(Status::Complete(header)) => {
                 // After a search the bytes held may run past the header.
                 let past = (before > header.header_len)
                     .then(|| side.held.get(header.header_len..before).map(<[u8]>::to_vec))
@@ -400,14 +401,14 @@ impl Connection {
                 }
                 header.header_len.saturating_sub(before)
             }
-            Parsed::NeedMore => {
+            Ok(Status::Partial) => {
                 if before == 0 {
                     side.held_at = pos;
                     side.held.extend_from_slice(rest);
                 }
                 rest.len()
             }
-            Parsed::Invalid(why) => {
+            Err(Invalid(why)) => {
                 if before == 0 {
                     side.held_at = pos;
                 }
@@ -688,9 +689,9 @@ enum Plausible {
 /// context between messages, RFC 7692 §7.1.1).
 fn plausible_start(bytes: &[u8], dir: Direction, afresh: bool) -> Plausible {
     let header = match frame::parse(bytes) {
-        Parsed::Header(h) => h,
-        Parsed::NeedMore => return Plausible::NeedMore,
-        Parsed::Invalid(_) => return Plausible::No,
+        Ok(Status::Complete(h)) => h,
+        Ok(Status::Partial) => return Plausible::NeedMore,
+        Err(_) => return Plausible::No,
     };
     let masked_right = header.mask.is_some() == (dir == Direction::ToServer);
     let kind_ok = matches!(
