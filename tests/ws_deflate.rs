@@ -55,7 +55,14 @@ fn assert_real_deflate_session(name: &str) -> (DirectionBytes, DirectionBytes) {
     let accepted = events
         .iter()
         .find_map(|e| match &e.kind {
-            EventKind::WebsocketAccept { extensions, .. } => extensions.clone(),
+            EventKind::WebsocketAccept {
+                extensions,
+                deflate,
+                ..
+            } => {
+                assert!(deflate, "the answer says permessage-deflate is followed");
+                extensions.clone()
+            }
             _ => None,
         })
         .expect("the server's answer names its extensions");
@@ -268,6 +275,14 @@ fn compression_without_the_extension_is_not_read() {
         .filter(|e| matches!(&e.kind, EventKind::Anomaly { detail, .. } if detail.contains("not accepted")))
         .collect();
     assert_eq!(anomalies.len(), CLIENT.len(), "{events:#?}");
+    assert!(events.iter().any(|e| matches!(
+        e.kind,
+        EventKind::WebsocketAccept {
+            status: 101,
+            deflate: false,
+            ..
+        }
+    )));
     let (c2s, _) = flow_end(&events);
     assert!(c2s.is_balanced(), "{c2s:?}");
     assert_eq!(c2s.inflated, 0);

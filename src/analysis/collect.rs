@@ -18,7 +18,6 @@ use crate::model::{
     Timestamp,
 };
 use crate::sink::{Sink, Summary};
-use crate::transport::deflate::Params;
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -353,9 +352,9 @@ impl Collector {
             }
             EventKind::WebsocketAccept {
                 status: 101,
-                extensions: Some(accepted),
+                deflate: true,
                 ..
-            } if Params::from_header(accepted).is_some() => {
+            } => {
                 row.compression = Some(CompressionRow {
                     method: "permessage-deflate".into(),
                     ..CompressionRow::default()

@@ -527,6 +527,10 @@ pub enum EventKind {
         protocol: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         extensions: Option<String>,
+        /// The server accepted permessage-deflate (RFC 7692 §5): the messages that
+        /// say so are inflated before they are read.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deflate: bool,
     },
     /// A WebSocket Close frame (RFC 6455 §5.5.1), after XMPP's `<close/>`.
     WebsocketClose {

@@ -502,6 +502,7 @@ pub fn describe(kind: &EventKind, line: &mut String) {
             status,
             protocol,
             extensions,
+            ..
         } => {
             if *status == 101 {
                 line.push_str("websocket accepted 101");

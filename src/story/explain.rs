@@ -70,13 +70,9 @@ pub fn sentence(kind: &EventKind, dir: Direction, transport: Transport) -> Optio
         }
         EventKind::WebsocketAccept {
             status: 101,
-            extensions,
+            deflate: true,
             ..
-        } if extensions
-            .as_deref()
-            .and_then(crate::transport::deflate::Params::from_header)
-            .is_some() =>
-        {
+        } => {
             "The server agrees, with permessage-deflate: from now on both sides send WebSocket frames, one XML element per message, which each side may compress (xmppdump inflates them before reading) — RFC 7395 §3.1, RFC 7692 §5, §6.".into()
         }
         EventKind::WebsocketAccept { status: 101, .. } => {

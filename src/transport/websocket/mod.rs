@@ -340,6 +340,7 @@ impl Connection {
                     status,
                     protocol: field("sec-websocket-protocol"),
                     extensions: field("sec-websocket-extensions"),
+                    deflate: self.deflate.is_some(),
                 }
             }
             _ => {
