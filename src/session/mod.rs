@@ -69,7 +69,8 @@ pub struct Session {
     streams: [Stream; 2],
     /// The levels above, each a stack of layers with XMPP streams on top: the first
     /// above TLS, a carrier or compression, the second above compression inside TLS.
-    levels: [Level; 2],
+    /// Made at the first hand-off: a session on plain TCP carries none.
+    levels: Option<Box<[Level; 2]>>,
     keys: Option<Arc<KeyStore>>,
     /// Content namespace assumed when the stream header was not captured.
     assumed_ns: &'static str,
@@ -128,7 +129,7 @@ impl Session {
             Stream::new(limits, keep_xml, settings),
             Stream::new(limits, keep_xml, settings),
         ];
-        let mut levels = [Level::default(), Level::default()];
+        let mut levels = None;
         let carrier: Option<Box<dyn Layer>> = match transport {
             Transport::Websocket => Some(Box::<websocket::Connection>::default()),
             Transport::Bosh => Some(Box::<bosh::Connection>::default()),
@@ -141,7 +142,8 @@ impl Session {
                 (_, None) => {}
             }
         }
-        if let ([first, _], Some(carrier)) = (&mut levels, carrier) {
+        if let Some(carrier) = carrier {
+            let [first, _] = &mut **levels.get_or_insert_with(Box::<[Level; 2]>::default);
             first.stack.push(carrier);
             first.handoff = Some(Handoff::Carried);
         }
@@ -211,6 +213,22 @@ impl Session {
         limits: &Limits,
         out: &mut dyn Reports,
     ) {
+        let (streams, levels, cx) = self.split(limits);
+        let up = Up {
+            dir,
+            offset,
+            bytes,
+            at,
+            below_decrypts: false,
+        };
+        hand_up(handoff, dir.of_mut(streams), levels, up, &cx, out);
+    }
+
+    /// The TCP streams, the levels above (made if need be) and what their work needs.
+    fn split<'a>(
+        &'a mut self,
+        limits: &'a Limits,
+    ) -> (&'a mut [Stream; 2], &'a mut [Level; 2], Cx<'a>) {
         let Session {
             streams,
             levels,
@@ -225,14 +243,12 @@ impl Session {
             keep_xml: *keep_xml,
             keys,
         };
-        let up = Up {
-            dir,
-            offset,
-            bytes,
-            at,
-            below_decrypts: false,
-        };
-        hand_up(handoff, dir.of_mut(streams), levels, up, &cx, out);
+        (streams, levels.get_or_insert_with(Box::default), cx)
+    }
+
+    /// The levels above TCP, none before the first hand-off.
+    fn levels(&self) -> &[Level] {
+        self.levels.as_deref().map_or(&[], |l| l.as_slice())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -246,25 +262,10 @@ impl Session {
         out: &mut dyn Reports,
     ) {
         self.routed(dir, out, |stream, route| stream.gap(offset, len, at, route));
-        if self.stream(dir).handoff().is_none() {
+        if self.stream(dir).handoff().is_none() || self.levels.is_none() {
             return;
         }
-        let Session {
-            levels,
-            keys,
-            settings,
-            keep_xml,
-            ..
-        } = self;
-        let cx = Cx {
-            limits,
-            settings: *settings,
-            keep_xml: *keep_xml,
-            keys,
-        };
-        let Some((level, above)) = levels.split_first_mut() else {
-            return;
-        };
+        let (_, [level, above @ ..], cx) = self.split(limits);
         if level.stack.is_empty() {
             return;
         }
@@ -301,7 +302,7 @@ impl Session {
 
     /// The streams above the TCP level, each with the level it is on.
     fn upper_streams(&self) -> impl Iterator<Item = (usize, Direction, &Stream)> {
-        self.levels.iter().enumerate().flat_map(|(k, level)| {
+        self.levels().iter().enumerate().flat_map(|(k, level)| {
             let [c, s] = &level.streams;
             [(Direction::ToServer, c), (Direction::ToClient, s)]
                 .into_iter()
@@ -309,17 +310,20 @@ impl Session {
         })
     }
 
-    /// Bytes of memory the session's boxes take (the streams above TCP, the stacks'
-    /// layers), besides the session itself and its buffers for data to come: the
-    /// flow table's estimate of it.
+    /// Bytes of memory the session's boxes take (the levels above TCP with their
+    /// streams, the stacks' layers), besides the session itself and its buffers for
+    /// data to come: the flow table's estimate of it.
     pub fn resident_bytes(&self) -> usize {
-        let streams = self.upper_streams().count() * std::mem::size_of::<Stream>();
-        let layers = self
+        let levels = self
             .levels
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<[Level; 2]>());
+        let layers = self
+            .levels()
             .iter()
             .map(|l| l.stack.resident_bytes())
             .sum::<usize>();
-        streams + layers
+        levels + layers
     }
 
     /// Bytes of memory held for data still to come: unfinished elements (at every
@@ -331,7 +335,7 @@ impl Session {
             .map(|(_, _, s)| s.held_bytes())
             .sum::<usize>();
         let layers = self
-            .levels
+            .levels()
             .iter()
             .map(|l| l.stack.held_bytes())
             .sum::<usize>();
@@ -347,8 +351,12 @@ impl Session {
         for dir in [Direction::ToServer, Direction::ToClient] {
             self.routed(dir, out, |stream, route| stream.let_go(at, limits, route));
         }
+        if self.levels.is_none() {
+            return;
+        }
+        let (_, levels, cx) = self.split(limits);
         let mut decrypted = false;
-        for level in &mut self.levels {
+        for level in levels.iter_mut() {
             decrypted |= level.stack.decrypts();
             let [c, s] = &mut level.streams;
             for (dir, stream) in [(Direction::ToServer, c), (Direction::ToClient, s)] {
@@ -363,19 +371,6 @@ impl Session {
                 }
             }
         }
-        let Session {
-            levels,
-            keys,
-            settings,
-            keep_xml,
-            ..
-        } = self;
-        let cx = Cx {
-            limits,
-            settings: *settings,
-            keep_xml: *keep_xml,
-            keys,
-        };
         // The highest layers first.
         for k in (0..levels.len()).rev() {
             let (lower, above) = levels.split_at_mut(k + 1);
@@ -398,7 +393,7 @@ impl Session {
 
     fn merged(&self, dir: Direction) -> DirectionBytes {
         let mut b = dir.of(&self.streams).totals();
-        for level in &self.levels {
+        for level in self.levels() {
             if let Some(upper) = dir.of(&level.streams).as_ref().map(Stream::totals) {
                 b.xml += upper.xml;
                 b.whitespace += upper.whitespace;
@@ -431,7 +426,7 @@ impl Session {
         };
         stream(dir.of(&self.streams), "", &mut parts);
         let mut inside = Vec::new();
-        for level in &self.levels {
+        for level in self.levels() {
             inside.push(match level.handoff {
                 Some(Handoff::Compressed) => "inflated",
                 _ => "decrypted",
@@ -440,7 +435,7 @@ impl Session {
                 stream(s, &format!(" ({})", inside.join(", ")), &mut parts);
             }
         }
-        for level in &self.levels {
+        for level in self.levels() {
             level.stack.finish(dir, &mut parts);
         }
         parts

@@ -134,15 +134,8 @@ fn feed_from(
         return top.bytes(dir, bytes, at);
     };
     *dir.of_mut(&mut slot.input) += bytes.len() as u64;
-    let mut next = Next {
-        above,
-        output: &mut slot.output,
-        decrypted,
-        decrypts: decrypted || slot.layer.decrypts(),
-        limits,
-        top,
-    };
-    slot.layer.feed(dir, offset, bytes, at, limits, &mut next);
+    let (layer, mut next) = Next::of(slot, above, decrypted, limits, top);
+    layer.feed(dir, offset, bytes, at, limits, &mut next);
 }
 
 fn gap_from(
@@ -156,15 +149,8 @@ fn gap_from(
     let Some((slot, above)) = slots.split_first_mut() else {
         return top.lost(dir);
     };
-    let mut next = Next {
-        above,
-        output: &mut slot.output,
-        decrypted,
-        decrypts: decrypted || slot.layer.decrypts(),
-        limits,
-        top,
-    };
-    slot.layer.gap(dir, len, &mut next);
+    let (layer, mut next) = Next::of(slot, above, decrypted, limits, top);
+    layer.gap(dir, len, &mut next);
 }
 
 /// One layer's output on its way up: to the layer above, or to the top.
@@ -179,7 +165,27 @@ struct Next<'a> {
     top: &'a mut dyn Out,
 }
 
-impl Next<'_> {
+impl<'a> Next<'a> {
+    /// The layer of `slot`, and where its output goes.
+    fn of(
+        slot: &'a mut Slot,
+        above: &'a mut [Slot],
+        decrypted: bool,
+        limits: &'a Limits,
+        top: &'a mut dyn Out,
+    ) -> (&'a mut dyn Layer, Next<'a>) {
+        let decrypts = decrypted || slot.layer.decrypts();
+        let next = Next {
+            above,
+            output: &mut slot.output,
+            decrypted,
+            decrypts,
+            limits,
+            top,
+        };
+        (slot.layer.as_mut(), next)
+    }
+
     fn up(&mut self, dir: Direction, bytes: &[u8], at: At, elements: bool) {
         *dir.of_mut(self.output) += bytes.len() as u64;
         match self.above.first() {
