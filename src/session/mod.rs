@@ -168,6 +168,8 @@ impl Session {
         self.stream(dir).start_midstream(offset, ns);
     }
 
+    /// In-order bytes of `dir`, the first at TCP offset `offset`: to the TCP-level
+    /// stream, or once it handed off, up to the levels above.
     pub fn data(
         &mut self,
         dir: Direction,
@@ -300,14 +302,11 @@ impl Session {
         }
     }
 
-    /// The streams above the TCP level, each with the level it is on.
-    fn upper_streams(&self) -> impl Iterator<Item = (usize, Direction, &Stream)> {
-        self.levels().iter().enumerate().flat_map(|(k, level)| {
-            let [c, s] = &level.streams;
-            [(Direction::ToServer, c), (Direction::ToClient, s)]
-                .into_iter()
-                .filter_map(move |(dir, stream)| stream.as_ref().map(|s| (k, dir, s)))
-        })
+    /// The streams above the TCP level.
+    fn upper_streams(&self) -> impl Iterator<Item = &Stream> {
+        self.levels()
+            .iter()
+            .flat_map(|level| level.streams.iter().flatten())
     }
 
     /// Bytes of memory the session's boxes take (the levels above TCP with their
@@ -330,10 +329,7 @@ impl Session {
     /// level) and what the stacks' layers hold.
     pub fn held_bytes(&self) -> usize {
         let streams = self.streams.iter().map(Stream::held_bytes).sum::<usize>();
-        let upper = self
-            .upper_streams()
-            .map(|(_, _, s)| s.held_bytes())
-            .sum::<usize>();
+        let upper = self.upper_streams().map(Stream::held_bytes).sum::<usize>();
         let layers = self
             .levels()
             .iter()
