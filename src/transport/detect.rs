@@ -170,7 +170,9 @@ fn sniff_client_hello(bytes: &[u8], max_detect_bytes: usize) -> Status<Verdict> 
         };
     };
     let hello = match wire::handshake_header(record) {
-        Some((wire::CLIENT_HELLO, len)) => record.get(4..4 + len).and_then(wire::client_hello),
+        Status::Complete((wire::CLIENT_HELLO, len)) => record
+            .get(wire::HANDSHAKE_HEADER..wire::HANDSHAKE_HEADER + len)
+            .and_then(wire::client_hello),
         _ => None,
     };
     match hello {

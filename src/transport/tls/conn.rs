@@ -17,6 +17,7 @@ use super::{cert, wire};
 use crate::limits::Limits;
 use crate::model::At;
 use crate::model::{Anomaly, Direction, DirectionBytes, EventKind, Position, StreamOffset};
+use crate::status::Status;
 use crate::transport::layer::{anomaly, flow_position, Layer, Out, Through};
 use std::sync::Arc;
 
@@ -439,7 +440,9 @@ impl Connection {
         half.handshake.extend_from_slice(body);
         let mut buf = std::mem::take(&mut half.handshake);
         let mut used = 0;
-        while let Some((msg_type, len)) = buf.get(used..).and_then(wire::handshake_header) {
+        while let Status::Complete((msg_type, len)) =
+            wire::handshake_header(buf.get(used..).unwrap_or_default())
+        {
             if len > limits.max_tls_handshake {
                 let half = self.half(here.dir);
                 half.handshake_dead = true;
@@ -452,11 +455,12 @@ impl Connection {
                 rx.event(here.dir, here.pos, malformed(detail));
                 break;
             }
-            let Some(msg) = buf.get(used + 4..used + 4 + len) else {
+            let start = used + wire::HANDSHAKE_HEADER;
+            let Some(msg) = buf.get(start..start + len) else {
                 break;
             };
             self.handshake_message(msg_type, msg, here, rx);
-            used += 4 + len;
+            used = start + len;
         }
         buf.drain(..used.min(buf.len()));
         let half = self.half(here.dir);

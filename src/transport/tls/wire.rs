@@ -4,6 +4,8 @@
 //! Input: byte slices; output: plain values. Every read is bounds-checked through
 //! [`Cursor`]; a short or inconsistent message yields `None`, never a panic.
 
+use crate::status::Status;
+
 /// Record content types (RFC 8446 §5.1, RFC 5246 §6.2.1).
 pub const CHANGE_CIPHER_SPEC: u8 = 20;
 pub const ALERT: u8 = 21;
@@ -126,11 +128,18 @@ pub struct ServerHello {
     pub hello_retry: bool,
 }
 
-/// Splits a handshake message: type and body (RFC 8446 §4).
-pub fn handshake_header(buf: &[u8]) -> Option<(u8, usize)> {
+/// A handshake message's header (RFC 8446 §4): its type and body length, the header
+/// taking [`HANDSHAKE_HEADER`] bytes; [`Status::Partial`] while fewer are at hand.
+pub fn handshake_header(buf: &[u8]) -> Status<(u8, usize)> {
     let mut c = Cursor::new(buf);
-    Some((c.u8()?, c.u24()?))
+    match (c.u8(), c.u24()) {
+        (Some(msg_type), Some(len)) => Status::Complete((msg_type, len)),
+        _ => Status::Partial,
+    }
 }
+
+/// Bytes of a handshake message's header: type (1) and length (3).
+pub const HANDSHAKE_HEADER: usize = 4;
 
 pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
     let mut c = Cursor::new(body);
