@@ -16,10 +16,8 @@
 use super::classify;
 use crate::limits::Limits;
 use crate::model::{Anomaly, At, DirectionBytes, EventKind, Position, StreamOffset};
+use crate::transport::tls::wire;
 use crate::xml::{self, FrameKind, Framer, NsScope, Status};
-
-/// First byte of a TLS handshake record (RFC 8446 §5.1, content type 22).
-const TLS_HANDSHAKE: u8 = 0x16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -194,10 +192,6 @@ impl Stream {
     /// Nothing of this direction has been parsed or skipped yet.
     fn untouched(&self) -> bool {
         self.headers == 0 && self.bytes.xml == 0 && self.bytes.skipped == 0 && !self.resync
-    }
-
-    pub fn is_tls(&self) -> bool {
-        matches!(self.mode, Mode::Tls)
     }
 
     /// The capture began inside this direction: assume an open stream and look for
@@ -413,13 +407,13 @@ impl Stream {
                 // At a frame's start only: bytes skipped while resynchronising are
                 // not looked at one by one, so a handshake byte among them would
                 // switch to TLS or not depending on where a segment happens to end.
-                Mode::TlsPending if !self.resync && rest.first() == Some(&TLS_HANDSHAKE) => {
+                Mode::TlsPending if !self.resync && rest.first() == Some(&wire::HANDSHAKE) => {
                     self.mode = Mode::Tls;
                     continue;
                 }
                 // XEP-0368 on any port: a direction that opens with a TLS handshake
                 // record is direct TLS.
-                Mode::Xml if self.untouched() && rest.first() == Some(&TLS_HANDSHAKE) => {
+                Mode::Xml if self.untouched() && rest.first() == Some(&wire::HANDSHAKE) => {
                     self.mode = Mode::Tls;
                     continue;
                 }
