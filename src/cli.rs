@@ -283,6 +283,12 @@ pub struct DumpArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Write the events to FILE as Apache Parquet (one row per event, the NDJSON keys
+    /// as typed columns; docs/parquet.md) instead of listing them; the summary line
+    /// is still printed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["json", "write"])]
+    pub parquet: Option<PathBuf>,
+
     /// After the events, print the statistics tables.
     #[arg(long)]
     pub stats: bool,
@@ -370,6 +376,8 @@ pub enum Format {
     Json,
     Csv,
     Markdown,
+    /// Apache Parquet, one file per table in --out-dir (docs/parquet.md).
+    Parquet,
 }
 
 /// A compression whose saving `stats --what-if` measures.
@@ -412,9 +420,14 @@ pub struct StatsArgs {
     #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
     pub display_filter: Option<String>,
 
-    /// With --format csv: write every table to DIR/NAME.csv.
+    /// With --format csv or parquet: write every table to DIR/NAME.csv (.parquet).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+
+    /// Also write the capture's events to FILE as Apache Parquet, in the same pass
+    /// (one capture file; not with -Y or --merge).
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<PathBuf>,
 
     /// The files are stats JSON documents to add up.
     #[arg(long)]

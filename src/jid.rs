@@ -138,6 +138,12 @@ impl fmt::Display for Jid {
 
 /// Localpart, domainpart (trailing dot removed, RFC 7622 §3.2) and resourcepart:
 /// split at the first `/`, then at the first `@` before it (RFC 7622 §3.1).
+/// The localpart, domainpart and resourcepart of an address, split as RFC 7622 §3.1
+/// says (at the first `/`, then at the first `@` before it), valid or not.
+pub fn parts(input: &str) -> (Option<&str>, &str, Option<&str>) {
+    split(input)
+}
+
 fn split(input: &str) -> (Option<&str>, &str, Option<&str>) {
     // Byte loops: JIDs are short, where a `str::split_once` searcher costs more than
     // the search.

@@ -15,6 +15,7 @@ use xmppdump::filter::Filter;
 use xmppdump::output::check as report_format;
 use xmppdump::output::filtered::{Filtered, MatchingFlows, Scope};
 use xmppdump::output::ndjson::Ndjson;
+use xmppdump::output::parquet::events::EventColumns;
 use xmppdump::output::stats as render;
 use xmppdump::output::text::Text;
 use xmppdump::pipeline::{Config, RunError};
@@ -266,6 +267,10 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     } else {
         Box::new(Text::new(stdout).colored(args.color.for_stdout()))
     };
+    let mut parquet = match &args.parquet {
+        Some(path) => Some(parquet_events(path)?),
+        None => None,
+    };
     let label = input.label();
     let mut collector = args.stats.then(|| Collector::new(&label));
     // --flow and --jid select connections; -q keeps no event at all.
@@ -279,17 +284,31 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
     ];
     let filter = selection(args.display_filter.as_deref(), &sets)?;
     {
+        // With --parquet the events go to the file and the printer only gets the
+        // summary.
+        let (mut summary_only, mut to_file);
+        let events: &mut dyn Sink = match parquet.as_mut() {
+            Some(file) => {
+                summary_only = SummaryOnly(printer.as_mut());
+                to_file = Tee {
+                    first: file,
+                    second: Some(&mut summary_only),
+                };
+                &mut to_file
+            }
+            None => printer.as_mut(),
+        };
         let (mut filtered, mut quiet);
         let first: &mut dyn Sink = match &filter {
-            _ if args.quiet => {
-                quiet = SummaryOnly(printer.as_mut());
+            _ if args.quiet && args.parquet.is_none() => {
+                quiet = SummaryOnly(events);
                 &mut quiet
             }
             Some(f) => {
-                filtered = Filtered::new(f, Scope::Events, printer.as_mut());
+                filtered = Filtered::new(f, Scope::Events, events);
                 &mut filtered
             }
-            None => printer.as_mut(),
+            None => events,
         };
         let mut tee = Tee {
             first,
@@ -298,6 +317,7 @@ fn dump(args: &cli::DumpArgs) -> anyhow::Result<()> {
         run(input, dump_config(args)?, &mut tee, false)?;
     }
     drop(printer);
+    drop(parquet);
     if let Some(collector) = collector {
         let mut out = io::stdout().lock();
         writeln!(out)?;
@@ -319,6 +339,14 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
     if args.what_if.is_some() && args.merge {
         bail!("--what-if reads captures: give it to the runs that wrote the stats JSON");
     }
+    if args.parquet.is_some() {
+        if args.merge || args.files.len() != 1 {
+            bail!("--parquet writes the events of one capture: give one file, without --merge");
+        }
+        if filter.is_some() || args.what_if.is_some() {
+            bail!("--parquet writes every event: not with -Y or --what-if");
+        }
+    }
     let mut total: Option<Stats> = None;
     for path in &args.files {
         let one = if args.merge {
@@ -333,12 +361,20 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
                 config.keep_xml = true;
                 collector = collector.with_zlib_what_if(args.what_if_directions);
             }
-            match &filter {
-                Some(f) => {
+            match (&filter, &args.parquet) {
+                (Some(f), _) => {
                     let mut filtered = Filtered::new(f, Scope::Stanzas, &mut collector);
                     run(one_file(path), config, &mut filtered, true)?;
                 }
-                None => {
+                (None, Some(events)) => {
+                    let mut file = parquet_events(events)?;
+                    let mut both = Tee {
+                        first: &mut collector,
+                        second: Some(&mut file),
+                    };
+                    run(one_file(path), config, &mut both, true)?;
+                }
+                (None, None) => {
                     run(one_file(path), config, &mut collector, true)?;
                 }
             }
@@ -386,6 +422,20 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
             }
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
+        }
+        cli::Format::Parquet => {
+            let dir = args.out_dir.as_ref().ok_or_else(|| {
+                anyhow!("--format parquet needs --out-dir DIR (one file per table)")
+            })?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for t in &all {
+                let path = dir.join(format!("{}.parquet", t.name));
+                let file = std::fs::File::create(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                xmppdump::output::parquet::tables::write(t, BufWriter::new(file))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
         }
         cli::Format::Csv => match (&args.out_dir, args.table.is_some()) {
             (Some(dir), _) => {
@@ -719,7 +769,7 @@ fn gen(args: &cli::GenArgs) -> anyhow::Result<()> {
 /// or counts them (NDJSON, `--stats`); the text lines do not.
 fn dump_config(args: &cli::DumpArgs) -> anyhow::Result<xmppdump::pipeline::Config> {
     let mut config = args.common.config()?;
-    config.presence_digests = args.json || args.stats;
+    config.presence_digests = args.json || args.stats || args.parquet.is_some();
     Ok(config)
 }
 
@@ -729,6 +779,14 @@ fn label(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
+}
+
+/// A Parquet file for the events at `path` (`--parquet`).
+fn parquet_events(path: &Path) -> anyhow::Result<EventColumns<BufWriter<std::fs::File>>> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    EventColumns::new(BufWriter::with_capacity(1 << 20, file))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// One capture file as the input of a run.

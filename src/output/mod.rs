@@ -8,5 +8,6 @@ pub mod check;
 pub mod color;
 pub mod filtered;
 pub mod ndjson;
+pub mod parquet;
 pub mod stats;
 pub mod text;
