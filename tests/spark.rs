@@ -101,6 +101,18 @@ fn spark_job_merges_exactly_and_partitions_the_events() {
         .unwrap()
         .contains("not a pcap or pcapng file"));
 
+    // One-day captures are moved to their partition by the task; the ones spanning
+    // days (ndpi_jabber.pcap: 2017 to 2022) are rewritten by Spark.
+    let placed = |name: &str| {
+        files
+            .iter()
+            .find(|f| f["file"].as_str().unwrap().ends_with(name))
+            .map(|f| f["placed"].clone())
+            .unwrap()
+    };
+    assert_eq!(placed("/federation_prosody.pcap"), true);
+    assert_eq!(placed("/ndpi_jabber.pcap"), false);
+
     // The merged statistics are those of one `xmppdump stats` over the good files.
     let paths: Vec<String> = names
         .iter()

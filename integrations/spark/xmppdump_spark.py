@@ -6,8 +6,9 @@ executors with SparkContext.addFile) as `xmppdump stats FILE --format json --par
 EVENTS`: one pass gives the file's statistics document and its events as Parquet.
 Reduce: the driver adds the statistics up with `xmppdump stats --merge`, in the
 order of the sorted file list, so the result equals `xmppdump stats` over all the
-files that could be read (the merge is exact: docs/statistics.md). Spark then reads
-the events back and writes them partitioned by capture file and UTC day.
+files that could be read (the merge is exact: docs/statistics.md). The events are
+partitioned by capture file and UTC day: a one-day capture's file is moved to its
+partition by its task; Spark rewrites the captures that span days.
 
 A file xmppdump cannot read (exit 2: not a capture, truncated header, unreadable)
 is reported in files.json with its error; the job goes on with the others.
@@ -26,6 +27,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +37,8 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 # Statistics documents merged per xmppdump process on the driver (bounded
 # command lines); the merge is associative, so chunks merged in order are exact.
 MERGE_CHUNK = 256
+# Capture names used as partition values as they are (Spark escapes others).
+SAFE_NAME = re.compile(r"[A-Za-z0-9._+-]+")
 
 
 def list_captures(inputs):
@@ -85,7 +89,41 @@ def analyse(task):
         return dict(result, ok=False, exit=run.returncode, error=error[-1] if error else "")
     os.replace(stats + attempt, stats)
     os.replace(events + attempt, events)
-    return dict(result, ok=True)
+    placed = place_one_day(events, os.path.join(staging, ".."), path, index)
+    return dict(result, ok=True, placed=placed)
+
+
+def one_day(events):
+    """The UTC day of every row of an events file, from its footer's statistics of
+    `time` (pyarrow, when the executor has it); None when the rows span several days,
+    the file is empty or the statistics are missing."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    meta = pq.ParquetFile(events).metadata
+    column = meta.schema.names.index("time")
+    days = set()
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        days.update((stats.min.strftime("%Y-%m-%d"), stats.max.strftime("%Y-%m-%d")))
+    return days.pop() if len(days) == 1 else None
+
+
+def place_one_day(events, out, path, index):
+    """Moves a one-day events file straight to its partition (Spark's layout, the
+    partition values in the path), sparing Spark the rewrite; False to leave it to
+    Spark (several days, or a name Spark would escape)."""
+    name = os.path.basename(path)
+    day = one_day(events) if SAFE_NAME.fullmatch(name) else None
+    if day is None:
+        return False
+    target = os.path.join(out, "events", f"capture={name}", f"day={day}")
+    os.makedirs(target, exist_ok=True)
+    os.replace(events, os.path.join(target, f"part-{index:08d}-xmppdump.parquet"))
+    return True
 
 
 def merge_stats(binary, documents, out_dir):
@@ -127,6 +165,7 @@ def main(argv=None):
         return 2
     out = os.path.abspath(args.out)
     staging = os.path.join(out, "_staging")
+    shutil.rmtree(os.path.join(out, "events"), ignore_errors=True)
     for sub in ("events", "stats", "merge"):
         os.makedirs(os.path.join(staging, sub), exist_ok=True)
     binary = os.path.abspath(args.binary)
@@ -159,17 +198,22 @@ def main(argv=None):
             [binary, "stats", "--merge", merged, "--format", "parquet", "--out-dir", os.path.join(out, "stats")],
             check=True,
         )
+    # Files whose rows span several days (or that the executor could not place)
+    # are rewritten by Spark into their partitions.
+    rest = [r for r in done if not r.get("placed")]
+    if rest:
         names = spark.createDataFrame(
-            [(r["index"], os.path.basename(r["file"])) for r in done], "index INT, capture STRING"
+            [(r["index"], os.path.basename(r["file"])) for r in rest], "index INT, capture STRING"
         )
+        staged = [os.path.join(staging, "events", f"{r['index']:08d}.parquet") for r in rest]
         events = (
-            spark.read.parquet(os.path.join(staging, "events"))
+            spark.read.parquet(*staged)
             .withColumn("index", F.regexp_extract(F.input_file_name(), r"(\d+)\.parquet$", 1).cast("int"))
             .join(F.broadcast(names), "index")
             .drop("index")
             .withColumn("day", F.date_format("time", "yyyy-MM-dd"))
         )
-        events.write.mode("overwrite").partitionBy("capture", "day").parquet(os.path.join(out, "events"))
+        events.write.mode("append").partitionBy("capture", "day").parquet(os.path.join(out, "events"))
     spark.stop()
     shutil.rmtree(staging, ignore_errors=True)
     failed = len(results) - len(done)
