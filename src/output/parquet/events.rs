@@ -131,7 +131,15 @@ const POSITION_KEYS: [&str; 8] = [
 pub fn specs() -> Vec<Spec> {
     COLUMNS
         .iter()
-        .map(|(_, name, kind, required)| Spec::new(name, *kind, *required))
+        .map(|(col, name, kind, required)| {
+            let spec = Spec::new(name, *kind, *required);
+            match col {
+                Col::Time | Col::TimeNs | Col::Frame | Col::Offset | Col::Id => {
+                    spec.nearly_unique()
+                }
+                _ => spec,
+            }
+        })
         .collect()
 }
 

@@ -13,14 +13,16 @@ pub mod events;
 pub mod tables;
 
 use bytes::Bytes;
-use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
+use parquet::basic::{
+    Compression, Encoding, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel,
+};
 use parquet::column::writer::ColumnWriter;
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::Type;
+use parquet::schema::types::{ColumnPath, Type};
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -53,6 +55,10 @@ pub struct Spec {
     pub name: String,
     pub kind: Kind,
     pub required: bool,
+    /// Values rarely repeat (times, frame numbers, ids): no dictionary, and
+    /// integers delta-encoded (`DELTA_BINARY_PACKED`), which their rising values
+    /// suit.
+    pub nearly_unique: bool,
 }
 
 impl Spec {
@@ -61,7 +67,14 @@ impl Spec {
             name: name.to_owned(),
             kind,
             required,
+            nearly_unique: false,
         }
+    }
+
+    /// See [`Spec::nearly_unique`].
+    pub fn nearly_unique(mut self) -> Spec {
+        self.nearly_unique = true;
+        self
     }
 
     fn schema_type(&self) -> Result<Type, ParquetError> {
@@ -181,8 +194,33 @@ struct Column {
     def: Vec<i16>,
     /// Repetition levels (lists).
     rep: Vec<i16>,
-    /// Rows of the group that have their value (or null) already.
+    /// Rows of the group that have their value (or null) already; the rows
+    /// between this and the current one are nulls, written when the column is
+    /// next set or the group is written (a row costs only its cells that have
+    /// values).
     filled: usize,
+}
+
+impl Column {
+    /// Nulls up to row `rows` (exclusive).
+    fn pad(&mut self, rows: usize) {
+        let Some(missing) = rows.checked_sub(self.filled).filter(|&n| n > 0) else {
+            return;
+        };
+        if self.spec.kind == Kind::TextList {
+            // Level 0: a null list, or the empty one when it is required.
+            self.def.resize(self.def.len() + missing, 0);
+            self.rep.resize(self.rep.len() + missing, 0);
+        } else if !self.spec.required {
+            self.def.resize(self.def.len() + missing, 0);
+        } else {
+            // A required column left empty gets its kind's zero.
+            for _ in 0..missing {
+                push_zero(&mut self.values);
+            }
+        }
+        self.filled = rows;
+    }
 }
 
 /// A value for one cell.
@@ -236,11 +274,18 @@ impl<W: Write + Send> Columns<W> {
             .into_iter()
             .map(|(k, v)| KeyValue::new(k, v))
             .collect();
-        let properties = WriterProperties::builder()
+        let mut properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_created_by(format!("xmppdump version {}", env!("CARGO_PKG_VERSION")))
-            .set_key_value_metadata(Some(metadata))
-            .build();
+            .set_key_value_metadata(Some(metadata));
+        for spec in specs.iter().filter(|s| s.nearly_unique) {
+            let path = ColumnPath::from(spec.name.as_str());
+            properties = properties.set_column_dictionary_enabled(path.clone(), false);
+            if matches!(spec.kind, Kind::Int64 | Kind::Timestamp) {
+                properties = properties.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+            }
+        }
+        let properties = properties.build();
         let file = SerializedFileWriter::new(out, Arc::new(schema), Arc::new(properties))
             .map_err(to_io)?;
         let columns = specs
@@ -271,23 +316,15 @@ impl<W: Write + Send> Columns<W> {
         if column.filled > rows {
             return Ok(());
         }
+        column.pad(rows);
+        if matches!(cell, Cell::Null) {
+            column.pad(rows + 1);
+            return Ok(());
+        }
         column.filled = rows + 1;
         let optional = !column.spec.required;
         let is_list = column.spec.kind == Kind::TextList;
         match (cell, &mut column.values) {
-            (Cell::Null, values) => {
-                if is_list {
-                    // Level 0: a null list, or the empty one when it is required.
-                    column.def.push(0);
-                    column.rep.push(0);
-                } else if optional {
-                    column.def.push(0);
-                } else {
-                    // A required column left empty gets its kind's zero.
-                    push_zero(values);
-                }
-                return Ok(());
-            }
             (Cell::Int(n), Values::Int64(v)) => v.push(n),
             (Cell::Int(n), Values::Int32(v)) => v.push(
                 i32::try_from(n).map_err(|_| io::Error::other("parquet: int32 out of range"))?,
@@ -323,6 +360,7 @@ impl<W: Write + Send> Columns<W> {
         if column.spec.kind != Kind::TextList {
             return Err(mismatch(&column.spec.name));
         }
+        column.pad(rows);
         column.filled = rows + 1;
         // Levels: 0 = null list, 1 = empty list, 2 = an element (one more than the
         // optional list's own level); repetition 1 = another element of this row.
@@ -346,12 +384,6 @@ impl<W: Write + Send> Columns<W> {
 
     /// Ends the current row: columns not set are null; a full row group is written.
     pub fn end_row(&mut self) -> io::Result<()> {
-        let rows = self.rows;
-        for index in 0..self.columns.len() {
-            if self.columns.get(index).is_some_and(|c| c.filled <= rows) {
-                self.set(index, Cell::Null)?;
-            }
-        }
         self.rows += 1;
         if self.rows >= MAX_GROUP_ROWS || self.text_bytes >= MAX_GROUP_BYTES {
             self.write_group()?;
@@ -375,6 +407,7 @@ impl<W: Write + Send> Columns<W> {
         };
         let mut group = file.next_row_group().map_err(to_io)?;
         for column in &mut self.columns {
+            column.pad(self.rows);
             let mut writer = group
                 .next_column()
                 .map_err(to_io)?
