@@ -8,7 +8,7 @@
 //! a stack of `transport` layers (one `transport::layer::Layer` trait: TLS, then what
 //! TLS carries, WebSocket with permessage-deflate, BOSH, XEP-0138 zlib), and what the
 //! top layer unwraps feeds a fresh XMPP stream one level up → events → a
-//! [`sink::Sink`]: `output` (text, NDJSON), `analysis` (statistics), `check` (rules),
+//! [`sink::Sink`]: `output` (text, NDJSON, Parquet), `analysis` (statistics), `check` (rules),
 //! `story` (the student view). `pipeline` is the only module that knows every stage.
 //! `docs/architecture.md` follows one packet through.
 
