@@ -285,8 +285,9 @@ pub struct DumpArgs {
 
     /// Write the events to FILE as Apache Parquet (one row per event, the NDJSON keys
     /// as typed columns; docs/parquet.md) instead of listing them; the summary line
-    /// is still printed.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["json", "write"])]
+    /// is still printed. Not with live capture (-i): write the packets with -w and
+    /// read them back.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["json", "write", "interface"])]
     pub parquet: Option<PathBuf>,
 
     /// After the events, print the statistics tables.

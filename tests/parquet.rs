@@ -198,4 +198,8 @@ fn parquet_misuse_is_a_one_line_error() {
         assert_eq!(code, 2, "{args:?}");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
+    // Live capture does not write Parquet: refused by the argument parser.
+    let (code, _, err) = xmppdump(&["-i", "lo", "--parquet", out]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be used with"), "{err}");
 }
