@@ -136,14 +136,23 @@ impl fmt::Display for Jid {
     }
 }
 
-/// Localpart, domainpart (trailing dot removed, RFC 7622 §3.2) and resourcepart:
-/// split at the first `/`, then at the first `@` before it (RFC 7622 §3.1).
-/// The localpart, domainpart and resourcepart of an address, split as RFC 7622 §3.1
-/// says (at the first `/`, then at the first `@` before it), valid or not.
+/// The localpart, domainpart and resourcepart of an address as written, split as
+/// RFC 7622 §3.1 says (at the first `/`, then at the first `@` before it), valid or
+/// not, nothing normalized (a trailing dot stays: the display filter's `from.domain`
+/// and the Parquet columns show what was sent).
 pub fn parts(input: &str) -> (Option<&str>, &str, Option<&str>) {
-    split(input)
+    let (bare, resource) = match input.split_once('/') {
+        Some((bare, resource)) => (bare, Some(resource)),
+        None => (input, None),
+    };
+    match bare.split_once('@') {
+        Some((local, domain)) => (Some(local), domain, resource),
+        None => (None, bare, resource),
+    }
 }
 
+/// Localpart, domainpart (trailing dot removed, RFC 7622 §3.2) and resourcepart:
+/// split at the first `/`, then at the first `@` before it (RFC 7622 §3.1).
 fn split(input: &str) -> (Option<&str>, &str, Option<&str>) {
     // Byte loops: JIDs are short, where a `str::split_once` searcher costs more than
     // the search.
@@ -398,6 +407,16 @@ mod tests {
             }
             None => true,
         }
+    }
+
+    #[test]
+    fn parts_are_split_as_written() {
+        assert_eq!(
+            parts("juliet@capulet.example./balcony/a@b"),
+            (Some("juliet"), "capulet.example.", Some("balcony/a@b"))
+        );
+        assert_eq!(parts("capulet.example"), (None, "capulet.example", None));
+        assert_eq!(parts("@x/"), (Some(""), "x", Some("")));
     }
 
     #[test]

@@ -766,7 +766,7 @@ fn gen(args: &cli::GenArgs) -> anyhow::Result<()> {
 }
 
 /// The configuration of the event listing: presence digests only when something shows
-/// or counts them (NDJSON, `--stats`); the text lines do not.
+/// or counts them (NDJSON, Parquet, `--stats`); the text lines do not.
 fn dump_config(args: &cli::DumpArgs) -> anyhow::Result<xmppdump::pipeline::Config> {
     let mut config = args.common.config()?;
     config.presence_digests = args.json || args.stats || args.parquet.is_some();

@@ -103,6 +103,33 @@ fn generated_capture_round_trips_and_shards_write_the_same_file() {
 }
 
 #[test]
+fn odd_addresses_and_texts_round_trip() {
+    // Addresses as sent (a trailing dot, a slash and an `@` in the resource, no
+    // localpart, invalid ones), texts with quotes, control characters and non-ASCII,
+    // a negative priority, census details: each must come back equal to the NDJSON.
+    let lines: &[(bool, &str)] = &[
+        (true, "<message from='juliet@capulet.example./balcony/a@b' to='romeo@montague.example' type='chat' id='m&quot;1'><body>caf\u{e9} \\ &#9;</body><subject>a\tb</subject></message>"),
+        (true, "<presence to='@nolocal/'><priority>-5</priority><show>away</show><status>\u{1F600} &quot;out&quot;</status></presence>"),
+        (false, "<presence from='not a jid@@x/y'><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='v='/></presence>"),
+        (true, "<iq type='get' id='v1' to='example.org'><query xmlns='jabber:iq:version'/></iq>"),
+        (false, "<iq type='result' id='v1' from='example.org'><query xmlns='jabber:iq:version'><name>Prosody</name><version>0.12</version></query></iq>"),
+    ];
+    let capture = common::temp_capture(
+        "odd.pcapng",
+        &common::session("10.0.0.1:40000", 1_700_000_000_123_456_789, lines, false),
+    );
+    let args = vec!["-r".to_owned(), capture];
+    let ndjson = scratch("odd.ndjson");
+    let parquet = scratch("odd.parquet");
+    let listing = run(&with(&args, &["--json"]));
+    assert!(listing.contains("capulet.example./balcony"), "{listing}");
+    std::fs::write(&ndjson, listing).unwrap();
+    run(&with(&args, &["--parquet", parquet.to_str().unwrap()]));
+    let report = python("parquet_roundtrip.py", &[&ndjson, &parquet]);
+    assert!(report.starts_with("ok "), "{report}");
+}
+
+#[test]
 fn stanza_rows_equal_the_rows_of_their_serde_form() {
     // The fast path for stanzas against the path every other event takes: the
     // files are the same byte for byte.
