@@ -1,7 +1,8 @@
 //! `-j N` gives exactly the output of one thread: same events in the same order, same
 //! connection numbers, same summary, on every capture, a generated one, and one where
 //! idle connections are swept while others go on. The printers (formatted in the
-//! shards) give the same bytes, text and NDJSON.
+//! shards) give the same bytes, text and NDJSON; the statistics are the same for 1,
+//! 2, 3 and 5 shards, on every capture and a generated one.
 
 mod common;
 
@@ -138,4 +139,43 @@ fn idle_sweeps_end_the_same_connections_at_the_same_place() {
         .count();
     assert!(idle >= 3, "{idle}");
     same_for_all_jobs("idle", &bytes, config);
+}
+
+/// The statistics of the capture with `jobs` threads.
+fn stats_with(bytes: &[u8], config: Config, jobs: usize) -> xmppdump::analysis::Stats {
+    let mut reader = Reader::new(Cursor::new(bytes.to_vec())).unwrap();
+    let mut collector = xmppdump::analysis::Collector::new("capture");
+    parallel::run(config, &mut reader, &mut collector, jobs).unwrap();
+    collector.into_stats()
+}
+
+fn same_stats_for_all_jobs(name: &str, bytes: &[u8], config: Config) {
+    let one = stats_with(bytes, config.clone(), 1);
+    let tables = xmppdump::analysis::tables::tables(&one);
+    for jobs in [2, 3, 5] {
+        let many = stats_with(bytes, config.clone(), jobs);
+        assert!(many == one, "{name} -j {jobs}: the statistics differ");
+        assert_eq!(
+            xmppdump::analysis::tables::tables(&many),
+            tables,
+            "{name} -j {jobs}"
+        );
+    }
+}
+
+#[test]
+fn statistics_are_the_same_for_1_2_3_and_5_shards() {
+    for name in CAPTURES.iter().chain(common::LARGE_CAPTURES) {
+        let bytes = std::fs::read(capture_path(name)).unwrap();
+        same_stats_for_all_jobs(name, &bytes, config_for(name));
+    }
+    // Hundreds of connections spread over the shards, with s2s presence broadcasts
+    // (one presence to several contacts of a domain: fan-out groups).
+    let config = xmppdump::synth::gen::GenConfig {
+        target_bytes: 6 << 20,
+        ..Default::default()
+    };
+    let mut bytes = Vec::new();
+    xmppdump::synth::gen::generate(&config, &mut bytes).unwrap();
+    same_stats_for_all_jobs("generated", &bytes, Config::default());
 }
