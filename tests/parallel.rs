@@ -73,15 +73,21 @@ fn every_capture() {
     }
 }
 
-#[test]
-fn a_generated_capture_with_hundreds_of_connections() {
+/// A generated capture of 6 MB: hundreds of connections spread over the shards,
+/// with s2s presence broadcasts (one presence to several contacts of a domain).
+fn generated() -> Vec<u8> {
     let config = xmppdump::synth::gen::GenConfig {
         target_bytes: 6 << 20,
         ..Default::default()
     };
     let mut bytes = Vec::new();
     xmppdump::synth::gen::generate(&config, &mut bytes).unwrap();
-    same_for_all_jobs("generated", &bytes, Config::default());
+    bytes
+}
+
+#[test]
+fn a_generated_capture_with_hundreds_of_connections() {
+    same_for_all_jobs("generated", &generated(), Config::default());
 }
 
 /// An open c2s connection from `client` starting at `start` seconds, with one presence
@@ -169,13 +175,5 @@ fn statistics_are_the_same_for_1_2_3_and_5_shards() {
         let bytes = std::fs::read(capture_path(name)).unwrap();
         same_stats_for_all_jobs(name, &bytes, config_for(name));
     }
-    // Hundreds of connections spread over the shards, with s2s presence broadcasts
-    // (one presence to several contacts of a domain: fan-out groups).
-    let config = xmppdump::synth::gen::GenConfig {
-        target_bytes: 6 << 20,
-        ..Default::default()
-    };
-    let mut bytes = Vec::new();
-    xmppdump::synth::gen::generate(&config, &mut bytes).unwrap();
-    same_stats_for_all_jobs("generated", &bytes, Config::default());
+    same_stats_for_all_jobs("generated", &generated(), Config::default());
 }

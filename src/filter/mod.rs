@@ -179,13 +179,12 @@ fn values(event: &Json, field: &str) -> Vec<Json> {
     let Some(Json::String(address)) = event.get(key) else {
         return Vec::new();
     };
-    let (bare, resource) = address.split_once('/').unwrap_or((address.as_str(), ""));
-    let (local, domain) = bare.split_once('@').unwrap_or(("", bare));
+    let (local, domain, resource) = crate::jid::parts(address);
     let value = match part {
-        "local" => local,
+        "local" => local.unwrap_or_default(),
         "domain" => domain,
-        "resource" => resource,
-        "bare" => bare,
+        "resource" => resource.unwrap_or_default(),
+        "bare" => address.split('/').next().unwrap_or_default(),
         _ => return Vec::new(),
     };
     if value.is_empty() {
