@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --locked
-for target in capture decode framer pipeline rules stream segmentation websocket bosh tls keylog inflate ws_deflate zlib; do
+for target in capture decode framer blocks pipeline rules stream segmentation websocket bosh tls keylog inflate ws_deflate zlib; do
   mkdir -p "corpus/$target"
   if [ -d "seeds/$target" ]; then cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true; fi
   # The captures under 1 MB (the fuzzer reads at most 256 KiB of an input anyway).

@@ -562,6 +562,7 @@ impl Common {
             keep_xml: false,
             jobs: self.jobs.max(1),
             presence_digests: true,
+            ..Config::default()
         })
     }
 }

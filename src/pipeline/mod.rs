@@ -47,6 +47,10 @@ pub struct Config {
     /// Compute each presence's digest (`Stanza::digest`), which statistics, checks
     /// and NDJSON use; the text listing alone turns it off.
     pub presence_digests: bool,
+    /// How the element parser finds names, values and text: 16 bytes at a time
+    /// (the default) or byte by byte, the reference the differential tests
+    /// (`tests/blocks.rs`) compare it with.
+    pub xml_scan: crate::xml::ScanMode,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             keep_xml: false,
             jobs: 1,
             presence_digests: true,
+            xml_scan: crate::xml::ScanMode::Blocks,
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct Settings {
     /// Each presence's [`content_digest`] (statistics and NDJSON use it; the text
     /// listing does not, and skips the work).
     pub digests: bool,
+    /// How the element parser scans: 16 bytes at a time, or byte by byte (the
+    /// reference, for the differential tests).
+    pub scan: crate::xml::ScanMode,
 }
 
 impl Default for Settings {
@@ -57,6 +60,7 @@ impl Default for Settings {
         Settings {
             show_secrets: false,
             digests: true,
+            scan: crate::xml::ScanMode::Blocks,
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct Options {
     /// Also report each element's bytes ([`EventKind::Xml`]) for transcripts.
     pub keep_xml: bool,
     pub keys: Option<Arc<KeyStore>>,
+    /// How the element parser scans ([`classify::Settings::scan`]).
+    pub scan: crate::xml::ScanMode,
 }
 
 /// Where a session's reports go, each with its direction.
@@ -124,6 +126,7 @@ impl Session {
         let settings = classify::Settings {
             show_secrets: options.show_secrets,
             digests: options.digests,
+            scan: options.scan,
         };
         let mut streams = [
             Stream::new(limits, keep_xml, settings),

@@ -107,7 +107,7 @@ impl Stream {
             started: false,
             tail: None,
             kinds: Vec::new(),
-            scratch: xml::Scratch::default(),
+            scratch: xml::Scratch::scanning(settings.scan),
             dropped_tag_named_stream: false,
             let_go: false,
             may_compress: true,

@@ -21,6 +21,8 @@ pub const STOP_IN_QUOT: u8 = 1 << 4;
 pub const TEXT_SPECIAL: u8 = 1 << 5;
 /// Attribute value bytes §3.3.3 replaces: `&`, `\r`, `\n`, `\t`.
 pub const ATTR_SPECIAL: u8 = 1 << 6;
+/// `<`: where character data ends and markup starts (XML 1.0 §2.4).
+pub const LT: u8 = 1 << 7;
 
 // Indexing in a constant cannot panic at run time: it is evaluated by the compiler.
 #[allow(clippy::indexing_slicing)]
@@ -54,6 +56,9 @@ const TABLE: [u8; 256] = {
         }
         if matches!(b, b'&' | b'\r' | b'\n' | b'\t') {
             class |= ATTR_SPECIAL;
+        }
+        if b == b'<' {
+            class |= LT;
         }
         table[i] = class;
         i += 1;
@@ -162,6 +167,7 @@ mod tests {
                 matches!(b, b'&' | b'\r' | b'\n' | b'\t'),
                 "{b:#x}"
             );
+            assert_eq!(is(b, LT), b == b'<', "{b:#x}");
         }
     }
 

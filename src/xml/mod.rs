@@ -6,6 +6,7 @@
 //! Input: bytes of one direction; output: frames and parsed elements. Nothing here
 //! knows XMPP semantics beyond namespaces; `session` gives elements their meaning.
 
+pub mod blocks;
 pub mod class;
 pub mod element;
 pub mod framer;
@@ -13,6 +14,7 @@ pub mod ns;
 
 pub use element::{
     is_stream_name, parse_element, parse_element_prefix, parse_element_with, parse_start_tag, Attr,
+    ScanMode,
     Element, ElementError, NsScope, Scratch, Tree,
 };
 pub use framer::{Frame, FrameKind, Framer, Status};
