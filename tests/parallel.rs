@@ -177,3 +177,182 @@ fn statistics_are_the_same_for_1_2_3_and_5_shards() {
     }
     same_stats_for_all_jobs("generated", &generated(), Config::default());
 }
+
+/// Presence fanned out over connections that sit in different shards: a server
+/// delivers each of Alice's presences to twelve contacts, each on a connection of its
+/// own (c2s), and over three s2s connections copies of one broadcast to the same
+/// remote domain; probes and their answers too. The per-shard collectors must count
+/// the groups as one thread does: one logical presence per round for the twelve.
+#[test]
+fn fan_out_groups_that_span_shards_are_counted_as_one_thread_counts_them() {
+    const CONTACTS: usize = 12;
+    const ROUNDS: i64 = 5;
+    let mut packets: Vec<Packet> = Vec::new();
+    let mut contacts: Vec<Conversation> = (0..CONTACTS)
+        .map(|i| {
+            Conversation::new(
+                format!("10.0.1.{}:4{i:04}", i + 10).parse().unwrap(),
+                "10.0.0.1:5222".parse().unwrap(),
+                Link::Ethernet,
+                Timestamp(0),
+            )
+        })
+        .collect();
+    let mut links: Vec<Conversation> = (0..3)
+        .map(|i| {
+            Conversation::new(
+                format!("10.0.0.1:3{i:04}").parse().unwrap(),
+                format!("10.0.2.{}:5269", i + 1).parse().unwrap(),
+                Link::Ethernet,
+                Timestamp(0),
+            )
+        })
+        .collect();
+    let at = |mut p: Vec<Packet>, ns: i64| {
+        for packet in &mut p {
+            packet.time = Timestamp(ns);
+        }
+        p
+    };
+    for (i, c) in contacts.iter_mut().enumerate() {
+        packets.extend(at(c.handshake(), i as i64));
+        packets.extend(at(
+            c.send(true, client_header("example.org").as_bytes()),
+            100 + i as i64,
+        ));
+        packets.extend(at(
+            c.send(false, server_header("example.org", "s", "").as_bytes()),
+            200 + i as i64,
+        ));
+        let bind = format!(
+            "<iq type='result' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
+             <jid>contact{i}@example.org/r</jid></bind></iq>"
+        );
+        packets.extend(at(c.send(false, bind.as_bytes()), 300 + i as i64));
+    }
+    for (i, l) in links.iter_mut().enumerate() {
+        let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' \
+                      xmlns:stream='http://etherx.jabber.org/streams' from='example.org' \
+                      to='remote.example' version='1.0'>";
+        packets.extend(at(l.handshake(), 400 + i as i64));
+        packets.extend(at(l.send(true, header.as_bytes()), 500 + i as i64));
+    }
+    for round in 0..ROUNDS {
+        let start = (round + 1) * 5_000_000_000;
+        let show = ["away", "chat", "dnd", "xa", "away"][round as usize];
+        for (i, c) in contacts.iter_mut().enumerate() {
+            let presence = format!(
+                "<presence from='alice@example.org/phone' to='contact{i}@example.org'>\
+                 <show>{show}</show></presence>"
+            );
+            packets.extend(at(
+                c.send(false, presence.as_bytes()),
+                start + i as i64 * 1_000_000,
+            ));
+        }
+        for (i, l) in links.iter_mut().enumerate() {
+            let copy = format!(
+                "<presence from='alice@example.org/phone' to='friend{i}@remote.example'>\
+                 <show>{show}</show></presence>"
+            );
+            packets.extend(at(
+                l.send(true, copy.as_bytes()),
+                start + 50_000_000 + i as i64,
+            ));
+        }
+        // A probe on one connection, answered on another within the window.
+        let probe = "<presence type='probe' from='contact0@example.org' to='alice@example.org'/>";
+        packets.extend(at(
+            contacts[0].send(true, probe.as_bytes()),
+            start + 100_000_000,
+        ));
+        let answer = "<presence from='alice@example.org' to='contact0@example.org'/>";
+        packets.extend(at(
+            contacts[1].send(false, answer.as_bytes()),
+            start + 200_000_000,
+        ));
+    }
+    packets.sort_by_key(|p| p.time);
+    let bytes = synth::write_pcapng(Vec::new(), &packets).unwrap();
+    let one = stats_with(&bytes, Config::default(), 1);
+    // Each round: Alice's presence to twelve contacts is one group of twelve
+    // deliveries; the three s2s copies (another stream namespace, so another
+    // digest), the probe and its answer are groups of their own.
+    assert_eq!(one.fan_out.max, CONTACTS as u64, "{:?}", one.fan_out);
+    assert_eq!(one.fan_out.logical, 4 * ROUNDS as u64, "{:?}", one.fan_out);
+    assert_eq!(
+        one.fan_out.deliveries,
+        (CONTACTS as u64 + 3 + 2) * ROUNDS as u64,
+        "{:?}",
+        one.fan_out
+    );
+    let s2s = one.redundancy_of(Some(xmppdump::model::StreamKind::S2s));
+    assert_eq!(s2s.per_domain.count, 2 * ROUNDS as u64, "{s2s:?}");
+    let c2s = one.redundancy_of(Some(xmppdump::model::StreamKind::C2s));
+    // Each answer, and Alice's next broadcast to the prober within the window.
+    assert!(c2s.probe_answers.count >= ROUNDS as u64, "{c2s:?}");
+    assert_eq!(one.sessions.len(), CONTACTS + 3);
+    same_stats_for_all_jobs("fan-out", &bytes, Config::default());
+}
+
+/// More senders and pairs than the talkers and conversations tables hold (10,000
+/// rows each), spread over connections in different shards and interleaved in time:
+/// the rows kept are the first in capture order and the rest is counted as dropped,
+/// for any number of shards as for one.
+#[test]
+fn bounded_tables_keep_the_same_rows_for_any_number_of_shards() {
+    const CONNECTIONS: usize = 6;
+    const PER_CONNECTION: usize = 2_000;
+    let mut links: Vec<Conversation> = (0..CONNECTIONS)
+        .map(|i| {
+            Conversation::new(
+                format!("10.0.3.{}:4{i:04}", i + 10).parse().unwrap(),
+                "10.0.0.1:5222".parse().unwrap(),
+                Link::Ethernet,
+                Timestamp(i as i64),
+            )
+        })
+        .collect();
+    let at = |mut p: Vec<Packet>, ns: i64| {
+        for packet in &mut p {
+            packet.time = Timestamp(ns);
+        }
+        p
+    };
+    let mut packets: Vec<Packet> = Vec::new();
+    for (i, c) in links.iter_mut().enumerate() {
+        packets.extend(at(c.handshake(), i as i64));
+        packets.extend(at(
+            c.send(true, client_header("example.org").as_bytes()),
+            100 + i as i64,
+        ));
+        packets.extend(at(
+            c.send(false, server_header("example.org", "s", "").as_bytes()),
+            200 + i as i64,
+        ));
+    }
+    for n in 0..PER_CONNECTION {
+        for (i, c) in links.iter_mut().enumerate() {
+            // Every connection its own senders, and every tenth message from a
+            // sender all connections share.
+            let from = if n % 10 == 0 {
+                format!("shared{}@example.org/r", n / 10)
+            } else {
+                format!("user{i}-{n}@example.org/r")
+            };
+            let message = format!(
+                "<message from='{from}' to='me{i}@example.org' type='chat'><body>hi</body></message>"
+            );
+            let t = 1_000_000_000 + (n * CONNECTIONS + i) as i64 * 1_000;
+            packets.extend(at(c.send(false, message.as_bytes()), t));
+        }
+    }
+    packets.sort_by_key(|p| p.time);
+    let bytes = synth::write_pcapng(Vec::new(), &packets).unwrap();
+    let one = stats_with(&bytes, Config::default(), 1);
+    assert_eq!(one.talkers.len(), 10_000);
+    assert!(one.talkers_dropped.count > 0, "{:?}", one.talkers_dropped);
+    assert_eq!(one.conversations.len(), 10_000);
+    assert!(one.conversations_dropped > 0);
+    same_stats_for_all_jobs("bounded tables", &bytes, Config::default());
+}

@@ -85,7 +85,7 @@ pub struct Census {
 
 impl Census {
     /// Adds another run's census: counts add up, the first sighting stays the
-    /// earlier file's.
+    /// earlier file's (of one file, as the shards of `-j` see it, the earlier frame's).
     pub fn merge(&mut self, other: &Census) {
         let software = merge_bounded(
             &mut self.software,
@@ -93,6 +93,10 @@ impl Census {
             |mine, row| {
                 mine.connections += row.connections;
                 mine.sightings += row.sightings;
+                if earlier_in_file(&row.first, &mine.first) {
+                    mine.first.clone_from(&row.first);
+                    mine.entity.clone_from(&row.entity);
+                }
             },
             |row| row.sightings,
         );
@@ -104,6 +108,9 @@ impl Census {
                 mine.elements += row.elements;
                 mine.bytes += row.bytes;
                 mine.connections += row.connections;
+                if earlier_in_file(&row.first, &mine.first) {
+                    mine.first.clone_from(&row.first);
+                }
             },
             |row| row.elements,
         );
@@ -115,6 +122,18 @@ impl Census {
             mine.decoded += row.decoded;
         }
         self.compression.merge(&other.compression);
+    }
+}
+
+/// True when sighting `a` (`file#frame`) comes before `b` in the same file.
+fn earlier_in_file(a: &str, b: &str) -> bool {
+    let frame = |s: &str| {
+        s.rsplit_once('#')
+            .and_then(|(file, n)| Some((file.to_owned(), n.parse::<u64>().ok()?)))
+    };
+    match (frame(a), frame(b)) {
+        (Some((fa, na)), Some((fb, nb))) => fa == fb && na < nb,
+        _ => false,
     }
 }
 

@@ -3,6 +3,15 @@
 //! Per-flow state (stream kind, bound JID, pending iqs, last presence per sender and
 //! recipient) lives only until the flow ends, and every map in it is bounded, so
 //! memory follows the number of open flows, not the size of the capture.
+//!
+//! With `-j N` each shard runs a collector of its own ([`Collector::for_shard`]) over
+//! its connections' events. What is a sum or belongs to one connection is counted
+//! there and merged at the end ([`Collector::absorb`]); what spans connections or
+//! depends on the order of all events — presence fan-out groups, one-copy-per-domain
+//! copies and probe answers, and the bounded lists of sessions and iqs, which carry
+//! connection numbers only the merging thread knows — leaves the shard as a small
+//! [`Fact`] that the merging thread applies in capture order ([`Collector::apply`]),
+//! exactly as one thread applies it at once.
 
 use super::census::CensusCounter;
 use super::compression::ZlibWhatIf;
@@ -20,7 +29,7 @@ use crate::model::{
 use crate::sink::{Sink, Summary};
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 
 /// The collector's maps: foldhash, seeded per process (keys come from the wire).
@@ -42,6 +51,8 @@ const MAX_FAN_OUT_GROUPS: usize = 100_000;
 const PROBE_WINDOW_NS: i64 = 10_000_000_000;
 /// Namespace of a room's presence to its occupants (XEP-0045 §7.2.3).
 const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+/// Most keys a shard's collector remembers having named to the merging thread.
+const MAX_NAMED: usize = 1 << 16;
 /// Most rows of the traffic table with a detail from the wire; details beyond it are
 /// counted as [`OTHER_DETAIL`].
 const MAX_TRAFFIC_ROWS: usize = MAX_LISTED;
@@ -58,11 +69,78 @@ struct FlowState {
     stream_no: [u32; 2],
     /// (direction, id) → (time, frame, type, payload) of requests awaiting a response.
     pending: Map<(Direction, String), (Timestamp, u64, String, String)>,
-    /// (direction, stream, from, to) → digest of the last presence.
-    last_presence: Map<u64, u64>,
     /// The last sender seen in this connection and its bare JID (most stanzas of a
     /// connection come from the same few senders).
     last_talker: (String, String),
+}
+
+/// What a collector hands on to be applied in capture order over all connections
+/// (at once with one thread; by the merging thread with `-j`).
+#[derive(Debug)]
+pub enum Fact {
+    Presence(PresenceFact),
+    /// A connection ended: its row (connection numbers are the shard's until
+    /// [`Fact::renumber`]).
+    Session(Box<SessionRow>),
+    Unanswered(Box<IqRef>),
+    Orphan(Box<IqRef>),
+    Slow(Box<IqRef>),
+    /// A stanza's bytes for its sender's row of the talkers (a bounded table whose
+    /// rows are the first senders in capture order).
+    Talker(Named),
+    /// A message for its pair's row of the conversations (bounded the same way).
+    Conversation(Named),
+}
+
+/// A row of a bounded table by the hash of its key; the key itself travels the
+/// first time a shard names it (the merging thread needs it only for a new row).
+#[derive(Debug)]
+pub struct Named {
+    hash: u64,
+    name: Option<Box<str>>,
+    bytes: u64,
+}
+
+impl Fact {
+    /// Gives the connection number a fact carries its global value.
+    pub fn renumber(&mut self, flow: FlowId) {
+        match self {
+            Fact::Presence(p) => p.flow = flow,
+            Fact::Session(row) => row.flow = flow.0,
+            Fact::Unanswered(r) | Fact::Orphan(r) | Fact::Slow(r) => r.flow = flow.0,
+            Fact::Talker(_) | Fact::Conversation(_) => {}
+        }
+    }
+
+    /// The connection a fact names, if any.
+    pub fn flow(&self) -> Option<FlowId> {
+        match self {
+            Fact::Presence(_) | Fact::Talker(_) | Fact::Conversation(_) => None,
+            Fact::Session(row) => Some(FlowId(row.flow)),
+            Fact::Unanswered(r) | Fact::Orphan(r) | Fact::Slow(r) => Some(FlowId(r.flow)),
+        }
+    }
+}
+
+/// One presence as the measures that span connections or share a limit need it:
+/// hashes of its pair and groups.
+#[derive(Debug, Clone, Copy)]
+pub struct PresenceFact {
+    flow: FlowId,
+    /// (direction, stream, sender, recipient) in its connection.
+    pair: u64,
+    digest: u64,
+    time: Timestamp,
+    size: u64,
+    stream: StreamKind,
+    /// (sender, digest): its fan-out group.
+    fan_out: u64,
+    /// (sender, digest, recipient domain) of an s2s broadcast candidate.
+    per_domain: Option<u64>,
+    /// (probed, prober) of a probe.
+    probe: Option<u64>,
+    /// (sender, recipient) a pending probe would be keyed by, for other presences.
+    answer: Option<u64>,
 }
 
 /// Consumes events, produces [`Stats`].
@@ -79,6 +157,10 @@ pub struct Collector {
     per_domain: Map<u64, Timestamp>,
     /// Hash of (probed bare JID, prober bare JID) → time of the probe.
     probes: Map<u64, Timestamp>,
+    /// Per connection: (direction, stream, from, to) → digest of the last presence.
+    /// Kept apart from the connection's state because the limit on pairs is shared
+    /// by all connections (with `-j`, on the merging thread, in capture order).
+    last_presence: Map<FlowId, Map<u64, u64>>,
     /// Presence pairs tracked now, over all flows.
     presence_keys: usize,
     /// Capture time (ns) of the next sweep of ended fan-out groups.
@@ -98,6 +180,17 @@ pub struct Collector {
     census: CensusCounter,
     /// The XEP-0138 what-if, when asked for.
     zlib_what_if: Option<ZlibWhatIf>,
+    /// A shard's collector keeps its facts here for the merging thread; otherwise
+    /// they are applied at once.
+    facts: Option<Vec<Fact>>,
+    /// A shard's collector: hashes of the talkers and pairs it has named to the
+    /// merging thread (at most [`MAX_NAMED`]; beyond, names travel every time).
+    named: HashSet<u64, foldhash::fast::RandomState>,
+    /// The merging thread's talkers and conversations, by the hash of their key.
+    talkers_by_hash: Map<u64, (Box<str>, Counter)>,
+    conversations_by_hash: Map<u64, (Box<str>, u64)>,
+    /// The shards' statistics, merged in by [`Collector::into_stats`].
+    absorbed: Option<Stats>,
 }
 
 impl Collector {
@@ -113,6 +206,7 @@ impl Collector {
             probes: Map::default(),
             next_fan_out_sweep: i64::MIN,
             presence_keys: 0,
+            last_presence: Map::default(),
             slow_threshold_us: None,
             traffic_key: TrafficKey {
                 stream: StreamKind::Unknown,
@@ -127,6 +221,100 @@ impl Collector {
             talkers: Map::default(),
             conversations: Map::default(),
             traffic: Map::default(),
+            facts: None,
+            absorbed: None,
+            named: HashSet::default(),
+            talkers_by_hash: Map::default(),
+            conversations_by_hash: Map::default(),
+        }
+    }
+
+    /// A collector for one shard of `-j`: the same settings, its facts kept for the
+    /// merging thread ([`Collector::take_facts`]).
+    pub fn for_shard(&self) -> Collector {
+        let mut shard = Collector::new(&self.file);
+        shard.stats.files.clear();
+        shard.slow_threshold_us = self.slow_threshold_us;
+        shard.zlib_what_if = self.zlib_what_if.as_ref().map(ZlibWhatIf::like);
+        shard.facts = Some(Vec::new());
+        shard
+    }
+
+    /// The facts of the events seen since the last call (a shard's collector).
+    pub fn take_facts(&mut self) -> impl Iterator<Item = Fact> + '_ {
+        self.facts.iter_mut().flat_map(|facts| facts.drain(..))
+    }
+
+    /// A shard's collector at the end of the capture: its connections still open
+    /// end (their facts to take), and what it counted, without the files.
+    pub fn finish_shard(mut self) -> (Stats, Vec<Fact>) {
+        let stats = self.finish();
+        (stats, self.facts.take().unwrap_or_default())
+    }
+
+    /// Adds a shard's statistics ([`Collector::finish_shard`]).
+    pub fn absorb(&mut self, shard: &Stats) {
+        match &mut self.absorbed {
+            Some(all) => all.merge(shard),
+            None => self.absorbed = Some(shard.clone()),
+        }
+    }
+
+    fn emit(&mut self, fact: Fact) {
+        match &mut self.facts {
+            Some(facts) => facts.push(fact),
+            None => self.apply(fact),
+        }
+    }
+
+    /// Forgets the presence pairs of a connection that ended (on the merging thread of
+    /// `-j`, when the connection's end passes in capture order).
+    pub fn connection_ended(&mut self, id: FlowId) {
+        if let Some(pairs) = self.last_presence.remove(&id) {
+            self.presence_keys = self.presence_keys.saturating_sub(pairs.len());
+        }
+    }
+
+    /// Applies a fact in capture order (a shard's, renumbered, on the merging
+    /// thread).
+    pub fn apply(&mut self, fact: Fact) {
+        match fact {
+            Fact::Presence(p) => self.across_connections(&p),
+            Fact::Session(row) => {
+                if self.stats.sessions.len() < MAX_LISTED {
+                    self.stats.sessions.push(*row);
+                } else {
+                    self.stats.sessions_dropped += 1;
+                }
+            }
+            Fact::Unanswered(r) => push_bounded(&mut self.stats.unanswered_list, *r),
+            Fact::Orphan(r) => push_bounded(&mut self.stats.orphan_list, *r),
+            Fact::Slow(r) => push_bounded(&mut self.stats.slow_list, *r),
+            Fact::Talker(t) => {
+                if let Some((_, c)) = self.talkers_by_hash.get_mut(&t.hash) {
+                    c.add(t.bytes);
+                } else if let Some(name) =
+                    t.name.filter(|_| self.talkers_by_hash.len() < MAX_LISTED)
+                {
+                    let mut c = Counter::default();
+                    c.add(t.bytes);
+                    self.talkers_by_hash.insert(t.hash, (name, c));
+                } else {
+                    self.stats.talkers_dropped.add(t.bytes);
+                }
+            }
+            Fact::Conversation(c) => {
+                if let Some((_, n)) = self.conversations_by_hash.get_mut(&c.hash) {
+                    *n += 1;
+                } else if let Some(name) = c
+                    .name
+                    .filter(|_| self.conversations_by_hash.len() < MAX_LISTED)
+                {
+                    self.conversations_by_hash.insert(c.hash, (name, 1));
+                } else {
+                    self.stats.conversations_dropped += 1;
+                }
+            }
         }
     }
 
@@ -146,6 +334,17 @@ impl Collector {
 
     /// The statistics so far (after `summary`, everything).
     pub fn into_stats(mut self) -> Stats {
+        let mut stats = self.finish();
+        if let Some(shards) = self.absorbed.take() {
+            let files = std::mem::take(&mut stats.files);
+            stats.merge(&shards);
+            stats.files = files;
+        }
+        stats
+    }
+
+    /// Ends the open connections and groups and sorts what is listed.
+    fn finish(&mut self) -> Stats {
         let mut flows: Vec<FlowId> = self.flows.keys().copied().collect();
         flows.sort_unstable();
         for id in flows {
@@ -157,6 +356,16 @@ impl Collector {
             self.stats.census.compression = what_if.finish();
         }
         self.stats.talkers.extend(self.talkers.drain());
+        self.stats.talkers.extend(
+            self.talkers_by_hash
+                .drain()
+                .map(|(_, (name, c))| (String::from(name), c)),
+        );
+        self.stats.conversations.extend(
+            self.conversations_by_hash
+                .drain()
+                .map(|(_, (name, n))| (String::from(name), n)),
+        );
         self.stats.traffic.extend(self.traffic.drain());
         self.stats.conversations.extend(self.conversations.drain());
         self.stats
@@ -165,7 +374,7 @@ impl Collector {
         self.stats.unanswered_list.sort();
         self.stats.orphan_list.sort();
         self.stats.slow_list.sort();
-        self.stats
+        std::mem::take(&mut self.stats)
     }
 
     fn add(&mut self, e: &Event) {
@@ -274,7 +483,6 @@ impl Collector {
             }
             _ => {}
         }
-        self.flush_fan_out(Some(e.time));
     }
 
     /// Whitespace, TLS and framing bytes are known per direction only at flow end.
@@ -437,6 +645,11 @@ impl Collector {
             }
             None => bare_or_whole(from),
         };
+        if self.facts.is_some() {
+            let named = name_row(&mut self.named, b't', &bare, bytes);
+            self.emit(Fact::Talker(named));
+            return;
+        }
         if let Some(c) = self.talkers.get_mut(bare.as_ref()) {
             c.add(bytes);
         } else if self.talkers.len() < MAX_LISTED {
@@ -479,7 +692,10 @@ impl Collector {
             pair.push_str(&first);
             pair.push(' ');
             pair.push_str(&second);
-            if let Some(n) = self.conversations.get_mut(pair.as_str()) {
+            if self.facts.is_some() {
+                let named = name_row(&mut self.named, b'c', pair, 1);
+                self.emit(Fact::Conversation(named));
+            } else if let Some(n) = self.conversations.get_mut(pair.as_str()) {
                 *n += 1;
             } else if self.conversations.len() < MAX_LISTED {
                 self.conversations.insert(pair.clone(), 1);
@@ -508,30 +724,22 @@ impl Collector {
         }
         // RFC 6121 §4.2.2, §4.4.2: a broadcast (available or unavailable, no probe, no
         // subscription, no MUC) is sent once per contact; copies to one remote domain
-        // beyond the first are what one-copy-per-domain delivery would save. Decided
-        // first, so the definitions stay disjoint: a copy is never also an answer.
-        let mut copy = false;
-        if stream == StreamKind::S2s && matches!(kind, "" | "unavailable") && !is_muc {
-            if let Some(to) = to_bare.as_deref() {
+        // beyond the first are what one-copy-per-domain delivery would save
+        // (`across_connections`).
+        let per_domain = match to_bare.as_deref() {
+            Some(to)
+                if stream == StreamKind::S2s && matches!(kind, "" | "unavailable") && !is_muc =>
+            {
                 let domain = to.rsplit_once('@').map_or(to, |(_, d)| d);
-                let key = fnv::of(&[sender.as_bytes(), &digest.to_le_bytes(), domain.as_bytes()]);
-                let room = self.per_domain.len() < MAX_FAN_OUT_GROUPS;
-                match self.per_domain.entry(key) {
-                    Entry::Occupied(first) if e.time.0 - first.get().0 <= FAN_OUT_WINDOW_NS => {
-                        red.per_domain.add(e.size);
-                        copy = true;
-                    }
-                    Entry::Occupied(mut first) => {
-                        first.insert(e.time);
-                    }
-                    Entry::Vacant(slot) if room => {
-                        slot.insert(e.time);
-                    }
-                    Entry::Vacant(_) => {}
-                }
+                Some(fnv::of(&[
+                    sender.as_bytes(),
+                    &digest.to_le_bytes(),
+                    domain.as_bytes(),
+                ]))
             }
-        }
-        if kind == "probe" {
+            _ => None,
+        };
+        let (probe, answer) = if kind == "probe" {
             red.probes.add(e.size);
             // Answers come from the probed account to the prober.
             let key = fnv::of(&[
@@ -539,61 +747,108 @@ impl Collector {
                 b" ",
                 from_bare.as_bytes(),
             ]);
-            if self.probes.len() < MAX_FAN_OUT_GROUPS || self.probes.contains_key(&key) {
-                self.probes.insert(key, e.time);
-            }
-        } else if !copy && !self.probes.is_empty() {
-            // Hashed only while probes are pending (most presences come long after).
+            (Some(key), None)
+        } else if self.facts.is_some() || !self.probes.is_empty() {
+            // Hashed only while probes may be pending (most presences come long after).
             let key = fnv::of(&[
                 from_bare.as_bytes(),
                 b" ",
                 to_bare.as_deref().unwrap_or_default().as_bytes(),
             ]);
+            (None, Some(key))
+        } else {
+            (None, None)
+        };
+        let stream_no = self
+            .flows
+            .get(&e.flow)
+            .and_then(|flow| flow.stream_no.get(e.direction.index()).copied())
+            .unwrap_or(0);
+        // The pair is kept as a 64-bit hash: 16 bytes an entry, whatever the JIDs.
+        let pair = pair_key(
+            e.direction,
+            stream_no,
+            sender,
+            to.as_deref().unwrap_or_default(),
+        );
+        let fact = PresenceFact {
+            flow: e.flow,
+            pair,
+            digest,
+            time: e.time,
+            size: e.size,
+            stream,
+            fan_out: fan_out_key(sender, digest),
+            per_domain,
+            probe,
+            answer,
+        };
+        self.emit(Fact::Presence(fact));
+    }
+
+    /// The measures of one presence that span connections, in capture order:
+    /// one-copy-per-domain copies, probe answers and fan-out groups.
+    fn across_connections(&mut self, p: &PresenceFact) {
+        // Groups the presence's time has closed end first (swept once per window, at
+        // presences: so the merging thread of `-j`, which sees only them, sweeps at
+        // the same moments as one thread).
+        self.flush_fan_out(Some(p.time));
+        let red = self.stats.redundancy.entry(p.stream).or_default();
+        match self.last_presence.entry(p.flow).or_default().entry(p.pair) {
+            Entry::Occupied(last) if *last.get() == p.digest => red.redundant.add(p.size),
+            Entry::Occupied(mut last) => {
+                last.insert(p.digest);
+            }
+            Entry::Vacant(slot) if self.presence_keys < MAX_PRESENCE_KEYS => {
+                self.presence_keys += 1;
+                slot.insert(p.digest);
+            }
+            Entry::Vacant(_) => red.untracked += 1,
+        }
+        // Decided first, so the definitions stay disjoint: a copy is never also an
+        // answer.
+        let mut copy = false;
+        if let Some(key) = p.per_domain {
+            let room = self.per_domain.len() < MAX_FAN_OUT_GROUPS;
+            match self.per_domain.entry(key) {
+                Entry::Occupied(first) if p.time.0 - first.get().0 <= FAN_OUT_WINDOW_NS => {
+                    red.per_domain.add(p.size);
+                    copy = true;
+                }
+                Entry::Occupied(mut first) => {
+                    first.insert(p.time);
+                }
+                Entry::Vacant(slot) if room => {
+                    slot.insert(p.time);
+                }
+                Entry::Vacant(_) => {}
+            }
+        }
+        if let Some(key) = p.probe {
+            if self.probes.len() < MAX_FAN_OUT_GROUPS || self.probes.contains_key(&key) {
+                self.probes.insert(key, p.time);
+            }
+        } else if let Some(key) = p.answer.filter(|_| !copy) {
             if self
                 .probes
                 .get(&key)
-                .is_some_and(|t| e.time.0 - t.0 <= PROBE_WINDOW_NS)
+                .is_some_and(|t| p.time.0 - t.0 <= PROBE_WINDOW_NS)
             {
-                red.probe_answers.add(e.size);
+                red.probe_answers.add(p.size);
             }
         }
-        if let Some(flow) = self.flows.get_mut(&e.flow) {
-            let stream_no = flow
-                .stream_no
-                .get(e.direction.index())
-                .copied()
-                .unwrap_or(0);
-            // The pair is kept as a 64-bit hash: 16 bytes an entry, whatever the JIDs.
-            let key = pair_key(
-                e.direction,
-                stream_no,
-                sender,
-                to.as_deref().unwrap_or_default(),
-            );
-            match flow.last_presence.entry(key) {
-                Entry::Occupied(last) if *last.get() == digest => red.redundant.add(e.size),
-                Entry::Occupied(mut last) => {
-                    last.insert(digest);
-                }
-                Entry::Vacant(slot) if self.presence_keys < MAX_PRESENCE_KEYS => {
-                    self.presence_keys += 1;
-                    slot.insert(digest);
-                }
-                Entry::Vacant(_) => red.untracked += 1,
-            }
-        }
-        let group_key = fan_out_key(sender, digest);
+        let group_key = p.fan_out;
         if self.fan_out.len() >= MAX_FAN_OUT_GROUPS && !self.fan_out.contains_key(&group_key) {
             return; // too many open groups: this delivery is not grouped
         }
         let fan = &mut self.stats.fan_out;
-        let group = self.fan_out.entry(group_key).or_insert((e.time, 0));
-        if e.time.0 - group.0 .0 > FAN_OUT_WINDOW_NS {
+        let group = self.fan_out.entry(group_key).or_insert((p.time, 0));
+        if p.time.0 - group.0 .0 > FAN_OUT_WINDOW_NS {
             // The earlier group is over: count it, start a new logical presence.
             fan.logical += 1;
             fan.deliveries += group.1;
             fan.max = fan.max.max(group.1);
-            *group = (e.time, 0);
+            *group = (p.time, 0);
         }
         group.1 += 1;
     }
@@ -690,7 +945,7 @@ impl Collector {
                             payload,
                             response_us: Some(us),
                         };
-                        push_bounded(&mut self.stats.slow_list, r);
+                        self.emit(Fact::Slow(Box::new(r)));
                     }
                 }
                 None => {
@@ -707,7 +962,7 @@ impl Collector {
                         payload,
                         response_us: None,
                     };
-                    push_bounded(&mut self.stats.orphan_list, r);
+                    self.emit(Fact::Orphan(Box::new(r)));
                 }
             },
             _ => {}
@@ -719,7 +974,7 @@ impl Collector {
         let Some(mut flow) = self.flows.remove(&id) else {
             return;
         };
-        self.presence_keys = self.presence_keys.saturating_sub(flow.last_presence.len());
+        self.connection_ended(id);
         let mut pending: Vec<_> = flow.pending.drain().collect();
         pending.sort_by_key(|(_, (_, frame, _, _))| *frame);
         for ((_, iq_id), (asked, frame, kind, payload)) in pending {
@@ -735,7 +990,7 @@ impl Collector {
                 payload,
                 response_us: None,
             };
-            push_bounded(&mut self.stats.unanswered_list, r);
+            self.emit(Fact::Unanswered(Box::new(r)));
         }
         let row = &mut flow.row;
         if row.ended.is_empty() || (row.ended == "close" && how == "rst") {
@@ -743,12 +998,22 @@ impl Collector {
         }
         row.stream = flow.kind;
         row.duration_ms = u64::try_from((flow.last.0 - flow.started.0) / 1_000_000).unwrap_or(0);
-        if self.stats.sessions.len() < MAX_LISTED {
-            self.stats.sessions.push(flow.row);
-        } else {
-            self.stats.sessions_dropped += 1;
-        }
+        self.emit(Fact::Session(Box::new(flow.row)));
     }
+}
+
+/// A row of a bounded table for the merging thread: its hash, and its key the first
+/// time this shard names it (`named` remembers which, up to [`MAX_NAMED`]).
+fn name_row(
+    named: &mut HashSet<u64, foldhash::fast::RandomState>,
+    tag: u8,
+    key: &str,
+    bytes: u64,
+) -> Named {
+    let hash = fnv::of(&[&[tag], key.as_bytes()]);
+    let first = named.len() < MAX_NAMED && named.insert(hash);
+    let name = (first || !named.contains(&hash)).then(|| key.into());
+    Named { hash, name, bytes }
 }
 
 /// (direction, stream, sender, recipient) as one 64-bit FNV-1a hash.
@@ -862,5 +1127,13 @@ impl Sink for Collector {
     fn summary(&mut self, summary: &Summary) -> io::Result<()> {
         self.stats.packets += summary.packets;
         Ok(())
+    }
+
+    fn shard_collector(&self) -> Option<Collector> {
+        Some(self.for_shard())
+    }
+
+    fn collector(&mut self) -> Option<&mut Collector> {
+        Some(self)
     }
 }

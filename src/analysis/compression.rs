@@ -137,6 +137,12 @@ impl ZlibWhatIf {
         }
     }
 
+    /// An empty what-if with the same limit, for a shard of `-j` (each shard
+    /// compresses at most `max_live` of its own directions at once).
+    pub fn like(other: &ZlibWhatIf) -> ZlibWhatIf {
+        ZlibWhatIf::new(other.max_live)
+    }
+
     /// Counts one event of a connection of `stream` kind; `class` is the traffic
     /// class the collector gives it (none for events that are not an element).
     pub fn event(&mut self, e: &Event, stream: StreamKind, class: Option<Class>) {

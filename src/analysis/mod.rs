@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use census::Census;
-pub use collect::Collector;
+pub use collect::{Collector, Fact};
 
 /// Version of the stats JSON document.
 pub const SCHEMA_VERSION: u32 = 1;

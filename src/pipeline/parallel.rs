@@ -10,8 +10,12 @@
 //!
 //! When the sink only prints, each shard also formats its events (text or NDJSON)
 //! with the connection number left out, so the merging thread only fills in the
-//! number and writes. Otherwise (statistics, checks) the events cross to the merging
-//! thread and, once the sink has seen them, go back to their shard to be freed there.
+//! number and writes. When the sink is only statistics, each shard runs a collector
+//! of its own over its events, which never leave the shard: the merging thread gets
+//! the collectors' facts (what spans connections or is listed by connection number,
+//! `analysis::collect`) in capture order and, at the end, their counts. Otherwise
+//! (checks, several sinks) the events cross to the merging thread and, once the sink
+//! has seen them, go back to their shard to be freed there.
 //!
 //! Global decisions stay global: the reader thread decides when the idle sweep runs
 //! (every minute of capture time) and tells every shard at the same frame; events a
@@ -20,6 +24,7 @@
 //! `max_buffered_bytes / N` bytes.
 
 use super::{Config, Pipeline, RunError};
+use crate::analysis::{Collector, Fact, Stats};
 use crate::capture::{Packet, Reader};
 use crate::decode::decode;
 use crate::model::At;
@@ -73,6 +78,17 @@ enum Output {
     NewFlow(FlowId),
     /// An unformatted event: its index in the shard's batch events.
     Event(usize),
+    /// A fact of the shard's collector: its index in the batch's facts; `flow` is
+    /// the connection of the event it came from (or that it names).
+    Fact {
+        flow: FlowId,
+        index: usize,
+    },
+    /// What an event the shard's collector consumed adds to the summary.
+    Counted {
+        flow: FlowId,
+        counts: Counts,
+    },
     /// An event the shard formatted: `text[head.0..head.1]`, the connection number,
     /// `text[tail.0..tail.1]` of the shard's batch text.
     Line {
@@ -138,6 +154,7 @@ struct ShardOutput {
     items: Vec<Item>,
     text: Vec<u8>,
     events: Vec<Event>,
+    facts: Vec<Option<Fact>>,
 }
 
 struct Item {
@@ -187,8 +204,14 @@ pub fn run(
             let (spent_tx, spent_rx) = mpsc::channel::<Spent>();
             spent_txs.push(spent_tx);
             let empty = empty_tx.clone();
+            let shard_sink = ShardSink {
+                format,
+                collector: sink.shard_collector(),
+            };
             shards.push(
-                scope.spawn(move || shard_loop(shard, cfg, format, &rx, &spent_rx, &out, &empty)),
+                scope.spawn(move || {
+                    shard_loop(shard, cfg, shard_sink, &rx, &spent_rx, &out, &empty)
+                }),
             );
         }
         drop(empty_tx);
@@ -200,9 +223,12 @@ pub fn run(
         let (packets, undecoded, read_result) = dispatcher.join().unwrap_or((0, 0, Ok(())));
         let mut summary = merged?;
         for shard in shards {
-            if let Ok(table) = shard.join() {
+            if let Ok((table, counted)) = shard.join() {
                 summary.evicted_flows += table.evicted_flows;
                 summary.emergencies += table.emergencies;
+                if let (Some(collector), Some(stats)) = (sink.collector(), counted) {
+                    collector.absorb(&stats);
+                }
             }
         }
         summary.packets = packets;
@@ -326,6 +352,17 @@ struct ShardWriter {
     text: Vec<u8>,
     /// Unformatted events of the batch, in one vector (not a box each).
     events: Vec<Event>,
+    /// The shard's statistics, when the sink is only that: events stop here.
+    collector: Option<Collector>,
+    /// The collector's facts of the batch.
+    facts: Vec<Option<Fact>>,
+}
+
+/// How a shard hands on its events: formatted, counted by its own collector, or as
+/// they are.
+struct ShardSink {
+    format: Option<Box<dyn LineFormat>>,
+    collector: Option<Collector>,
 }
 
 impl ShardWriter {
@@ -340,8 +377,23 @@ impl ShardWriter {
         });
     }
 
-    /// The event, formatted when the sink only prints.
+    /// The event, formatted when the sink only prints, counted here when it is only
+    /// statistics.
     fn event(&mut self, frame: u64, phase: Phase, event: Event) {
+        if let Some(collector) = &mut self.collector {
+            // A collector never fails to take an event.
+            let _ = Sink::event(collector, &event);
+            let facts: Vec<Fact> = collector.take_facts().collect();
+            for fact in facts {
+                self.fact(frame, phase, event.flow, fact);
+            }
+            let counts = Counts::of(&event.kind);
+            if counts != Counts::Nothing {
+                let flow = event.flow;
+                self.push(frame, phase, Output::Counted { flow, counts });
+            }
+            return;
+        }
         let start = self.text.len();
         let formatted = self
             .format
@@ -365,6 +417,24 @@ impl ShardWriter {
         self.push(frame, phase, output);
     }
 
+    /// A fact of the shard's collector, placed where the event that made it is.
+    fn fact(&mut self, frame: u64, phase: Phase, flow: FlowId, fact: Fact) {
+        self.facts.push(Some(fact));
+        let index = self.facts.len() - 1;
+        self.push(frame, phase, Output::Fact { flow, index });
+    }
+
+    /// The end of the capture for the shard's collector: facts of the connections
+    /// still open, and its counts.
+    fn finish(&mut self) -> Option<Stats> {
+        let (stats, facts) = self.collector.take()?.finish_shard();
+        for fact in facts {
+            let flow = fact.flow().unwrap_or(FlowId(0));
+            self.fact(u64::MAX, Phase::Finish, flow, fact);
+        }
+        Some(stats)
+    }
+
     fn take(&mut self, batch: u64) -> ShardOutput {
         ShardOutput {
             batch,
@@ -372,32 +442,37 @@ impl ShardWriter {
             items: std::mem::take(&mut self.items),
             text: std::mem::take(&mut self.text),
             events: std::mem::take(&mut self.events),
+            facts: std::mem::take(&mut self.facts),
         }
     }
 }
 
-/// One shard: an ordinary pipeline over the connections it owns; with `format`, its
-/// events leave it formatted. Returns its summary (the flow table's counters are the
-/// only part the merging thread does not count from events).
+/// One shard: an ordinary pipeline over the connections it owns; with a format, its
+/// events leave it formatted; with a collector, counted. Returns its summary (the flow
+/// table's counters are the only part the merging thread does not count from events)
+/// and its collector's counts.
 fn shard_loop(
     shard: usize,
     config: Config,
-    format: Option<Box<dyn LineFormat>>,
+    sink: ShardSink,
     work: &Receiver<Batch>,
     spent: &Receiver<Spent>,
     out: &SyncSender<ShardOutput>,
     emptied: &mpsc::Sender<Batch>,
-) -> Summary {
+) -> (Summary, Option<Stats>) {
     let mut pipeline = Pipeline::new(config);
     pipeline.shard = true;
     let mut writer = ShardWriter {
         shard,
         seq: 0,
-        format,
+        format: sink.format.filter(|_| sink.collector.is_none()),
         items: Vec::new(),
         text: Vec::new(),
         events: Vec::new(),
+        collector: sink.collector,
+        facts: Vec::new(),
     };
+    let mut counted = None;
     for batch in work.iter() {
         // Events the sink is done with come back to be freed here, where their
         // strings were allocated (freeing in the merging thread costs it more than the
@@ -445,16 +520,17 @@ fn shard_loop(
                     for e in pipeline.events.drain(..) {
                         writer.event(u64::MAX, Phase::Finish, e);
                     }
+                    counted = writer.finish();
                 }
             }
         }
         if out.send(writer.take(batch.id)).is_err() {
-            return pipeline.summary;
+            return (pipeline.summary, counted);
         }
         // The reader may have ended already; then the batch is simply freed.
         let _ = emptied.send(batch);
     }
-    pipeline.summary
+    (pipeline.summary, counted)
 }
 
 /// Merges the shards' output batch by batch and sends it to the sink in order.
@@ -478,6 +554,7 @@ fn merge(
             next += 1;
             let mut texts: Vec<Vec<u8>> = (0..shards).map(|_| Vec::new()).collect();
             let mut events: Vec<Vec<Event>> = (0..shards).map(|_| Vec::new()).collect();
+            let mut facts: Vec<Vec<Option<Fact>>> = (0..shards).map(|_| Vec::new()).collect();
             let mut items: Vec<Item> = Vec::new();
             for part in parts {
                 if let Some(slot) = texts.get_mut(part.shard) {
@@ -485,6 +562,9 @@ fn merge(
                 }
                 if let Some(slot) = events.get_mut(part.shard) {
                     *slot = part.events;
+                }
+                if let Some(slot) = facts.get_mut(part.shard) {
+                    *slot = part.facts;
                 }
                 items.extend(part.items);
             }
@@ -495,6 +575,7 @@ fn merge(
                 summary: &mut summary,
                 texts: &texts,
                 events: &mut events,
+                facts: &mut facts,
                 sink: &mut *sink,
                 ready: Vec::new(),
             };
@@ -530,6 +611,8 @@ struct Merger<'m> {
     texts: &'m [Vec<u8>],
     /// Each shard's unformatted events of this batch.
     events: &'m mut [Vec<Event>],
+    /// Each shard's collector facts of this batch.
+    facts: &'m mut [Vec<Option<Fact>>],
     sink: &'m mut dyn Sink,
     /// The group being written (kept to reuse its allocation).
     ready: Vec<(Phase, FlowId, Counts, Ready)>,
@@ -544,6 +627,10 @@ enum Ready {
         head: (usize, usize),
         tail: (usize, usize),
     },
+    /// Its index in the facts of the shard that made it.
+    Fact { shard: usize, index: usize },
+    /// Nothing to write: only counts.
+    Counted,
 }
 
 impl Merger<'_> {
@@ -569,6 +656,15 @@ impl Merger<'_> {
                     };
                     (e.flow, Counts::of(&e.kind), ready)
                 }
+                Output::Fact { flow, index } => (
+                    flow,
+                    Counts::Nothing,
+                    Ready::Fact {
+                        shard: item.shard,
+                        index,
+                    },
+                ),
+                Output::Counted { flow, counts } => (flow, counts, Ready::Counted),
                 Output::Line {
                     flow,
                     counts,
@@ -615,6 +711,21 @@ impl Merger<'_> {
                     let tail = text.get(tail.0..tail.1).unwrap_or_default();
                     self.sink.write_formatted(head, flow, tail)?;
                 }
+                Ready::Fact { shard, index } => {
+                    let slot = self.facts.get_mut(shard).and_then(|v| v.get_mut(index));
+                    if let (Some(mut fact), Some(collector)) =
+                        (slot.and_then(Option::take), self.sink.collector())
+                    {
+                        fact.renumber(flow);
+                        collector.apply(fact);
+                    }
+                }
+                Ready::Counted if counts == Counts::FlowEnd => {
+                    if let Some(collector) = self.sink.collector() {
+                        collector.connection_ended(flow);
+                    }
+                }
+                Ready::Counted => {}
             }
         }
         self.ready = ready;

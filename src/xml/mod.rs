@@ -14,7 +14,6 @@ pub mod ns;
 
 pub use element::{
     is_stream_name, parse_element, parse_element_prefix, parse_element_with, parse_start_tag, Attr,
-    ScanMode,
-    Element, ElementError, NsScope, Scratch, Tree,
+    Element, ElementError, NsScope, ScanMode, Scratch, Tree,
 };
 pub use framer::{Frame, FrameKind, Framer, Status};
