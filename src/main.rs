@@ -765,11 +765,14 @@ fn gen(args: &cli::GenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configuration of the event listing: presence digests only when something shows
-/// or counts them (NDJSON, Parquet, `--stats`); the text lines do not.
+/// The configuration of the event listing: what only other outputs read is not
+/// computed for the text lines. Presence digests only when something shows or counts
+/// them (NDJSON, Parquet, `--stats`); stanzas' census details also when a display
+/// filter may name them.
 fn dump_config(args: &cli::DumpArgs) -> anyhow::Result<xmppdump::pipeline::Config> {
     let mut config = args.common.config()?;
     config.presence_digests = args.json || args.stats || args.parquet.is_some();
+    config.stanza_details = config.presence_digests || args.display_filter.is_some();
     Ok(config)
 }
 

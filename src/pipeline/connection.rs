@@ -413,6 +413,7 @@ impl Conn<'_> {
                 digests: config.presence_digests,
                 keep_xml: config.keep_xml,
                 keys: config.keys.clone(),
+                details: config.stanza_details,
                 scan: config.xml_scan,
             };
             let session = Session::new(&config.limits, &options, transport, assumed_ns);

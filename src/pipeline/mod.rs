@@ -47,6 +47,10 @@ pub struct Config {
     /// Compute each presence's digest (`Stanza::digest`), which statistics, checks
     /// and NDJSON use; the text listing alone turns it off.
     pub presence_digests: bool,
+    /// Each stanza's census detail (caps, software, binary payloads, nested
+    /// namespaces), which statistics, NDJSON, Parquet and display filters use; the
+    /// text listing alone turns it off.
+    pub stanza_details: bool,
     /// How the element parser finds names, values and text: 16 bytes at a time
     /// (the default) or byte by byte, the reference the differential tests
     /// (`tests/blocks.rs`) compare it with.
@@ -64,6 +68,7 @@ impl Default for Config {
             keep_xml: false,
             jobs: 1,
             presence_digests: true,
+            stanza_details: true,
             xml_scan: crate::xml::ScanMode::Blocks,
         }
     }

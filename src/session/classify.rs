@@ -50,6 +50,10 @@ pub struct Settings {
     /// Each presence's [`content_digest`] (statistics and NDJSON use it; the text
     /// listing does not, and skips the work).
     pub digests: bool,
+    /// Each stanza's census detail (caps, software, binary payloads, nested
+    /// namespaces; statistics, NDJSON, Parquet and filters use it; the text listing
+    /// does not, and skips the work).
+    pub details: bool,
     /// How the element parser scans: 16 bytes at a time, or byte by byte (the
     /// reference, for the differential tests).
     pub scan: crate::xml::ScanMode,
@@ -60,6 +64,7 @@ impl Default for Settings {
         Settings {
             show_secrets: false,
             digests: true,
+            details: true,
             scan: crate::xml::ScanMode::Blocks,
         }
     }
@@ -166,7 +171,9 @@ fn stanza_event(
     if settings.digests && el.name() == "presence" {
         stanza.digest = Some(content_digest(el));
     }
-    stanza.detail = crate::census::extract::detail(el);
+    if settings.details {
+        stanza.detail = crate::census::extract::detail(el);
+    }
     let mut invalid = Vec::new();
     check_jids(
         &[("from", stanza.from()), ("to", stanza.to())],

@@ -55,6 +55,8 @@ pub struct Options {
     /// Also report each element's bytes ([`EventKind::Xml`]) for transcripts.
     pub keep_xml: bool,
     pub keys: Option<Arc<KeyStore>>,
+    /// Each stanza's census detail ([`classify::Settings::details`]).
+    pub details: bool,
     /// How the element parser scans ([`classify::Settings::scan`]).
     pub scan: crate::xml::ScanMode,
 }
@@ -126,6 +128,7 @@ impl Session {
         let settings = classify::Settings {
             show_secrets: options.show_secrets,
             digests: options.digests,
+            details: options.details,
             scan: options.scan,
         };
         let mut streams = [
