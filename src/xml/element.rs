@@ -59,7 +59,7 @@ impl Scan for ByteScan {
 /// 16 bytes at a time ([`blocks`]) where runs are long — attribute values, character
 /// data, the way to the next `<` — and byte by byte over names and white space, which
 /// are mostly shorter than a vector: classifying 16 bytes for a 4-byte name cost more
-/// than the byte loop (measured: 3 % more time for the event listing,
+/// than the byte loop (measured: 5 % more time for the event listing,
 /// docs/performance.md).
 struct BlockScan;
 
