@@ -178,6 +178,27 @@ fn statistics_are_the_same_for_1_2_3_and_5_shards() {
     same_stats_for_all_jobs("generated", &generated(), Config::default());
 }
 
+/// `packets`, all at `ns` nanoseconds.
+fn at(mut packets: Vec<Packet>, ns: i64) -> Vec<Packet> {
+    for packet in &mut packets {
+        packet.time = Timestamp(ns);
+    }
+    packets
+}
+
+/// The handshake and both stream headers of a c2s connection, the `n`th opened
+/// (its packets at `n`, `100 + n` and `200 + n` ns).
+fn open_c2s(c: &mut Conversation, n: i64) -> Vec<Packet> {
+    let mut packets = at(c.handshake(), n);
+    packets.extend(at(
+        c.send(true, client_header("example.org").as_bytes()),
+        100 + n,
+    ));
+    let header = server_header("example.org", "s", "");
+    packets.extend(at(c.send(false, header.as_bytes()), 200 + n));
+    packets
+}
+
 /// Presence fanned out over connections that sit in different shards: a server
 /// delivers each of Alice's presences to twelve contacts, each on a connection of its
 /// own (c2s), and over three s2s connections copies of one broadcast to the same
@@ -208,22 +229,8 @@ fn fan_out_groups_that_span_shards_are_counted_as_one_thread_counts_them() {
             )
         })
         .collect();
-    let at = |mut p: Vec<Packet>, ns: i64| {
-        for packet in &mut p {
-            packet.time = Timestamp(ns);
-        }
-        p
-    };
     for (i, c) in contacts.iter_mut().enumerate() {
-        packets.extend(at(c.handshake(), i as i64));
-        packets.extend(at(
-            c.send(true, client_header("example.org").as_bytes()),
-            100 + i as i64,
-        ));
-        packets.extend(at(
-            c.send(false, server_header("example.org", "s", "").as_bytes()),
-            200 + i as i64,
-        ));
+        packets.extend(open_c2s(c, i as i64));
         let bind = format!(
             "<iq type='result' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
              <jid>contact{i}@example.org/r</jid></bind></iq>"
@@ -313,23 +320,9 @@ fn bounded_tables_keep_the_same_rows_for_any_number_of_shards() {
             )
         })
         .collect();
-    let at = |mut p: Vec<Packet>, ns: i64| {
-        for packet in &mut p {
-            packet.time = Timestamp(ns);
-        }
-        p
-    };
     let mut packets: Vec<Packet> = Vec::new();
     for (i, c) in links.iter_mut().enumerate() {
-        packets.extend(at(c.handshake(), i as i64));
-        packets.extend(at(
-            c.send(true, client_header("example.org").as_bytes()),
-            100 + i as i64,
-        ));
-        packets.extend(at(
-            c.send(false, server_header("example.org", "s", "").as_bytes()),
-            200 + i as i64,
-        ));
+        packets.extend(open_c2s(c, i as i64));
     }
     for n in 0..PER_CONNECTION {
         for (i, c) in links.iter_mut().enumerate() {

@@ -356,6 +356,8 @@ struct ShardWriter {
     collector: Option<Collector>,
     /// The collector's facts of the batch.
     facts: Vec<Option<Fact>>,
+    /// The facts of one event, between the collector and `facts` (reused).
+    made: Vec<Fact>,
 }
 
 /// How a shard hands on its events: formatted, counted by its own collector, or as
@@ -383,10 +385,12 @@ impl ShardWriter {
         if let Some(collector) = &mut self.collector {
             // A collector never fails to take an event.
             let _ = Sink::event(collector, &event);
-            let facts: Vec<Fact> = collector.take_facts().collect();
-            for fact in facts {
+            let mut made = std::mem::take(&mut self.made);
+            made.extend(collector.take_facts());
+            for fact in made.drain(..) {
                 self.fact(frame, phase, event.flow, fact);
             }
+            self.made = made;
             let counts = Counts::of(&event.kind);
             if counts != Counts::Nothing {
                 let flow = event.flow;
@@ -471,6 +475,7 @@ fn shard_loop(
         events: Vec::new(),
         collector: sink.collector,
         facts: Vec::new(),
+        made: Vec::new(),
     };
     let mut counted = None;
     for batch in work.iter() {
