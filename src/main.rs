@@ -131,11 +131,33 @@ fn run(
 ) -> anyhow::Result<Summary> {
     let mut reader = input.open(progress)?;
     let jobs = config.jobs;
-    match xmppdump::pipeline::parallel::run(config, &mut reader, sink, jobs) {
+    ran(
+        &input,
+        xmppdump::pipeline::parallel::run(config, &mut reader, sink, jobs),
+    )
+}
+
+/// A run's summary, or its error said of `input`.
+fn ran(input: &Input, result: Result<Summary, RunError>) -> anyhow::Result<Summary> {
+    match result {
         Ok(summary) => Ok(summary),
         Err(RunError::Output(e)) => Err(e.into()),
         Err(RunError::Capture(e)) => Err(input.error(&e)),
     }
+}
+
+/// [`run`] for statistics alone: with `-j`, each thread collects its own connections'
+/// statistics and `collector` merges them (`parallel::run_stats`).
+fn run_stats(
+    input: Input,
+    config: Config,
+    collector: &mut Collector,
+    progress: bool,
+) -> anyhow::Result<Summary> {
+    let mut reader = input.open(progress)?;
+    let jobs = config.jobs;
+    let result = xmppdump::pipeline::parallel::run_stats(config, &mut reader, collector, jobs);
+    ran(&input, result)
 }
 
 /// Writes the completion script for `shell` (clap_complete) to standard output.
@@ -375,7 +397,7 @@ fn stats(args: &cli::StatsArgs) -> anyhow::Result<()> {
                     run(one_file(path), config, &mut both, true)?;
                 }
                 (None, None) => {
-                    run(one_file(path), config, &mut collector, true)?;
+                    run_stats(one_file(path), config, &mut collector, true)?;
                 }
             }
             collector.into_stats()

@@ -6,7 +6,6 @@
 //! story) depend on this contract, not on the printers (ripgrep keeps its `Sink` on
 //! the producer side the same way).
 
-use crate::analysis::Collector;
 use crate::model::{Event, FlowId};
 use serde::Serialize;
 use std::io;
@@ -49,16 +48,6 @@ pub trait Sink {
     /// A formatter that produces this sink's bytes on another thread, when the sink
     /// only prints (`-j`: the shards format, the merging thread only writes).
     fn line_format(&self) -> Option<Box<dyn LineFormat>> {
-        None
-    }
-    /// A collector each shard of `-j` runs over its own connections' events, when
-    /// this sink is only statistics: the shards' facts and counts come back through
-    /// [`Sink::collector`] instead of the events.
-    fn shard_collector(&self) -> Option<Collector> {
-        None
-    }
-    /// The collector that takes the shards' facts, in capture order, and counts.
-    fn collector(&mut self) -> Option<&mut Collector> {
         None
     }
     /// Writes one event a [`LineFormat`] of this sink formatted: `head`, the

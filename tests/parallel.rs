@@ -147,20 +147,38 @@ fn idle_sweeps_end_the_same_connections_at_the_same_place() {
     same_for_all_jobs("idle", &bytes, config);
 }
 
-/// The statistics of the capture with `jobs` threads.
+/// The statistics of the capture with `jobs` threads, collected on the shards
+/// (`run_stats`, as `xmppdump stats` does) or on the merging thread from the events
+/// (`run` with the collector as the sink, as when other sinks share the events).
 fn stats_with(bytes: &[u8], config: Config, jobs: usize) -> xmppdump::analysis::Stats {
+    stats_by(bytes, config, jobs, true)
+}
+
+fn stats_by(
+    bytes: &[u8],
+    config: Config,
+    jobs: usize,
+    on_shards: bool,
+) -> xmppdump::analysis::Stats {
     let mut reader = Reader::new(Cursor::new(bytes.to_vec())).unwrap();
     let mut collector = xmppdump::analysis::Collector::new("capture");
-    parallel::run(config, &mut reader, &mut collector, jobs).unwrap();
+    if on_shards {
+        parallel::run_stats(config, &mut reader, &mut collector, jobs).unwrap();
+    } else {
+        parallel::run(config, &mut reader, &mut collector, jobs).unwrap();
+    }
     collector.into_stats()
 }
 
 fn same_stats_for_all_jobs(name: &str, bytes: &[u8], config: Config) {
     let one = stats_with(bytes, config.clone(), 1);
     let tables = xmppdump::analysis::tables::tables(&one);
-    for jobs in [2, 3, 5] {
-        let many = stats_with(bytes, config.clone(), jobs);
-        assert!(many == one, "{name} -j {jobs}: the statistics differ");
+    for (jobs, on_shards) in [(2, true), (3, true), (5, true), (2, false)] {
+        let many = stats_by(bytes, config.clone(), jobs, on_shards);
+        assert!(
+            many == one,
+            "{name} -j {jobs} (on shards: {on_shards}): the statistics differ"
+        );
         assert_eq!(
             xmppdump::analysis::tables::tables(&many),
             tables,

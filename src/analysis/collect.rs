@@ -1128,12 +1128,4 @@ impl Sink for Collector {
         self.stats.packets += summary.packets;
         Ok(())
     }
-
-    fn shard_collector(&self) -> Option<Collector> {
-        Some(self.for_shard())
-    }
-
-    fn collector(&mut self) -> Option<&mut Collector> {
-        Some(self)
-    }
 }

@@ -174,6 +174,30 @@ fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     (h % shards.max(1) as u64) as usize
 }
 
+/// Where the merged output goes: any sink, or statistics that each shard collects
+/// on its own ([`run_stats`]).
+enum Target<'s> {
+    Sink(&'s mut dyn Sink),
+    Stats(&'s mut Collector),
+}
+
+impl Target<'_> {
+    fn sink(&mut self) -> &mut dyn Sink {
+        match self {
+            Target::Sink(sink) => &mut **sink,
+            Target::Stats(collector) => &mut **collector,
+        }
+    }
+
+    /// The collector that takes the shards' facts and counts.
+    fn collector(&mut self) -> Option<&mut Collector> {
+        match self {
+            Target::Sink(_) => None,
+            Target::Stats(collector) => Some(&mut **collector),
+        }
+    }
+}
+
 /// Runs the analysis on `jobs` threads; `jobs <= 1` is the ordinary pipeline.
 pub fn run(
     config: Config,
@@ -181,8 +205,29 @@ pub fn run(
     sink: &mut dyn Sink,
     jobs: usize,
 ) -> Result<Summary, RunError> {
+    run_to(config, reader, Target::Sink(sink), jobs)
+}
+
+/// Statistics on `jobs` threads: each shard runs a collector like `collector` over
+/// its own connections' events, and `collector` takes their facts in capture order
+/// and their counts at the end; the result equals one thread's (`tests/parallel.rs`).
+pub fn run_stats(
+    config: Config,
+    reader: &mut Reader,
+    collector: &mut Collector,
+    jobs: usize,
+) -> Result<Summary, RunError> {
+    run_to(config, reader, Target::Stats(collector), jobs)
+}
+
+fn run_to(
+    config: Config,
+    reader: &mut Reader,
+    mut target: Target<'_>,
+    jobs: usize,
+) -> Result<Summary, RunError> {
     if jobs <= 1 {
-        return Pipeline::new(config).run(reader, sink);
+        return Pipeline::new(config).run(reader, target.sink());
     }
     let mut shard_config = config.clone();
     shard_config.limits.max_flows = (config.limits.max_flows / jobs).max(1);
@@ -200,13 +245,13 @@ pub fn run(
             work_txs.push(tx);
             let out = out_tx.clone();
             let cfg = shard_config.clone();
-            let format = sink.line_format();
+            let format = target.sink().line_format();
             let (spent_tx, spent_rx) = mpsc::channel::<Spent>();
             spent_txs.push(spent_tx);
             let empty = empty_tx.clone();
             let shard_sink = ShardSink {
                 format,
-                collector: sink.shard_collector(),
+                collector: target.collector().map(|c| c.for_shard()),
             };
             shards.push(
                 scope.spawn(move || {
@@ -217,7 +262,7 @@ pub fn run(
         drop(empty_tx);
         drop(out_tx);
         let dispatcher = scope.spawn(move || dispatch(reader, &work_txs, &empty_rx));
-        let merged = merge(&out_rx, jobs, sink, &spent_txs);
+        let merged = merge(&out_rx, jobs, &mut target, &spent_txs);
         // Drain what the shards still send if the sink failed, so they can finish.
         for _ in out_rx.iter() {}
         let (packets, undecoded, read_result) = dispatcher.join().unwrap_or((0, 0, Ok(())));
@@ -226,14 +271,14 @@ pub fn run(
             if let Ok((table, counted)) = shard.join() {
                 summary.evicted_flows += table.evicted_flows;
                 summary.emergencies += table.emergencies;
-                if let (Some(collector), Some(stats)) = (sink.collector(), counted) {
+                if let (Some(collector), Some(stats)) = (target.collector(), counted) {
                     collector.absorb(&stats);
                 }
             }
         }
         summary.packets = packets;
         summary.undecoded_packets = undecoded;
-        sink.summary(&summary)?;
+        target.sink().summary(&summary)?;
         read_result?;
         Ok(summary)
     })
@@ -542,7 +587,7 @@ fn shard_loop(
 fn merge(
     out: &Receiver<ShardOutput>,
     shards: usize,
-    sink: &mut dyn Sink,
+    target: &mut Target<'_>,
     spent: &[mpsc::Sender<Spent>],
 ) -> Result<Summary, RunError> {
     let mut waiting: BTreeMap<u64, Vec<ShardOutput>> = BTreeMap::new();
@@ -581,7 +626,7 @@ fn merge(
                 texts: &texts,
                 events: &mut events,
                 facts: &mut facts,
-                sink: &mut *sink,
+                target: &mut *target,
                 ready: Vec::new(),
             };
             let mut group: Vec<Item> = Vec::new();
@@ -608,7 +653,7 @@ fn merge(
 }
 
 /// The merging thread's state while it writes one batch.
-struct Merger<'m> {
+struct Merger<'m, 't> {
     ids: &'m mut Ids,
     next_id: &'m mut u32,
     summary: &'m mut Summary,
@@ -618,7 +663,7 @@ struct Merger<'m> {
     events: &'m mut [Vec<Event>],
     /// Each shard's collector facts of this batch.
     facts: &'m mut [Vec<Option<Fact>>],
-    sink: &'m mut dyn Sink,
+    target: &'m mut Target<'t>,
     /// The group being written (kept to reuse its allocation).
     ready: Vec<(Phase, FlowId, Counts, Ready)>,
 }
@@ -638,7 +683,7 @@ enum Ready {
     Counted,
 }
 
-impl Merger<'_> {
+impl Merger<'_, '_> {
     /// Sends one group of output (same frame and phase): a packet's output in order; a
     /// sweep's or the end's by connection number, as a single pipeline orders them.
     fn emit(&mut self, group: &mut Vec<Item>) -> Result<(), RunError> {
@@ -707,26 +752,26 @@ impl Merger<'_> {
                     let event = self.events.get_mut(shard).and_then(|v| v.get_mut(index));
                     if let Some(e) = event {
                         e.flow = flow;
-                        self.sink.event(e)?;
+                        self.target.sink().event(e)?;
                     }
                 }
                 Ready::Line { shard, head, tail } => {
                     let text = self.texts.get(shard).map(Vec::as_slice).unwrap_or_default();
                     let head = text.get(head.0..head.1).unwrap_or_default();
                     let tail = text.get(tail.0..tail.1).unwrap_or_default();
-                    self.sink.write_formatted(head, flow, tail)?;
+                    self.target.sink().write_formatted(head, flow, tail)?;
                 }
                 Ready::Fact { shard, index } => {
                     let slot = self.facts.get_mut(shard).and_then(|v| v.get_mut(index));
                     if let (Some(mut fact), Some(collector)) =
-                        (slot.and_then(Option::take), self.sink.collector())
+                        (slot.and_then(Option::take), self.target.collector())
                     {
                         fact.renumber(flow);
                         collector.apply(fact);
                     }
                 }
                 Ready::Counted if counts == Counts::FlowEnd => {
-                    if let Some(collector) = self.sink.collector() {
+                    if let Some(collector) = self.target.collector() {
                         collector.connection_ended(flow);
                     }
                 }
