@@ -14,21 +14,10 @@ use xmppdump::output::ndjson::Ndjson;
 use xmppdump::pipeline::{parallel, Config};
 use xmppdump::xml::{self, blocks, class, NsScope, ScanMode, Scratch};
 
-const CLASSES: [u8; 8] = [
-    class::NAME,
-    class::SPACE,
-    class::LT,
-    class::STOP_IN_APOS,
-    class::STOP_IN_QUOT,
-    class::TEXT_SPECIAL,
-    class::ATTR_SPECIAL,
-    class::NAME_START,
-];
-
 /// Every class at every position (and a little past the end).
 fn scans_agree(bytes: &[u8]) {
     for at in 0..bytes.len() + 2 {
-        for classes in CLASSES {
+        for classes in class::ALL {
             assert_eq!(
                 blocks::skip(bytes, at, classes),
                 class::skip_while(bytes, at, classes),

@@ -127,10 +127,10 @@ impl Census {
 
 /// True when sighting `a` (`file#frame`) comes before `b` in the same file.
 fn earlier_in_file(a: &str, b: &str) -> bool {
-    let frame = |s: &str| {
-        s.rsplit_once('#')
-            .and_then(|(file, n)| Some((file.to_owned(), n.parse::<u64>().ok()?)))
-    };
+    fn frame(s: &str) -> Option<(&str, u64)> {
+        let (file, n) = s.rsplit_once('#')?;
+        Some((file, n.parse().ok()?))
+    }
     match (frame(a), frame(b)) {
         (Some((fa, na)), Some((fb, nb))) => fa == fb && na < nb,
         _ => false,

@@ -514,7 +514,7 @@ fn shard_loop(
     let mut writer = ShardWriter {
         shard,
         seq: 0,
-        format: sink.format.filter(|_| sink.collector.is_none()),
+        format: sink.format,
         items: Vec::new(),
         text: Vec::new(),
         events: Vec::new(),

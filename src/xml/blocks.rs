@@ -108,36 +108,36 @@ fn mask16(bytes: &[u8; LANES], classes: u8) -> Option<u32> {
 /// is not in `classes`, or the length (`at` when it is past the end).
 #[inline(always)]
 pub fn skip(bytes: &[u8], at: usize, classes: u8) -> usize {
-    let mut i = at;
-    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<LANES>) {
-        let Some(inside) = mask16(chunk, classes) else {
-            break;
-        };
-        let outside = !inside & 0xFFFF;
-        if outside != 0 {
-            return i + outside.trailing_zeros() as usize;
-        }
-        i += LANES;
-    }
-    // The last 15 bytes or fewer, and classes without a vector mask: byte by byte.
-    class::skip_while(bytes, i, classes)
+    first(bytes, at, classes, false)
 }
 
 /// [`class::find`] 16 bytes at a time: the first position from `at` whose byte is in
 /// `classes`, or the length (`at` when it is past the end).
 #[inline(always)]
 pub fn find(bytes: &[u8], at: usize, classes: u8) -> usize {
+    first(bytes, at, classes, true)
+}
+
+/// The first position from `at` whose byte is in `classes` (`inside`) or not.
+#[inline(always)]
+fn first(bytes: &[u8], at: usize, classes: u8, inside: bool) -> usize {
     let mut i = at;
     while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<LANES>) {
-        let Some(inside) = mask16(chunk, classes) else {
+        let Some(mask) = mask16(chunk, classes) else {
             break;
         };
-        if inside != 0 {
-            return i + inside.trailing_zeros() as usize;
+        let wanted = if inside { mask } else { !mask & 0xFFFF };
+        if wanted != 0 {
+            return i + wanted.trailing_zeros() as usize;
         }
         i += LANES;
     }
-    class::find(bytes, i, classes)
+    // The last 15 bytes or fewer, and classes without a vector mask: byte by byte.
+    if inside {
+        class::find(bytes, i, classes)
+    } else {
+        class::skip_while(bytes, i, classes)
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,17 @@ pub const TEXT_SPECIAL: u8 = 1 << 5;
 pub const ATTR_SPECIAL: u8 = 1 << 6;
 /// `<`: where character data ends and markup starts (XML 1.0 §2.4).
 pub const LT: u8 = 1 << 7;
+/// Every class, one bit each (for tests that go through them all).
+pub const ALL: [u8; 8] = [
+    NAME_START,
+    NAME,
+    SPACE,
+    STOP_IN_APOS,
+    STOP_IN_QUOT,
+    TEXT_SPECIAL,
+    ATTR_SPECIAL,
+    LT,
+];
 
 // Indexing in a constant cannot panic at run time: it is evaluated by the compiler.
 #[allow(clippy::indexing_slicing)]

@@ -284,7 +284,7 @@ pub struct Scratch {
     local: Vec<(&'static str, Cow<'static, str>)>,
     open: Vec<Open<'static>>,
     /// How to scan ([`ScanMode::Blocks`] unless a differential test asks).
-    pub mode: ScanMode,
+    mode: ScanMode,
 }
 
 /// Most entries a kept vector may hold room for: a huge element's vectors are freed,
