@@ -18,11 +18,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Appends `n` as exactly `width` decimal digits (zero-padded; higher digits dropped).
+/// Filled from the right with division by the constant 10 (a multiply), not by a
+/// power of ten held in a variable (a hardware division per digit).
 fn push_digits(out: &mut String, n: u64, width: u32) {
-    let mut div = 10u64.pow(width.saturating_sub(1));
-    while div > 0 {
-        out.push(char::from(b'0' + (n / div % 10) as u8));
-        div /= 10;
+    let mut digits = [b'0'; 20];
+    let width = (width as usize).min(digits.len());
+    let mut rest = n;
+    for slot in digits.iter_mut().take(width).rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    for &digit in digits.get(..width).unwrap_or_default() {
+        out.push(char::from(digit));
     }
 }
 
@@ -116,6 +123,22 @@ mod tests {
                 assert_eq!(rfc3339(t), by_format(t), "{secs}");
             }
             secs = secs.saturating_mul(3).saturating_add(7) % (i64::MAX / 4_000_000_000);
+        }
+    }
+
+    /// Exactly `width` digits, zero-padded, higher digits dropped: as `format!` of the
+    /// number modulo 10^width.
+    #[test]
+    fn digits_equal_format() {
+        let mut n: u64 = 0;
+        for _ in 0..500 {
+            for width in 1..=9u32 {
+                let mut s = String::new();
+                push_digits(&mut s, n, width);
+                let w = width as usize;
+                assert_eq!(s, format!("{:0w$}", n % 10u64.pow(width)), "{n} {width}");
+            }
+            n = n.wrapping_mul(31).wrapping_add(17) % 100_000_000_000;
         }
     }
 }

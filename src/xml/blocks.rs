@@ -18,7 +18,7 @@
 //! measured slower on XMPP, whose names and values are mostly shorter than a block:
 //! docs/performance.md.
 
-use super::class::{self, LT, NAME, SPACE, STOP_IN_APOS, STOP_IN_QUOT, TEXT_SPECIAL};
+use super::class::{self, LT, NAME, SPACE, STOP_IN_APOS, STOP_IN_QUOT, TEXT_SPECIAL, TEXT_STOP};
 use wide::u8x16;
 
 /// Bytes per vector.
@@ -33,6 +33,7 @@ struct Block {
     stop_in_apos: u64,
     stop_in_quot: u64,
     text_special: u64,
+    text_stop: u64,
 }
 
 impl Block {
@@ -46,6 +47,7 @@ impl Block {
             STOP_IN_APOS => Some(self.stop_in_apos),
             STOP_IN_QUOT => Some(self.stop_in_quot),
             TEXT_SPECIAL => Some(self.text_special),
+            TEXT_STOP => Some(self.text_stop),
             _ => None,
         }
     }
@@ -95,6 +97,7 @@ fn classify16(bytes: [u8; LANES]) -> Block {
         stop_in_apos: bits(stop | eq(v, b'\'')),
         stop_in_quot: bits(stop | eq(v, b'"')),
         text_special: bits(amp | cr),
+        text_stop: bits(lt | amp | cr),
     }
 }
 
@@ -144,7 +147,15 @@ fn first(bytes: &[u8], at: usize, classes: u8, inside: bool) -> usize {
 mod tests {
     use super::*;
 
-    const CLASSES: [u8; 6] = [NAME, SPACE, LT, STOP_IN_APOS, STOP_IN_QUOT, TEXT_SPECIAL];
+    const CLASSES: [u8; 7] = [
+        NAME,
+        SPACE,
+        LT,
+        STOP_IN_APOS,
+        STOP_IN_QUOT,
+        TEXT_SPECIAL,
+        TEXT_STOP,
+    ];
 
     /// Every byte value, in every lane: the vector classification equals the table.
     #[test]

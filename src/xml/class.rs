@@ -23,8 +23,12 @@ pub const TEXT_SPECIAL: u8 = 1 << 5;
 pub const ATTR_SPECIAL: u8 = 1 << 6;
 /// `<`: where character data ends and markup starts (XML 1.0 §2.4).
 pub const LT: u8 = 1 << 7;
-/// Every class, one bit each (for tests that go through them all).
-pub const ALL: [u8; 8] = [
+/// Where a run of character data stops: markup, or a byte §2.11 and §4.1 replace
+/// (one scan instead of one for each).
+pub const TEXT_STOP: u8 = LT | TEXT_SPECIAL;
+/// Every class the scanners are asked for: one bit each, and [`TEXT_STOP`] (for tests
+/// that go through them all).
+pub const ALL: [u8; 9] = [
     NAME_START,
     NAME,
     SPACE,
@@ -33,6 +37,7 @@ pub const ALL: [u8; 8] = [
     TEXT_SPECIAL,
     ATTR_SPECIAL,
     LT,
+    TEXT_STOP,
 ];
 
 // Indexing in a constant cannot panic at run time: it is evaluated by the compiler.

@@ -281,8 +281,8 @@ fn syntax_owned(what: String) -> ElementError {
 pub struct Scratch {
     nodes: Vec<Node<'static>>,
     attrs: Vec<Attr<'static>>,
-    local: Vec<(&'static str, Cow<'static, str>)>,
-    open: Vec<Open<'static>>,
+    local: Vec<Declared>,
+    open: Vec<Open>,
     /// How to scan ([`ScanMode::Blocks`] unless a differential test asks).
     mode: ScanMode,
 }
@@ -367,11 +367,13 @@ fn parse_with<'a, S: Scan>(
     parser.prefix = prefix;
     parser.tree.nodes = recycle(std::mem::take(&mut scratch.nodes));
     parser.tree.attrs = recycle(std::mem::take(&mut scratch.attrs));
-    parser.local = recycle(std::mem::take(&mut scratch.local));
-    parser.open = recycle(std::mem::take(&mut scratch.open));
+    parser.local = std::mem::take(&mut scratch.local);
+    parser.local.clear();
+    parser.open = std::mem::take(&mut scratch.open);
+    parser.open.clear();
     let result = parser.element();
-    scratch.local = recycle(parser.local);
-    scratch.open = recycle(parser.open);
+    scratch.local = keep_small(parser.local);
+    scratch.open = keep_small(parser.open);
     match result {
         Ok(()) => Ok((parser.tree, parser.pos)),
         Err(e) => {
@@ -424,10 +426,39 @@ pub fn parse_start_tag<'a>(
         bindings: parser
             .local
             .iter()
-            .map(|(prefix, uri)| ((*prefix).to_owned(), uri.as_ref().to_owned()))
+            .map(|d| {
+                let prefix = parser.slice(d.prefix.0, d.prefix.1).to_owned();
+                (prefix, parser.uri(&d.uri).into_owned())
+            })
             .collect(),
     };
     Ok((parser.tree, own))
+}
+
+/// A namespace declared inside the element being parsed (`xmlns` or `xmlns:p`), by
+/// position in the text like [`Open`].
+#[derive(Debug)]
+struct Declared {
+    /// The prefix (empty for the default namespace): `text[prefix.0..prefix.1]`.
+    prefix: (usize, usize),
+    uri: Uri,
+}
+
+/// Where a declared URI lies: in the text, or decoded (it held a reference).
+#[derive(Debug)]
+enum Uri {
+    At(usize, usize),
+    Owned(String),
+}
+
+/// Empties `v` for the next element, or frees it when it grew large, so what each
+/// stream direction keeps stays small.
+fn keep_small<T>(mut v: Vec<T>) -> Vec<T> {
+    if v.capacity() > KEEP_AT_MOST {
+        return Vec::new();
+    }
+    v.clear();
+    v
 }
 
 /// The scanner: a position in the element's text and the tree built so far.
@@ -439,20 +470,22 @@ struct Parser<'a, S> {
     /// The stream header's bindings, borrowed, never copied per stanza.
     base: &'a NsScope,
     /// Declarations made inside the element being parsed, innermost last.
-    local: Vec<(&'a str, Cow<'a, str>)>,
+    local: Vec<Declared>,
     /// Elements whose end tag has not been seen yet, innermost last.
-    open: Vec<Open<'a>>,
+    open: Vec<Open>,
     /// Parsing the element at the start of a longer text, at most this deep: stop
     /// after its end tag ([`parse_element_prefix`]).
     prefix: Option<usize>,
     tree: Tree<'a>,
 }
 
-/// An element whose end tag has not been seen yet.
+/// An element whose end tag has not been seen yet. Positions, not borrowed strings,
+/// so the vector passes from one element to the next as it is (no [`recycle`]).
 #[derive(Debug)]
-struct Open<'a> {
+struct Open {
     index: usize,
-    qname: &'a str,
+    /// The qualified name: `text[qname.0..qname.1]`.
+    qname: (usize, usize),
     /// `Parser::local` length before its declarations.
     mark: usize,
 }
@@ -498,16 +531,26 @@ impl<'a, S: Scan> Parser<'a, S> {
         loop {
             // Tags often follow each other directly: look at the next byte first.
             let bytes = self.text.as_bytes();
-            let lt = if self.byte(self.pos) == Some(b'<') {
-                Some(self.pos)
+            // One scan finds the end of the character data and whether it holds
+            // anything to replace; only then is the rest searched for `<` alone.
+            let (lt, special) = if self.byte(self.pos) == Some(b'<') {
+                (Some(self.pos), false)
             } else {
-                Some(self.scan.find(bytes, self.pos, class::LT)).filter(|&i| i < bytes.len())
+                let stop = self.scan.find(bytes, self.pos, class::TEXT_STOP);
+                match self.byte(stop) {
+                    Some(b'<') => (Some(stop), false),
+                    None => (None, false),
+                    Some(_) => {
+                        let lt = self.scan.find(bytes, stop, class::LT);
+                        (Some(lt).filter(|&i| i < bytes.len()), true)
+                    }
+                }
             };
             let text_end = lt.unwrap_or(self.text.len());
             if let Some(top) = self.open.last().map(|o| o.index) {
                 if text_end > self.pos {
                     let raw = self.slice(self.pos, text_end);
-                    let text = if self.scan.find(bytes, self.pos, class::TEXT_SPECIAL) < text_end {
+                    let text = if special {
                         decode(raw, Normalise::Text)?
                     } else {
                         Cow::Borrowed(raw)
@@ -523,10 +566,10 @@ impl<'a, S: Scan> Parser<'a, S> {
                         .open
                         .pop()
                         .ok_or_else(|| syntax("end tag without a start tag"))?;
-                    if top.qname != qname {
+                    let expected = self.slice(top.qname.0, top.qname.1);
+                    if expected != qname {
                         return Err(syntax_owned(format!(
-                            "expected '</{}>', found '</{qname}>'",
-                            top.qname
+                            "expected '</{expected}>', found '</{qname}>'"
                         )));
                     }
                     self.local.truncate(top.mark);
@@ -551,6 +594,7 @@ impl<'a, S: Scan> Parser<'a, S> {
                         self.local.truncate(mark);
                     } else {
                         let index = self.tree.nodes.len().saturating_sub(1);
+                        let qname = (lt + 1, lt + 1 + qname.len());
                         self.open.push(Open { index, qname, mark });
                     }
                     self.pos = after;
@@ -728,17 +772,19 @@ impl<'a, S: Scan> Parser<'a, S> {
         };
         let len = end - start;
         let declared = if key == "xmlns" {
-            Some("")
+            Some(key_end..key_end)
         } else {
-            key.strip_prefix("xmlns:")
+            key.starts_with("xmlns:").then_some(from + 6..key_end)
         };
-        let duplicate = match declared {
-            Some(prefix) => self
-                .local
-                .get(mark..)
-                .unwrap_or_default()
-                .iter()
-                .any(|(p, _)| same(p, prefix)),
+        let duplicate = match &declared {
+            Some(prefix) => {
+                let prefix = self.slice(prefix.start, prefix.end);
+                self.local
+                    .get(mark..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|d| same(self.slice(d.prefix.0, d.prefix.1), prefix))
+            }
             None => self
                 .tree
                 .attrs
@@ -751,7 +797,13 @@ impl<'a, S: Scan> Parser<'a, S> {
             return Err(syntax_owned(format!("duplicate attribute '{key}'")));
         }
         match declared {
-            Some(prefix) => self.local.push((prefix, value)),
+            Some(prefix) => self.local.push(Declared {
+                prefix: (prefix.start, prefix.end),
+                uri: match value {
+                    Cow::Borrowed(_) => Uri::At(start, end),
+                    Cow::Owned(uri) => Uri::Owned(uri),
+                },
+            }),
             None => self.tree.attrs.push(Attr { name: key, value }),
         }
         Ok(start + len + 1)
@@ -760,9 +812,22 @@ impl<'a, S: Scan> Parser<'a, S> {
     /// Namespaces in XML §6: the innermost declaration of `prefix` (an empty value
     /// undeclares), else the stream header's.
     fn resolve(&self, prefix: &str) -> Option<Cow<'a, str>> {
-        match self.local.iter().rev().find(|(p, _)| same(p, prefix)) {
-            Some((_, uri)) => (!uri.is_empty()).then(|| uri.clone()),
+        let declared = self
+            .local
+            .iter()
+            .rev()
+            .find(|d| same(self.slice(d.prefix.0, d.prefix.1), prefix));
+        match declared {
+            Some(d) => Some(self.uri(&d.uri)).filter(|uri| !uri.is_empty()),
             None => self.base.resolve(prefix).map(Cow::Borrowed),
+        }
+    }
+
+    /// A declared namespace's URI: borrowed from the text unless it was decoded.
+    fn uri(&self, uri: &Uri) -> Cow<'a, str> {
+        match uri {
+            Uri::At(start, end) => Cow::Borrowed(self.slice(*start, *end)),
+            Uri::Owned(uri) => Cow::Owned(uri.clone()),
         }
     }
 }
