@@ -3,7 +3,8 @@
 //! Input: a capture reader; output: events to a sink in the order a single
 //! [`Pipeline`] would produce them, and the same summary. A reader thread decodes
 //! each packet only far enough to find its connection and sends it, in batches, to the
-//! shard that owns the connection (by a hash of the address pair); each shard is an
+//! shard that owns the connection (the least loaded when it was first seen,
+//! [`Placement`]); each shard is an
 //! ordinary pipeline over its own connections. This thread merges the shards' events
 //! batch by batch, ordered by frame, and renumbers connections in order of first
 //! packet, as the single pipeline numbers them.
@@ -165,13 +166,60 @@ struct Item {
     output: Output,
 }
 
-/// The shard that owns the connection between `a` and `b` (either order).
-fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
+/// Connections placed when first seen: at most this many (a few MiB); later ones
+/// go by hash.
+const MAX_PLACED: usize = 1 << 16;
+
+/// Which shard owns each connection. A connection seen for the first time goes to
+/// the shard that has been sent the fewest bytes so far, and stays there: a hash of
+/// the address pair spreads a few hundred busy connections unevenly (13 % apart on
+/// the benchmark capture, so one core waited for the other), placing them by load
+/// does not. Placements are kept by the pair's 64-bit hash, at most [`MAX_PLACED`];
+/// once that is full, new connections go by the hash alone, as before. Any rule that
+/// always sends a connection's packets to the same shard gives the same output
+/// (tests/parallel.rs), and this one depends only on the capture, so runs repeat.
+struct Placement {
+    placed: HashMap<u64, u32, foldhash::fast::FixedState>,
+    /// Packet bytes sent to each shard so far.
+    load: Vec<u64>,
+}
+
+impl Placement {
+    fn new(shards: usize) -> Placement {
+        Placement {
+            placed: HashMap::default(),
+            load: vec![0; shards.max(1)],
+        }
+    }
+
+    /// The shard of the connection between `a` and `b` (either order), which is
+    /// sent `bytes` more.
+    fn shard(&mut self, a: SocketAddr, b: SocketAddr, bytes: usize) -> usize {
+        let pair = pair_hash(a, b);
+        let shards = self.load.len();
+        let shard = match self.placed.get(&pair) {
+            Some(&shard) => shard as usize,
+            None if self.placed.len() < MAX_PLACED => {
+                let lightest = (0..shards)
+                    .min_by_key(|&i| self.load.get(i).copied().unwrap_or(u64::MAX))
+                    .unwrap_or(0);
+                self.placed.insert(pair, lightest as u32);
+                lightest
+            }
+            None => (pair % shards as u64) as usize,
+        };
+        if let Some(load) = self.load.get_mut(shard) {
+            *load += bytes as u64;
+        }
+        shard
+    }
+}
+
+/// A fixed hash of the address pair, the same in either order. foldhash costs a
+/// fraction of SipHash on the reading thread, which every packet passes.
+fn pair_hash(a: SocketAddr, b: SocketAddr) -> u64 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    // Any fixed hash gives the same output (tests/parallel.rs); foldhash costs a
-    // fraction of SipHash on the reading thread, which every packet passes.
-    let h = foldhash::fast::FixedState::with_seed(0).hash_one((lo, hi));
-    (h % shards.max(1) as u64) as usize
+    foldhash::fast::FixedState::with_seed(0).hash_one((lo, hi))
 }
 
 /// Where the merged output goes: any sink, or statistics that each shard collects
@@ -308,6 +356,7 @@ fn dispatch(
         },
     };
     let mut batches: Vec<Batch> = (0..n).map(|_| new_batch(0)).collect();
+    let mut placement = Placement::new(n);
     let mut batch_id = 0u64;
     let mut in_batch = 0usize;
     let mut batch_bytes = 0usize;
@@ -351,7 +400,7 @@ fn dispatch(
             }
         }
         let shard = match decode(packet.linktype, packet.data) {
-            Ok(Some(segment)) => shard_of(segment.src, segment.dst, n),
+            Ok(Some(segment)) => placement.shard(segment.src, segment.dst, packet.data.len()),
             Ok(None) => continue,
             Err(_) => {
                 undecoded += 1;
