@@ -31,6 +31,8 @@ use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The collector's maps: foldhash, seeded per process (keys come from the wire).
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -186,6 +188,11 @@ pub struct Collector {
     /// A shard's collector: hashes of the talkers and pairs it has named to the
     /// merging thread (at most [`MAX_NAMED`]; beyond, names travel every time).
     named: HashSet<u64, foldhash::fast::RandomState>,
+    /// Whether the merging thread's talkers and conversations tables are full, shared
+    /// with its shards: a full table takes no new rows, so from then on the shards
+    /// stop sending names (set only once a table is full, never cleared, so when a
+    /// shard sees it changes no result).
+    full: Arc<TablesFull>,
     /// The merging thread's talkers and conversations, by the hash of their key.
     talkers_by_hash: Map<u64, (Box<str>, Counter)>,
     conversations_by_hash: Map<u64, (Box<str>, u64)>,
@@ -224,6 +231,7 @@ impl Collector {
             facts: None,
             absorbed: None,
             named: HashSet::default(),
+            full: Arc::default(),
             talkers_by_hash: Map::default(),
             conversations_by_hash: Map::default(),
         }
@@ -237,6 +245,7 @@ impl Collector {
         shard.slow_threshold_us = self.slow_threshold_us;
         shard.zlib_what_if = self.zlib_what_if.as_ref().map(ZlibWhatIf::like);
         shard.facts = Some(Vec::new());
+        shard.full = Arc::clone(&self.full);
         shard
     }
 
@@ -299,6 +308,9 @@ impl Collector {
                     let mut c = Counter::default();
                     c.add(t.bytes);
                     self.talkers_by_hash.insert(t.hash, (name, c));
+                    if self.talkers_by_hash.len() >= MAX_LISTED {
+                        self.full.talkers.store(true, Ordering::Relaxed);
+                    }
                 } else {
                     self.stats.talkers_dropped.add(t.bytes);
                 }
@@ -311,6 +323,9 @@ impl Collector {
                     .filter(|_| self.conversations_by_hash.len() < MAX_LISTED)
                 {
                     self.conversations_by_hash.insert(c.hash, (name, 1));
+                    if self.conversations_by_hash.len() >= MAX_LISTED {
+                        self.full.conversations.store(true, Ordering::Relaxed);
+                    }
                 } else {
                     self.stats.conversations_dropped += 1;
                 }
@@ -646,7 +661,8 @@ impl Collector {
             None => bare_or_whole(from),
         };
         if self.facts.is_some() {
-            let named = name_row(&mut self.named, b't', &bare, bytes);
+            let full = self.full.talkers.load(Ordering::Relaxed);
+            let named = name_row(&mut self.named, full, b't', &bare, bytes);
             self.emit(Fact::Talker(named));
             return;
         }
@@ -693,7 +709,8 @@ impl Collector {
             pair.push(' ');
             pair.push_str(&second);
             if self.facts.is_some() {
-                let named = name_row(&mut self.named, b'c', pair, 1);
+                let full = self.full.conversations.load(Ordering::Relaxed);
+                let named = name_row(&mut self.named, full, b'c', pair, 1);
                 self.emit(Fact::Conversation(named));
             } else if let Some(n) = self.conversations.get_mut(pair.as_str()) {
                 *n += 1;
@@ -1003,17 +1020,31 @@ impl Collector {
 }
 
 /// A row of a bounded table for the merging thread: its hash, and its key the first
-/// time this shard names it (`named` remembers which, up to [`MAX_NAMED`]).
+/// time this shard names it (`named` remembers which, up to [`MAX_NAMED`]), unless
+/// the table is `full` (a key would not be kept).
 fn name_row(
     named: &mut HashSet<u64, foldhash::fast::RandomState>,
+    full: bool,
     tag: u8,
     key: &str,
     bytes: u64,
 ) -> Named {
     let hash = fnv::of(&[&[tag], key.as_bytes()]);
-    let first = named.len() < MAX_NAMED && named.insert(hash);
-    let name = (first || !named.contains(&hash)).then(|| key.into());
+    let name = if full {
+        None
+    } else {
+        let first = named.len() < MAX_NAMED && named.insert(hash);
+        (first || !named.contains(&hash)).then(|| key.into())
+    };
     Named { hash, name, bytes }
+}
+
+/// Whether the merging thread's bounded tables by hash are full ([`Collector`]'s
+/// `full`).
+#[derive(Debug, Default)]
+struct TablesFull {
+    talkers: AtomicBool,
+    conversations: AtomicBool,
 }
 
 /// (direction, stream, sender, recipient) as one 64-bit FNV-1a hash.
