@@ -455,8 +455,8 @@ pub struct Common {
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
 
-    /// Analyse on N threads, connections shared out by address; the output is the
-    /// same as with one (files only).
+    /// Analyse on N threads, each connection on the least loaded when first seen; the
+    /// output is the same as with one (files only).
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
     pub jobs: usize,
 

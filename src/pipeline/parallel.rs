@@ -865,3 +865,52 @@ impl Merger<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(host: u8, port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, host], port))
+    }
+
+    /// A connection keeps its shard in both directions; a new one goes to the shard
+    /// sent the fewest bytes so far.
+    #[test]
+    fn connections_go_to_the_lightest_shard_and_stay() {
+        let mut placement = Placement::new(3);
+        let server = addr(1, 5222);
+        let a = placement.shard(addr(2, 4000), server, 1000);
+        let b = placement.shard(addr(3, 4000), server, 10);
+        let c = placement.shard(addr(4, 4000), server, 10);
+        assert_eq!(vec![a, b, c], vec![0, 1, 2]);
+        // Shard 1 and 2 hold 10 bytes each, shard 0 1000: the next goes to 1.
+        assert_eq!(placement.shard(addr(5, 4000), server, 500), 1);
+        // The same connections, either direction, whatever the loads now.
+        assert_eq!(placement.shard(server, addr(2, 4000), 1), a);
+        assert_eq!(placement.shard(addr(4, 4000), server, 1), c);
+        assert_eq!(placement.load, vec![1001, 510, 11]);
+    }
+
+    /// Past `MAX_PLACED` connections, new ones go by the hash of their pair (still
+    /// the same shard every time), and the placed ones keep theirs.
+    #[test]
+    fn beyond_the_placement_table_connections_go_by_hash() {
+        let mut placement = Placement::new(2);
+        let server = addr(1, 5222);
+        let client = |i: usize| SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 4000));
+        let first = placement.shard(client(0), server, 1);
+        for i in 1..MAX_PLACED {
+            placement.shard(client(i), server, 1);
+        }
+        assert_eq!(placement.placed.len(), MAX_PLACED);
+        for port in [1u16, 2, 3] {
+            let late = SocketAddr::from(([10, 0, 1, 9], port));
+            let by_hash = (pair_hash(late, server) % 2) as usize;
+            assert_eq!(placement.shard(late, server, 1), by_hash);
+            assert_eq!(placement.shard(server, late, 1), by_hash);
+        }
+        assert_eq!(placement.placed.len(), MAX_PLACED);
+        assert_eq!(placement.shard(server, client(0), 1), first);
+    }
+}
