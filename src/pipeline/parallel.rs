@@ -596,9 +596,9 @@ fn shard_loop(
     };
     let mut counted = None;
     for batch in work.iter() {
-        // Events the sink is done with come back to be freed here, where their
-        // strings were allocated (freeing in the merging thread costs it more than the
-        // sink); one vector is kept for the next batch's events.
+        // The vectors of batches the merging thread is done with come back: their
+        // events are freed here, where their strings were allocated, and the vectors
+        // are filled again ([`Spent`]).
         while let Ok(returned) = spent.try_recv() {
             reuse(&mut writer.events, returned.events);
             reuse(&mut writer.items, returned.items);

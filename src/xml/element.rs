@@ -311,12 +311,8 @@ impl Scratch {
 /// lifetime: collecting an emptied `vec::IntoIter` into a vector of a type with the
 /// same layout reuses the buffer (the standard library's in-place collection; were it
 /// not to, this would only allocate again). Buffers beyond [`KEEP_AT_MOST`] are freed.
-fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
-    if v.capacity() > KEEP_AT_MOST {
-        return Vec::new();
-    }
-    v.clear();
-    v.into_iter().filter_map(|_| None).collect()
+fn recycle<T, U>(v: Vec<T>) -> Vec<U> {
+    keep_small(v).into_iter().filter_map(|_| None).collect()
 }
 
 /// Parses a complete element. `scope` holds the bindings of the stream header.
