@@ -380,3 +380,49 @@ fn messages_per_minute_is_bounded_and_keeps_the_total() {
         2 * (MAX_MINUTES + extra) as u64
     );
 }
+
+#[test]
+fn fan_out_deliveries_beyond_the_open_groups_are_counted_not_grouped() {
+    // More senders than fan-out groups may be open, all within one second: the
+    // deliveries that find the table full are counted as not grouped, and the
+    // overview says so (nothing silently left out).
+    use xmppdump::analysis::MAX_FAN_OUT_GROUPS;
+    use xmppdump::model::{Event, EventKind, Field, FlowId, FrameNo, StreamOffset, Timestamp};
+    use xmppdump::sink::Sink;
+    let extra = 40;
+    let mut collector = Collector::new("groups");
+    for i in 0..MAX_FAN_OUT_GROUPS + extra {
+        let mut stanza = StanzaBox::default();
+        stanza.set(Field::From, &format!("user{i}@example.org/res"));
+        stanza.set(Field::To, "contact@example.net");
+        let event = Event {
+            time: Timestamp(1_700_000_000_000_000_000 + i as i64 * 1_000),
+            flow: FlowId(1),
+            direction: Direction::ToServer,
+            frame: FrameNo(i as u64 + 1),
+            offset: StreamOffset(0),
+            size: 100,
+            decrypted: false,
+            kind: EventKind::Presence(stanza),
+        };
+        collector.event(&event).unwrap();
+    }
+    let s = collector.into_stats();
+    assert_eq!(s.fan_out.ungrouped, extra as u64, "{:?}", s.fan_out);
+    assert_eq!(s.fan_out.logical, MAX_FAN_OUT_GROUPS as u64);
+    assert_eq!(s.fan_out.deliveries, MAX_FAN_OUT_GROUPS as u64);
+    let text = render_text(&tables::tables(&s));
+    assert!(
+        text.contains(&format!("({extra} deliveries not grouped")),
+        "{text}"
+    );
+    // Checks can fail a capture on it.
+    use xmppdump::check::metrics::{measure, Measured};
+    assert_eq!(
+        measure(&s, "presence.fan_out_ungrouped", None),
+        Ok(Measured::Number(extra as f64))
+    );
+    let mut merged = s.clone();
+    merged.merge(&s);
+    assert_eq!(merged.fan_out.ungrouped, 2 * extra as u64);
+}

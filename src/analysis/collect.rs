@@ -17,7 +17,7 @@ use super::census::CensusCounter;
 use super::compression::ZlibWhatIf;
 use super::{
     Class, CompressionRow, Counter, IqNamespace, IqRef, SessionRow, Stats, TrafficKey,
-    MAX_IQ_LISTED, MAX_LISTED, MAX_MINUTES,
+    MAX_FAN_OUT_GROUPS, MAX_IQ_LISTED, MAX_LISTED, MAX_MINUTES,
 };
 use crate::fnv;
 use crate::jid::Jid;
@@ -44,9 +44,6 @@ const FAN_OUT_WINDOW_NS: i64 = 1_000_000_000;
 const MAX_PER_FLOW: usize = 10_000;
 /// Most (sender, recipient) presence pairs tracked at once, over all flows.
 pub const MAX_PRESENCE_KEYS: usize = 200_000;
-/// Most fan-out groups open at once (and most per-domain groups, and most pending
-/// probes).
-const MAX_FAN_OUT_GROUPS: usize = 100_000;
 /// A presence from the probed account to the prober within this window after a
 /// probe answers it (RFC 6121 §4.3.2: the server answers at once; the window allows
 /// for a federated round trip).
@@ -856,7 +853,9 @@ impl Collector {
         }
         let group_key = p.fan_out;
         if self.fan_out.len() >= MAX_FAN_OUT_GROUPS && !self.fan_out.contains_key(&group_key) {
-            return; // too many open groups: this delivery is not grouped
+            // Too many open groups: this delivery is not grouped, and says so.
+            self.stats.fan_out.ungrouped += 1;
+            return;
         }
         let fan = &mut self.stats.fan_out;
         let group = self.fan_out.entry(group_key).or_insert((p.time, 0));

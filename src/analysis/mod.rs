@@ -24,6 +24,10 @@ pub use collect::{Collector, Fact};
 pub const SCHEMA_VERSION: u32 = 1;
 /// Most rows kept in the open-ended lists and maps; the rest are counted only.
 pub const MAX_LISTED: usize = 10_000;
+/// Presence fan-out groups (and one-copy-per-domain groups, and pending probes) open
+/// at once; a delivery that finds the table full is counted as not grouped
+/// ([`FanOut::ungrouped`]).
+pub const MAX_FAN_OUT_GROUPS: usize = 100_000;
 /// Most minutes in `messages_per_minute` (about 69 days of minutes).
 pub const MAX_MINUTES: usize = 100_000;
 /// Most unanswered/orphan iqs listed by id.
@@ -172,6 +176,11 @@ pub struct FanOut {
     pub deliveries: u64,
     /// Largest number of deliveries of one logical presence.
     pub max: u64,
+    /// Deliveries left out of the groups because [`MAX_FAN_OUT_GROUPS`] groups were
+    /// open (only where presences of that many senders or meanings arrive within the
+    /// one-second window); shown so a table that filled up is never silent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ungrouped: u64,
 }
 
 /// Round trips of one iq payload namespace.
@@ -366,6 +375,7 @@ impl Stats {
         self.fan_out.logical += other.fan_out.logical;
         self.fan_out.deliveries += other.fan_out.deliveries;
         self.fan_out.max = self.fan_out.max.max(other.fan_out.max);
+        self.fan_out.ungrouped += other.fan_out.ungrouped;
         for (ns, q) in &other.iq {
             let mine = self.iq.entry(ns.clone()).or_default();
             mine.requests += q.requests;

@@ -93,7 +93,7 @@ fn overview(s: &Stats) -> Table {
     let red = s.redundancy.values().fold((0, 0), |(p, r), x| {
         (p + x.presences.count, r + x.redundant.count)
     });
-    let fan = if s.fan_out.logical > 0 {
+    let mut fan = if s.fan_out.logical > 0 {
         format!(
             "{:.2}",
             s.fan_out.deliveries as f64 / s.fan_out.logical as f64
@@ -101,6 +101,13 @@ fn overview(s: &Stats) -> Table {
     } else {
         "-".into()
     };
+    if s.fan_out.ungrouped > 0 {
+        fan.push_str(&format!(
+            " ({} deliveries not grouped: {} groups open at once)",
+            s.fan_out.ungrouped,
+            super::MAX_FAN_OUT_GROUPS
+        ));
+    }
     let rows = vec![
         vec!["files".into(), s.files.len().to_string()],
         vec!["packets".into(), s.packets.to_string()],

@@ -39,6 +39,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("presence.redundant", "stream kind", "redundant presences"),
     ("presence.redundant_ratio", "stream kind", "redundant presences / presences (0..1)"),
     ("presence.fan_out", "-", "presence deliveries per logical presence"),
+    ("presence.fan_out_ungrouped", "-", "presence deliveries not grouped (100,000 groups open at once)"),
     ("anomalies", "anomaly kind", "anomaly events (e.g. anomalies[gap])"),
     ("stream_errors", "stream kind", "<stream:error> elements"),
     ("flows", "-", "XMPP connections"),
@@ -238,6 +239,7 @@ pub fn measure(stats: &Stats, name: &str, scope: Option<&str>) -> Result<Measure
             }
         }
         "presence.fan_out" => maybe(ratio(stats.fan_out.deliveries, stats.fan_out.logical)),
+        "presence.fan_out_ungrouped" => num(stats.fan_out.ungrouped),
         "anomalies" => match scope {
             None => num(stats.anomalies),
             Some(kind) => num(stats.anomaly_kinds.get(kind).copied().unwrap_or(0)),
