@@ -426,3 +426,42 @@ fn fan_out_deliveries_beyond_the_open_groups_are_counted_not_grouped() {
     merged.merge(&s);
     assert_eq!(merged.fan_out.ungrouped, 2 * extra as u64);
 }
+
+#[test]
+fn probes_beyond_the_open_table_are_counted_not_grouped() {
+    // More distinct probes than may be pending at once, within the probe window: those
+    // that find the table full are counted as not grouped (their answers cannot be
+    // matched), in the stream's redundancy row and through `--merge`.
+    use xmppdump::analysis::MAX_FAN_OUT_GROUPS;
+    use xmppdump::model::{Event, EventKind, Field, FlowId, FrameNo, StreamOffset, Timestamp};
+    use xmppdump::sink::Sink;
+    let extra = 30;
+    let mut collector = Collector::new("probes");
+    for i in 0..MAX_FAN_OUT_GROUPS + extra {
+        let mut stanza = StanzaBox::default();
+        stanza.set(Field::Type, "probe");
+        stanza.set(Field::From, "prober@example.org");
+        stanza.set(Field::To, &format!("contact{i}@example.net"));
+        let event = Event {
+            time: Timestamp(1_700_000_000_000_000_000 + i as i64 * 1_000),
+            flow: FlowId(1),
+            direction: Direction::ToServer,
+            frame: FrameNo(i as u64 + 1),
+            offset: StreamOffset(0),
+            size: 80,
+            decrypted: false,
+            kind: EventKind::Presence(stanza),
+        };
+        collector.event(&event).unwrap();
+    }
+    let s = collector.into_stats();
+    let red = &s.redundancy[&StreamKind::Unknown];
+    assert_eq!(red.probes.count, (MAX_FAN_OUT_GROUPS + extra) as u64);
+    assert_eq!(red.ungrouped, extra as u64, "{red:?}");
+    let mut merged = s.clone();
+    merged.merge(&s);
+    assert_eq!(
+        merged.redundancy[&StreamKind::Unknown].ungrouped,
+        2 * extra as u64
+    );
+}

@@ -835,12 +835,14 @@ impl Collector {
                 Entry::Vacant(slot) if room => {
                     slot.insert(p.time);
                 }
-                Entry::Vacant(_) => {}
+                Entry::Vacant(_) => red.ungrouped += 1,
             }
         }
         if let Some(key) = p.probe {
             if self.probes.len() < MAX_FAN_OUT_GROUPS || self.probes.contains_key(&key) {
                 self.probes.insert(key, p.time);
+            } else {
+                red.ungrouped += 1;
             }
         } else if let Some(key) = p.answer.filter(|_| !copy) {
             if self

@@ -153,6 +153,11 @@ pub struct Redundancy {
     /// fan-out, not a server's broadcast, so outside `per_domain`.
     #[serde(default)]
     pub muc: Counter,
+    /// s2s broadcast candidates and probes that found [`MAX_FAN_OUT_GROUPS`] groups
+    /// (or probes) open: not grouped, so neither `per_domain` copies nor answered
+    /// probes can be counted for them. Written only when not zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ungrouped: u64,
 }
 
 impl Redundancy {
@@ -160,6 +165,7 @@ impl Redundancy {
         self.presences.merge(&other.presences);
         self.redundant.merge(&other.redundant);
         self.untracked += other.untracked;
+        self.ungrouped += other.ungrouped;
         self.per_domain.merge(&other.per_domain);
         self.probes.merge(&other.probes);
         self.probe_answers.merge(&other.probe_answers);
