@@ -381,30 +381,38 @@ fn messages_per_minute_is_bounded_and_keeps_the_total() {
     );
 }
 
+/// The `i`th of many presences sent a microsecond apart on one connection, straight
+/// to a collector: `from`, `to` and `type` as given.
+fn presence_event(i: usize, from: &str, to: &str, kind: Option<&str>) -> xmppdump::model::Event {
+    use xmppdump::model::{Event, EventKind, Field, FlowId, FrameNo, StreamOffset, Timestamp};
+    let mut stanza = StanzaBox::default();
+    stanza.set_opt(Field::Type, kind);
+    stanza.set(Field::From, from);
+    stanza.set(Field::To, to);
+    Event {
+        time: Timestamp(1_700_000_000_000_000_000 + i as i64 * 1_000),
+        flow: FlowId(1),
+        direction: Direction::ToServer,
+        frame: FrameNo(i as u64 + 1),
+        offset: StreamOffset(0),
+        size: 100,
+        decrypted: false,
+        kind: EventKind::Presence(stanza),
+    }
+}
+
 #[test]
 fn fan_out_deliveries_beyond_the_open_groups_are_counted_not_grouped() {
     // More senders than fan-out groups may be open, all within one second: the
     // deliveries that find the table full are counted as not grouped, and the
     // overview says so (nothing silently left out).
     use xmppdump::analysis::MAX_FAN_OUT_GROUPS;
-    use xmppdump::model::{Event, EventKind, Field, FlowId, FrameNo, StreamOffset, Timestamp};
     use xmppdump::sink::Sink;
     let extra = 40;
     let mut collector = Collector::new("groups");
     for i in 0..MAX_FAN_OUT_GROUPS + extra {
-        let mut stanza = StanzaBox::default();
-        stanza.set(Field::From, &format!("user{i}@example.org/res"));
-        stanza.set(Field::To, "contact@example.net");
-        let event = Event {
-            time: Timestamp(1_700_000_000_000_000_000 + i as i64 * 1_000),
-            flow: FlowId(1),
-            direction: Direction::ToServer,
-            frame: FrameNo(i as u64 + 1),
-            offset: StreamOffset(0),
-            size: 100,
-            decrypted: false,
-            kind: EventKind::Presence(stanza),
-        };
+        let from = format!("user{i}@example.org/res");
+        let event = presence_event(i, &from, "contact@example.net", None);
         collector.event(&event).unwrap();
     }
     let s = collector.into_stats();
@@ -433,25 +441,12 @@ fn probes_beyond_the_open_table_are_counted_not_grouped() {
     // that find the table full are counted as not grouped (their answers cannot be
     // matched), in the stream's redundancy row and through `--merge`.
     use xmppdump::analysis::MAX_FAN_OUT_GROUPS;
-    use xmppdump::model::{Event, EventKind, Field, FlowId, FrameNo, StreamOffset, Timestamp};
     use xmppdump::sink::Sink;
     let extra = 30;
     let mut collector = Collector::new("probes");
     for i in 0..MAX_FAN_OUT_GROUPS + extra {
-        let mut stanza = StanzaBox::default();
-        stanza.set(Field::Type, "probe");
-        stanza.set(Field::From, "prober@example.org");
-        stanza.set(Field::To, &format!("contact{i}@example.net"));
-        let event = Event {
-            time: Timestamp(1_700_000_000_000_000_000 + i as i64 * 1_000),
-            flow: FlowId(1),
-            direction: Direction::ToServer,
-            frame: FrameNo(i as u64 + 1),
-            offset: StreamOffset(0),
-            size: 80,
-            decrypted: false,
-            kind: EventKind::Presence(stanza),
-        };
+        let to = format!("contact{i}@example.net");
+        let event = presence_event(i, "prober@example.org", &to, Some("probe"));
         collector.event(&event).unwrap();
     }
     let s = collector.into_stats();
