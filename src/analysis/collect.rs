@@ -1031,11 +1031,15 @@ fn name_row(
     bytes: u64,
 ) -> Named {
     let hash = fnv::of(&[&[tag], key.as_bytes()]);
-    let name = if full {
+    // One lookup for a key already named (most rows); a new one is remembered while
+    // there is room, and named either way.
+    let name = if full || named.contains(&hash) {
         None
     } else {
-        let first = named.len() < MAX_NAMED && named.insert(hash);
-        (first || !named.contains(&hash)).then(|| key.into())
+        if named.len() < MAX_NAMED {
+            named.insert(hash);
+        }
+        Some(key.into())
     };
     Named { hash, name, bytes }
 }
