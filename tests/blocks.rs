@@ -115,6 +115,47 @@ fn the_same_events_on_every_capture() {
     }
 }
 
+/// Every address in a capture's NDJSON (`from`, `to`, and the JIDs a stream or bind
+/// names), and each of its prefixes: the JID check 16 bytes at a time answers what the
+/// byte walk answers.
+fn jid_checks_agree(name: &str, ndjson: &[u8]) -> usize {
+    let mut checked = 0;
+    for line in ndjson.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let event: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let Some(fields) = event.as_object() else {
+            continue;
+        };
+        for key in ["from", "to", "jid", "bound_jid"] {
+            let Some(jid) = fields.get(key).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            for end in 0..=jid.len() {
+                let prefix = &jid.as_bytes()[..end];
+                assert_eq!(
+                    xmppdump::jid::plain_bare_end(prefix),
+                    xmppdump::jid::plain_bare_end_bytes(prefix),
+                    "{name}: {:?}",
+                    String::from_utf8_lossy(prefix)
+                );
+            }
+            checked += 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn jid_checks_agree_on_every_capture_and_generated_ones() {
+    let mut checked = 0;
+    for name in CAPTURES.iter().chain(common::LARGE_CAPTURES) {
+        let bytes = std::fs::read(capture_path(name)).unwrap();
+        checked += jid_checks_agree(name, &events(&bytes, config_for(name), ScanMode::Blocks));
+    }
+    let generated = events(&generated(3), Config::default(), ScanMode::Blocks);
+    assert!(jid_checks_agree("generated", &generated) > 10_000);
+    assert!(checked > 1_000, "{checked}");
+}
+
 /// A generated capture: thousands of stanzas of every kind, cut across segments.
 fn generated(seed: u64) -> Vec<u8> {
     let config = xmppdump::synth::gen::GenConfig {

@@ -1,6 +1,7 @@
 //! The block scanner against the byte scanner on arbitrary bytes: the same position
 //! for every class at every position, and the same element parse (tree shape and
-//! length, or nothing) from every split point of the input.
+//! length, or nothing) from every split point of the input; and the JID check 16
+//! bytes at a time against the byte walk on every suffix of the input.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use xmppdump::xml::{self, blocks, class, NsScope, ScanMode, Scratch};
@@ -31,6 +32,13 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(blocks::skip(data, at, classes), class::skip_while(data, at, classes));
             assert_eq!(blocks::find(data, at, classes), class::find(data, at, classes));
         }
+    }
+    for start in 0..=data.len() {
+        let rest = &data[start..];
+        assert_eq!(
+            xmppdump::jid::plain_bare_end(rest),
+            xmppdump::jid::plain_bare_end_bytes(rest)
+        );
     }
     let text = String::from_utf8_lossy(data);
     let mut scope = NsScope::default();

@@ -5,6 +5,8 @@
 //! lengths, characters excluded from the localpart, domain labels; the full PRECIS
 //! profiles need Unicode tables we do not carry, so non-ASCII letters are accepted.
 
+mod blocks;
+
 use std::fmt;
 use std::num::NonZeroU16;
 
@@ -225,52 +227,110 @@ fn plainly_valid(input: &[u8]) -> bool {
 }
 
 /// [`plainly_valid`], and if so where the bare JID ends and whether its domain has a
-/// trailing dot (the bare JID is then `input[..end]`, less that dot).
-fn plain_bare_end(input: &[u8]) -> Option<(usize, bool)> {
+/// trailing dot (the bare JID is then `input[..end]`, less that dot). 16 bytes at a
+/// time ([`blocks`]); [`plain_bare_end_bytes`] is the reference it is proven equal to.
+#[doc(hidden)]
+#[inline]
+pub fn plain_bare_end(input: &[u8]) -> Option<(usize, bool)> {
+    blocks::plain_bare_end(input)
+}
+
+/// [`plain_bare_end`] byte by byte: the reference for the block version (kept public
+/// for the differential tests and the `blocks` fuzz target).
+#[doc(hidden)]
+pub fn plain_bare_end_bytes(input: &[u8]) -> Option<(usize, bool)> {
     if input.len() > MAX_PART_BYTES {
         return None;
     }
-    let mut at = false;
-    let mut domain_start = 0;
-    // Where the current domain label starts, and whether every label so far is 1 to
-    // 63 bytes (RFC 5890 §2.3.2.1); labels before an `@` do not count.
-    let mut label_start = 0;
-    let mut labels_ok = true;
+    let mut walk = Walk::new();
     let mut bare_end = input.len();
     for (i, &b) in input.iter().enumerate() {
-        match JID_BYTES.get(usize::from(b)).copied().unwrap_or(BAD) {
-            PLAIN => {}
-            DOT => {
-                labels_ok &= (1..=MAX_LABEL_BYTES).contains(&(i - label_start));
-                label_start = i + 1;
-            }
-            AT if !at && i > 0 => {
-                at = true;
-                domain_start = i + 1;
-                label_start = i + 1;
-                labels_ok = true;
-            }
-            SLASH => {
+        match walk.step(i, b) {
+            Step::On => {}
+            Step::Slash => {
                 bare_end = i;
                 break;
             }
-            _ => return None,
+            Step::Refused => return None,
         }
     }
-    // The last label may be empty only after a trailing dot (RFC 7622 §3.2), which
-    // needs a label before it: `label_start > domain start` then.
-    let last = bare_end - label_start;
-    let last_ok = last <= MAX_LABEL_BYTES && (last > 0 || label_start > domain_start);
-    if !(labels_ok && last_ok) {
-        return None;
-    }
+    walk.end(bare_end)?;
     let resource_ok = match input.get(bare_end..) {
         Some([b'/', resource @ ..]) => {
             !resource.is_empty() && resource.iter().all(|&b| (b' '..0x7f).contains(&b))
         }
         _ => true,
     };
-    resource_ok.then_some((bare_end, last == 0))
+    resource_ok.then_some((bare_end, bare_end == walk.label_start))
+}
+
+/// What a byte of the bare JID does to [`Walk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Go on to the next byte.
+    On,
+    /// The bare JID ends here; the resourcepart follows.
+    Slash,
+    /// Not shown valid here: the full checks decide.
+    Refused,
+}
+
+/// The state of the fast path over a bare JID: where the domain and the current
+/// label start, and whether every label so far is 1 to 63 bytes (RFC 5890
+/// §2.3.2.1); labels before an `@` do not count. A `PLAIN` byte changes nothing, so
+/// a walk may skip runs of them (the block version does).
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    at: bool,
+    domain_start: usize,
+    label_start: usize,
+    labels_ok: bool,
+}
+
+impl Walk {
+    #[inline(always)]
+    fn new() -> Walk {
+        Walk {
+            at: false,
+            domain_start: 0,
+            label_start: 0,
+            labels_ok: true,
+        }
+    }
+
+    /// Byte `b` at position `i`.
+    #[inline(always)]
+    fn step(&mut self, i: usize, b: u8) -> Step {
+        match JID_BYTES.get(usize::from(b)).copied().unwrap_or(BAD) {
+            PLAIN => Step::On,
+            DOT => {
+                if i > self.label_start + MAX_LABEL_BYTES || i == self.label_start {
+                    self.labels_ok = false;
+                }
+                self.label_start = i + 1;
+                Step::On
+            }
+            AT if !self.at && i > 0 => {
+                self.at = true;
+                self.domain_start = i + 1;
+                self.label_start = i + 1;
+                self.labels_ok = true;
+                Step::On
+            }
+            SLASH => Step::Slash,
+            _ => Step::Refused,
+        }
+    }
+
+    /// The bare JID ended at `bare_end`: its labels are all right. The last label
+    /// may be empty only after a trailing dot (RFC 7622 §3.2), which needs a label
+    /// before it: `label_start > domain_start` then.
+    #[inline(always)]
+    fn end(&self, bare_end: usize) -> Option<()> {
+        let last = bare_end - self.label_start;
+        let last_ok = last <= MAX_LABEL_BYTES && (last > 0 || self.label_start > self.domain_start);
+        (self.labels_ok && last_ok).then_some(())
+    }
 }
 
 /// RFC 7622 §3.3.1: UsernameCaseMapped profile; these ASCII characters are excluded.
