@@ -68,9 +68,6 @@ struct FlowState {
     stream_no: [u32; 2],
     /// (direction, id) → (time, frame, type, payload) of requests awaiting a response.
     pending: Map<(Direction, String), (Timestamp, u64, String, String)>,
-    /// The last sender seen in this connection and its bare JID (most stanzas of a
-    /// connection come from the same few senders).
-    last_talker: (String, String),
 }
 
 /// What a collector hands on to be applied in capture order over all connections
@@ -615,48 +612,33 @@ impl Collector {
         }
     }
 
-    /// Sender and recipient as bare JIDs, filling what c2s leaves implicit with the
-    /// bound JID (RFC 6120 §8.1.2.1: no `from` on stanzas a client sends).
-    fn parties<'s>(
-        &self,
-        e: &Event,
-        s: &'s Stanza,
-    ) -> (Option<Cow<'s, str>>, Option<Cow<'s, str>>) {
+    /// Sender and recipient, filling what c2s leaves implicit with the bound JID
+    /// (RFC 6120 §8.1.2.1: no `from` on stanzas a client sends).
+    fn parties<'s>(&self, e: &Event, s: &'s Stanza) -> (Option<Party<'s>>, Option<Party<'s>>) {
         let bound = || {
             self.flows
                 .get(&e.flow)
                 .and_then(|f| f.row.bound_jid.clone())
-                .map(Cow::Owned)
+                .map(|jid| Party::new(Cow::Owned(jid), None))
         };
         let from = match (s.from(), e.direction) {
-            (Some(from), _) => Some(Cow::Borrowed(from)),
+            (Some(from), _) => Some(Party::new(Cow::Borrowed(from), s.plain_bare_from())),
             (None, Direction::ToServer) => bound(),
             (None, Direction::ToClient) => None,
         };
         let to = match (s.to(), e.direction) {
-            (Some(to), _) => Some(Cow::Borrowed(to)),
+            (Some(to), _) => Some(Party::new(Cow::Borrowed(to), s.plain_bare_to())),
             (None, Direction::ToClient) => bound(),
             (None, Direction::ToServer) => None,
         };
         (from, to)
     }
 
-    fn talker(&mut self, e: &Event, from: Option<&str>) {
+    /// Bytes per sender, by bare JID.
+    fn talker(&mut self, e: &Event, from: Option<&Party<'_>>) {
         let Some(from) = from else { return };
         let bytes = e.size;
-        let bare = match self.flows.get_mut(&e.flow) {
-            Some(flow) => {
-                let (last, bare) = &mut flow.last_talker;
-                if last != from {
-                    last.clear();
-                    last.push_str(from);
-                    bare.clear();
-                    bare.push_str(&bare_or_whole(from));
-                }
-                Cow::Borrowed(bare.as_str())
-            }
-            None => bare_or_whole(from),
-        };
+        let bare = from.bare();
         if self.facts.is_some() {
             let full = self.full.talkers.load(Ordering::Relaxed);
             let named = name_row(&mut self.named, full, b't', &bare, bytes);
@@ -677,7 +659,7 @@ impl Collector {
 
     fn message(&mut self, e: &Event, s: &Stanza) {
         let (from, to) = self.parties(e, s);
-        self.talker(e, from.as_deref());
+        self.talker(e, from.as_ref());
         self.stats.message_body_bytes += s.body_len.unwrap_or(0) as u64;
         let minute_no = e.time.secs().div_euclid(60);
         let minute = match &mut self.minute {
@@ -698,7 +680,7 @@ impl Collector {
             self.stats.messages_per_minute_dropped += 1;
         }
         if let (Some(a), Some(b)) = (from, to) {
-            let (a, b) = (bare_or_whole(&a), bare_or_whole(&b));
+            let (a, b) = (a.bare(), b.bare());
             let (first, second) = if a <= b { (a, b) } else { (b, a) };
             let pair = &mut self.pair;
             pair.clear();
@@ -724,13 +706,13 @@ impl Collector {
     /// the same stream and direction had the same digest.
     fn presence(&mut self, e: &Event, s: &Stanza, stream: StreamKind) {
         let (from, to) = self.parties(e, s);
-        self.talker(e, from.as_deref());
+        self.talker(e, from.as_ref());
         let digest = s.digest.unwrap_or_default();
-        let sender = from.as_deref().unwrap_or_default();
+        let sender = from.as_ref().map_or("", |p| p.full.as_ref());
         let red = self.stats.redundancy.entry(stream).or_default();
         red.presences.add(e.size);
-        let to_bare = to.as_deref().map(bare_or_whole);
-        let from_bare = bare_or_whole(sender);
+        let to_bare = to.as_ref().map(Party::bare);
+        let from_bare = from.as_ref().map_or(Cow::Borrowed(""), Party::bare);
         let kind = s.r#type().unwrap_or("");
         let is_muc = s.extensions().any(|ns| ns == MUC_USER);
         if is_muc {
@@ -783,7 +765,7 @@ impl Collector {
             e.direction,
             stream_no,
             sender,
-            to.as_deref().unwrap_or_default(),
+            to.as_ref().map_or("", |p| p.full.as_ref()),
         );
         let fact = PresenceFact {
             flow: e.flow,
@@ -904,7 +886,7 @@ impl Collector {
     /// account or server itself).
     fn iq(&mut self, e: &Event, s: &Stanza) {
         let (from, _) = self.parties(e, s);
-        self.talker(e, from.as_deref());
+        self.talker(e, from.as_ref());
         let kind = s.r#type().unwrap_or("");
         let id = s.id().map(str::to_owned).unwrap_or_default();
         let file = &self.file;
@@ -1144,9 +1126,34 @@ fn classify(kind: &EventKind, detail: &mut String) -> Option<Class> {
     Some(class)
 }
 
-/// The bare JID of an address, or the address itself when it is not a valid JID.
-fn bare_or_whole(jid: &str) -> Cow<'_, str> {
-    Jid::bare_of(jid).unwrap_or(Cow::Borrowed(jid))
+/// A stanza's sender or recipient: the address as written (or the bound JID), and
+/// the length of its bare JID when the common-case JID check vouched for it.
+struct Party<'s> {
+    full: Cow<'s, str>,
+    plain_bare_len: Option<usize>,
+}
+
+impl<'s> Party<'s> {
+    /// `plain_bare`: the bare JID the stanza found as the address was set, if any.
+    fn new(full: Cow<'s, str>, plain_bare: Option<&str>) -> Party<'s> {
+        let plain_bare_len = match plain_bare {
+            Some(bare) => Some(bare.len()),
+            None if matches!(full, Cow::Owned(_)) => crate::jid::plain_bare_len(&full),
+            None => None,
+        };
+        Party {
+            full,
+            plain_bare_len,
+        }
+    }
+
+    /// The bare JID, or the address itself when it is not a valid JID.
+    fn bare(&self) -> Cow<'_, str> {
+        match self.plain_bare_len.and_then(|len| self.full.get(..len)) {
+            Some(bare) => Cow::Borrowed(bare),
+            None => Jid::bare_of(&self.full).unwrap_or(Cow::Borrowed(&self.full)),
+        }
+    }
 }
 
 /// (sender, digest) of a fan-out group as one 64-bit FNV-1a hash.

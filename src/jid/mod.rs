@@ -82,9 +82,8 @@ impl Jid {
     /// The bare JID of `input` (RFC 7622 §3.1), borrowed unless the domain's
     /// trailing dot must go; `None` if `input` is not a valid JID.
     pub fn bare_of(input: &str) -> Option<std::borrow::Cow<'_, str>> {
-        if let Some((end, trailing_dot)) = plain_bare_end(input.as_bytes()) {
-            let end = end - usize::from(trailing_dot);
-            return input.get(..end).map(std::borrow::Cow::Borrowed);
+        if let Some(len) = plain_bare_len(input) {
+            return input.get(..len).map(std::borrow::Cow::Borrowed);
         }
         validate_fully(input).ok()?;
         let (local, domain, _) = split(input);
@@ -219,6 +218,14 @@ const JID_BYTES: [u8; 256] = {
     }
     table
 };
+
+/// The length of `input`'s bare JID (RFC 7622 §3.1: without the resourcepart, and
+/// without the domain's trailing dot) when the common-case check vouches that
+/// `input` is a valid JID; `None` means only "not shown here" ([`Jid::bare_of`]
+/// decides).
+pub fn plain_bare_len(input: &str) -> Option<usize> {
+    plain_bare_end(input.as_bytes()).map(|(end, trailing_dot)| end - usize::from(trailing_dot))
+}
 
 /// The common case in one pass: a short ASCII JID of plain characters that is valid.
 /// `false` means only "not shown here": the full checks decide, and name the error.

@@ -97,6 +97,11 @@ pub struct Stanza {
     /// Census details (caps, software, disco, nested namespaces, base64 payloads),
     /// when the stanza has any.
     pub detail: Option<Box<super::Detail>>,
+    /// The bare JID's length in `from` and in `to` when the common-case JID check
+    /// vouches for the address ([`crate::jid::plain_bare_len`]), found once as the
+    /// field is set: the classifier's validity check and the statistics' bare JIDs
+    /// both read it.
+    plain_bare: [Option<u16>; 2],
 }
 
 impl Stanza {
@@ -110,6 +115,7 @@ impl Stanza {
             priority: None,
             digest: None,
             detail: None,
+            plain_bare: [None; 2],
         }
     }
 
@@ -121,6 +127,7 @@ impl Stanza {
         self.priority = None;
         self.digest = None;
         self.detail = None;
+        self.plain_bare = [None; 2];
     }
 
     fn value(&self, span: Span) -> Option<&str> {
@@ -156,6 +163,31 @@ impl Stanza {
         if let Some(slot) = self.spans.get_mut(field as usize) {
             *slot = span;
         }
+        let address = match field {
+            Field::From => self.plain_bare.get_mut(0),
+            Field::To => self.plain_bare.get_mut(1),
+            _ => None,
+        };
+        if let Some(bare) = address {
+            *bare = crate::jid::plain_bare_len(value).and_then(|n| u16::try_from(n).ok());
+        }
+    }
+
+    /// `from` as a bare JID (RFC 7622 §3.1) when the common-case JID check vouches
+    /// for it (it is then valid); `None` when `from` is absent or needs the full
+    /// checks ([`crate::jid::Jid::bare_of`]).
+    pub fn plain_bare_from(&self) -> Option<&str> {
+        self.plain_bare_of(0, self.from())
+    }
+
+    /// `to` as a bare JID, as [`Stanza::plain_bare_from`].
+    pub fn plain_bare_to(&self) -> Option<&str> {
+        self.plain_bare_of(1, self.to())
+    }
+
+    fn plain_bare_of<'s>(&self, which: usize, address: Option<&'s str>) -> Option<&'s str> {
+        let len = self.plain_bare.get(which).copied().flatten()?;
+        address?.get(..usize::from(len))
     }
 
     /// Sets `field` when `value` is present.
@@ -428,6 +460,45 @@ impl Serialize for StanzaBox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bare JIDs found as `from` and `to` are set are what `Jid::bare_of` gives
+    /// for every address the common-case check vouches for; other addresses (invalid,
+    /// or needing the full checks) have none, and a value set again replaces it.
+    #[test]
+    fn plain_bare_addresses_equal_the_parsed_bare_jid() {
+        for address in [
+            "juliet@example.com/balcony",
+            "juliet@example.com",
+            "example.com./r",
+            "example.com",
+            "a@b/c d",
+            "not a jid",
+            "@x",
+            "ju:liet@example.com",
+            "jüliet@example.com",
+            "",
+        ] {
+            let mut s = Stanza::new();
+            s.set(Field::From, "placeholder@example.org/x");
+            s.set(Field::From, address);
+            s.set(Field::To, address);
+            let vouched = crate::jid::plain_bare_len(address).is_some();
+            let bare = crate::jid::Jid::bare_of(address);
+            assert_eq!(s.plain_bare_from().is_some(), vouched, "{address:?}");
+            if vouched {
+                assert_eq!(s.plain_bare_from(), bare.as_deref(), "{address:?}");
+                assert_eq!(s.plain_bare_to(), bare.as_deref(), "{address:?}");
+            } else {
+                assert_eq!(s.plain_bare_to(), None, "{address:?}");
+            }
+        }
+        let mut s = Stanza::new();
+        s.set(Field::Id, "juliet@example.com");
+        assert_eq!((s.plain_bare_from(), s.plain_bare_to()), (None, None));
+        s.set(Field::To, "juliet@example.com/r");
+        s.clear();
+        assert_eq!(s.plain_bare_to(), None);
+    }
 
     #[test]
     fn fields_read_back_and_absent_differs_from_empty() {

@@ -174,9 +174,14 @@ fn stanza_event(
     if settings.details {
         stanza.detail = crate::census::extract::detail(el);
     }
+    // An address the stanza's common-case check vouched for as it was set is valid;
+    // only the others take the full checks.
     let mut invalid = Vec::new();
     check_jids(
-        &[("from", stanza.from()), ("to", stanza.to())],
+        &[
+            ("from", unvouched(stanza.from(), stanza.plain_bare_from())),
+            ("to", unvouched(stanza.to(), stanza.plain_bare_to())),
+        ],
         &mut invalid,
     );
     out.push(match el.name() {
@@ -336,6 +341,11 @@ fn fill_stanza(s: &mut Stanza, root: Element<'_>, stanza_ns: &str) {
             s.add_extension(ext);
         }
     }
+}
+
+/// `address` unless the stanza's common-case check vouched for it (found `bare`).
+fn unvouched<'a>(address: Option<&'a str>, bare: Option<&str>) -> Option<&'a str> {
+    address.filter(|_| bare.is_none())
 }
 
 fn check_jids(jids: &[(&str, Option<&str>)], out: &mut Vec<EventKind>) {
