@@ -251,7 +251,10 @@ impl FileReader {
             };
             match outcome {
                 Ok((consumed, step)) => {
-                    self.inner.consume(consumed);
+                    // Without moving the rest of the buffer to its start (which `consume`
+                    // does past half its capacity: a copy of the whole file, 512 KiB at a
+                    // time); `refill` moves only the partial record left at its end.
+                    self.inner.consume_noshift(consumed);
                     return Ok(step);
                 }
                 Err(Refill::More) => {
