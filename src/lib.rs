@@ -31,6 +31,7 @@ pub mod filter;
 pub mod flow;
 pub mod fnv;
 pub mod jid;
+pub mod lanes;
 pub mod limits;
 #[cfg(feature = "live")]
 pub mod live;

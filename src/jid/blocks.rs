@@ -11,25 +11,11 @@
 //! at a time for printable ASCII.
 
 use super::{Step, Walk, MAX_PART_BYTES};
+use crate::lanes::{eq, within, LANES};
 use wide::u8x16;
 
-/// Bytes per vector.
-const LANES: usize = 16;
 /// What pads the last block: `PLAIN`, and printable, so it adds no bit to a mask.
 const PAD: u8 = b'a';
-
-/// Lanes equal to `b`.
-#[inline(always)]
-fn eq(v: u8x16, b: u8) -> u8x16 {
-    v.simd_eq(u8x16::splat(b))
-}
-
-/// Lanes in `lo ..= lo + span` (wrapping subtraction, then an unsigned `≤` by `min`).
-#[inline(always)]
-fn within(v: u8x16, lo: u8, span: u8) -> u8x16 {
-    let d = v - u8x16::splat(lo);
-    d.min(u8x16::splat(span)).simd_eq(d)
-}
 
 /// The two masks of 16 bytes: bit `i` of `not_plain` is set when byte `i` is not
 /// `PLAIN` in `JID_BYTES` (outside `!`..`~`, or one of `"`, `&`, `'`, `.`, `/`, `:`,

@@ -19,10 +19,8 @@
 //! docs/performance.md.
 
 use super::class::{self, LT, NAME, SPACE, STOP_IN_APOS, STOP_IN_QUOT, TEXT_SPECIAL, TEXT_STOP};
+use crate::lanes::{eq, within, LANES};
 use wide::u8x16;
-
-/// Bytes per vector.
-const LANES: usize = 16;
 
 /// The masks of 16 bytes: bit `i` is byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,19 +55,6 @@ impl Block {
 /// [`class`] the parser walks by); other combinations are scanned byte by byte.
 pub fn kept(classes: u8) -> bool {
     Block::default().of(classes).is_some()
-}
-
-/// Lanes equal to `b`.
-#[inline(always)]
-fn eq(v: u8x16, b: u8) -> u8x16 {
-    v.simd_eq(u8x16::splat(b))
-}
-
-/// Lanes in `lo ..= lo + span` (wrapping subtraction, then an unsigned `≤` by `min`).
-#[inline(always)]
-fn within(v: u8x16, lo: u8, span: u8) -> u8x16 {
-    let d = v - u8x16::splat(lo);
-    d.min(u8x16::splat(span)).simd_eq(d)
 }
 
 /// The masks of 16 bytes (unused ones are optimised away once `classes` is a
