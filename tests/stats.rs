@@ -381,8 +381,25 @@ fn messages_per_minute_is_bounded_and_keeps_the_total() {
     );
 }
 
-/// The `i`th of many presences sent a microsecond apart on one connection, straight
-/// to a collector: `from`, `to` and `type` as given.
+/// The statistics of `count` presences sent a microsecond apart on one connection,
+/// straight to a collector: the `i`th from and to `parties(i)`, of type `kind`.
+fn collect_presences(
+    count: usize,
+    kind: Option<&str>,
+    parties: impl Fn(usize) -> (String, String),
+) -> Stats {
+    use xmppdump::sink::Sink;
+    let mut collector = Collector::new("presences");
+    for i in 0..count {
+        let (from, to) = parties(i);
+        collector
+            .event(&presence_event(i, &from, &to, kind))
+            .unwrap();
+    }
+    collector.into_stats()
+}
+
+/// The `i`th of those presences.
 fn presence_event(i: usize, from: &str, to: &str, kind: Option<&str>) -> xmppdump::model::Event {
     use xmppdump::model::{Event, EventKind, Field, FlowId, FrameNo, StreamOffset, Timestamp};
     let mut stanza = StanzaBox::default();
@@ -407,15 +424,13 @@ fn fan_out_deliveries_beyond_the_open_groups_are_counted_not_grouped() {
     // deliveries that find the table full are counted as not grouped, and the
     // overview says so (nothing silently left out).
     use xmppdump::analysis::MAX_FAN_OUT_GROUPS;
-    use xmppdump::sink::Sink;
     let extra = 40;
-    let mut collector = Collector::new("groups");
-    for i in 0..MAX_FAN_OUT_GROUPS + extra {
-        let from = format!("user{i}@example.org/res");
-        let event = presence_event(i, &from, "contact@example.net", None);
-        collector.event(&event).unwrap();
-    }
-    let s = collector.into_stats();
+    let s = collect_presences(MAX_FAN_OUT_GROUPS + extra, None, |i| {
+        (
+            format!("user{i}@example.org/res"),
+            "contact@example.net".into(),
+        )
+    });
     assert_eq!(s.fan_out.ungrouped, extra as u64, "{:?}", s.fan_out);
     assert_eq!(s.fan_out.logical, MAX_FAN_OUT_GROUPS as u64);
     assert_eq!(s.fan_out.deliveries, MAX_FAN_OUT_GROUPS as u64);
@@ -441,15 +456,13 @@ fn probes_beyond_the_open_table_are_counted_not_grouped() {
     // that find the table full are counted as not grouped (their answers cannot be
     // matched), in the stream's redundancy row and through `--merge`.
     use xmppdump::analysis::MAX_FAN_OUT_GROUPS;
-    use xmppdump::sink::Sink;
     let extra = 30;
-    let mut collector = Collector::new("probes");
-    for i in 0..MAX_FAN_OUT_GROUPS + extra {
-        let to = format!("contact{i}@example.net");
-        let event = presence_event(i, "prober@example.org", &to, Some("probe"));
-        collector.event(&event).unwrap();
-    }
-    let s = collector.into_stats();
+    let s = collect_presences(MAX_FAN_OUT_GROUPS + extra, Some("probe"), |i| {
+        (
+            "prober@example.org".into(),
+            format!("contact{i}@example.net"),
+        )
+    });
     let red = &s.redundancy[&StreamKind::Unknown];
     assert_eq!(red.probes.count, (MAX_FAN_OUT_GROUPS + extra) as u64);
     assert_eq!(red.ungrouped, extra as u64, "{red:?}");

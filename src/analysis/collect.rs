@@ -619,15 +619,24 @@ impl Collector {
             self.flows
                 .get(&e.flow)
                 .and_then(|f| f.row.bound_jid.clone())
-                .map(|jid| Party::new(Cow::Owned(jid), None))
+                .map(|jid| {
+                    let plain_bare_len = crate::jid::plain_bare_len(&jid);
+                    Party::new(Cow::Owned(jid), plain_bare_len)
+                })
         };
         let from = match (s.from(), e.direction) {
-            (Some(from), _) => Some(Party::new(Cow::Borrowed(from), s.plain_bare_from())),
+            (Some(from), _) => Some(Party::new(
+                Cow::Borrowed(from),
+                s.plain_bare_from().map(str::len),
+            )),
             (None, Direction::ToServer) => bound(),
             (None, Direction::ToClient) => None,
         };
         let to = match (s.to(), e.direction) {
-            (Some(to), _) => Some(Party::new(Cow::Borrowed(to), s.plain_bare_to())),
+            (Some(to), _) => Some(Party::new(
+                Cow::Borrowed(to),
+                s.plain_bare_to().map(str::len),
+            )),
             (None, Direction::ToClient) => bound(),
             (None, Direction::ToServer) => None,
         };
@@ -1134,13 +1143,10 @@ struct Party<'s> {
 }
 
 impl<'s> Party<'s> {
-    /// `plain_bare`: the bare JID the stanza found as the address was set, if any.
-    fn new(full: Cow<'s, str>, plain_bare: Option<&str>) -> Party<'s> {
-        let plain_bare_len = match plain_bare {
-            Some(bare) => Some(bare.len()),
-            None if matches!(full, Cow::Owned(_)) => crate::jid::plain_bare_len(&full),
-            None => None,
-        };
+    /// `plain_bare_len`: the bare JID's length when the common-case JID check
+    /// vouched for `full` (found as the stanza's address was set, or for the bound
+    /// JID); otherwise [`Party::bare`] runs the full checks.
+    fn new(full: Cow<'s, str>, plain_bare_len: Option<usize>) -> Party<'s> {
         Party {
             full,
             plain_bare_len,

@@ -177,20 +177,19 @@ fn must_escape(b: u8) -> bool {
 }
 
 /// The first byte at or after `from` that [`must_escape`], or the length: 16 bytes
-/// at a time with the `wide` crate's safe vectors (as `xml::blocks` scans XML), the
-/// last few one by one. Equal to the byte loop (tests below).
+/// at a time with the lane comparisons of [`crate::lanes`] (as `xml::blocks` scans
+/// XML), the last few one by one. Equal to the byte loop (tests below).
 fn escape_at(bytes: &[u8], from: usize) -> usize {
-    use wide::u8x16;
+    use crate::lanes::{eq, within, LANES};
     let mut i = from;
-    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<16>) {
-        let v = u8x16::from(*chunk);
-        let control = v.min(u8x16::splat(0x1f)).simd_eq(v);
-        let special = control | v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\'));
+    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<LANES>) {
+        let v = wide::u8x16::from(*chunk);
+        let special = within(v, 0, 0x1f) | eq(v, b'"') | eq(v, b'\\');
         let mask = special.to_bitmask();
         if mask != 0 {
             return i + mask.trailing_zeros() as usize;
         }
-        i += 16;
+        i += LANES;
     }
     let rest = bytes.get(i..).unwrap_or_default();
     i + rest
