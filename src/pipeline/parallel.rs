@@ -181,12 +181,59 @@ struct ShardOutput {
     facts: Vec<Option<Fact>>,
 }
 
+/// One piece of a shard's output. A shard makes its items in capture order, so
+/// within one shard's batch `(frame, phase)` never decreases; the merging thread
+/// walks the shards' items side by side instead of sorting them together.
 struct Item {
     frame: u64,
     phase: Phase,
-    seq: u64,
-    shard: usize,
     output: Output,
+}
+
+impl Item {
+    /// The group an item is written in: a packet's output, a sweep's or the end's.
+    fn group(&self) -> (u64, Phase) {
+        (self.frame, self.phase)
+    }
+}
+
+/// The shards' items of one batch in output order, group by group: the items of the
+/// smallest `(frame, phase)` not yet written, shard by shard, each shard's in the order
+/// it made them — the order of sorting all items by (frame, phase, shard, place in
+/// the shard) without moving any. Each shard's items must be in group order.
+struct Groups<'a> {
+    items: &'a [Vec<Item>],
+    /// Each shard's first item not yet in a group.
+    heads: Vec<usize>,
+}
+
+impl<'a> Groups<'a> {
+    fn new(items: &'a [Vec<Item>]) -> Groups<'a> {
+        Groups {
+            items,
+            heads: vec![0; items.len()],
+        }
+    }
+
+    /// Fills `runs` with the next group as (shard, range of its items) in output
+    /// order; false when every item has been in a group.
+    fn next_into(&mut self, runs: &mut Vec<(usize, std::ops::Range<usize>)>) -> bool {
+        runs.clear();
+        let heads = self.items.iter().zip(&self.heads);
+        let Some(group) = heads.filter_map(|(v, &h)| v.get(h)).map(Item::group).min() else {
+            return false;
+        };
+        for (shard, (items, head)) in self.items.iter().zip(&mut self.heads).enumerate() {
+            let start = *head;
+            let rest = items.get(start..).unwrap_or_default();
+            let len = rest.iter().take_while(|i| i.group() == group).count();
+            if len > 0 {
+                *head = start + len;
+                runs.push((shard, start..start + len));
+            }
+        }
+        true
+    }
 }
 
 /// Connections placed when first seen: at most this many (a few MiB); later ones
@@ -475,7 +522,6 @@ fn dispatch(
 /// What a shard produces for one batch, in order.
 struct ShardWriter {
     shard: usize,
-    seq: u64,
     format: Option<Box<dyn LineFormat>>,
     items: Vec<Item>,
     text: Vec<u8>,
@@ -498,12 +544,9 @@ struct ShardSink {
 
 impl ShardWriter {
     fn push(&mut self, frame: u64, phase: Phase, output: Output) {
-        self.seq += 1;
         self.items.push(Item {
             frame,
             phase,
-            seq: self.seq,
-            shard: self.shard,
             output,
         });
     }
@@ -597,7 +640,6 @@ fn shard_loop(
     pipeline.shard = true;
     let mut writer = ShardWriter {
         shard,
-        seq: 0,
         format: sink.format,
         items: Vec::new(),
         text: Vec::new(),
@@ -679,9 +721,10 @@ fn merge(
     let mut ids: Ids = Ids::default();
     let mut next_id = 1u32;
     let mut summary = Summary::default();
-    // The batch's items in output order, and one group of them: kept across batches.
-    let mut items: Vec<Item> = Vec::new();
-    let mut group: Vec<Item> = Vec::new();
+    // The group being written and its runs, kept across batches to reuse their
+    // allocations.
+    let mut ready = Vec::new();
+    let mut runs = Vec::new();
     for part in out.iter() {
         waiting.entry(part.batch).or_default().push(part);
         while waiting.get(&next).is_some_and(|p| p.len() == shards) {
@@ -693,9 +736,7 @@ fn merge(
             let mut events: Vec<Vec<Event>> = (0..shards).map(|_| Vec::new()).collect();
             let mut facts: Vec<Vec<Option<Fact>>> = (0..shards).map(|_| Vec::new()).collect();
             let mut shard_items: Vec<Vec<Item>> = (0..shards).map(|_| Vec::new()).collect();
-            items.clear();
-            for mut part in parts {
-                items.append(&mut part.items);
+            for part in parts {
                 if let Some(slot) = texts.get_mut(part.shard) {
                     *slot = part.text;
                 }
@@ -709,7 +750,6 @@ fn merge(
                     *slot = part.items;
                 }
             }
-            items.sort_by_key(|i| (i.frame, i.phase, i.shard, i.seq));
             let mut merger = Merger {
                 ids: &mut ids,
                 next_id: &mut next_id,
@@ -718,19 +758,26 @@ fn merge(
                 events: &mut events,
                 facts: &mut facts,
                 target: &mut *target,
-                ready: Vec::new(),
+                ready: std::mem::take(&mut ready),
             };
-            group.clear();
-            for item in items.drain(..) {
-                let same = group
-                    .first()
-                    .is_some_and(|g| g.frame == item.frame && g.phase == item.phase);
-                if !same {
-                    merger.emit(&mut group)?;
+            for items in &mut shard_items {
+                // Shards make their items in order; should one not have, its own
+                // order is restored (stable: its items of one group keep theirs).
+                if !items.is_sorted_by_key(Item::group) {
+                    items.sort_by_key(Item::group);
                 }
-                group.push(item);
             }
-            merger.emit(&mut group)?;
+            let mut groups = Groups::new(&shard_items);
+            while groups.next_into(&mut runs) {
+                for (shard, range) in runs.drain(..) {
+                    let run = shard_items.get(shard).and_then(|v| v.get(range));
+                    for item in run.unwrap_or_default() {
+                        merger.take(shard, item)?;
+                    }
+                }
+                merger.write_group()?;
+            }
+            ready = std::mem::take(&mut merger.ready);
             let returned = events.into_iter().zip(shard_items).zip(texts).zip(facts);
             for ((((events, items), text), facts), tx) in returned.zip(spent) {
                 // A shard that has finished takes nothing more: dropped here then.
@@ -759,8 +806,8 @@ struct Merger<'m, 't> {
     /// Each shard's collector facts of this batch.
     facts: &'m mut [Vec<Option<Fact>>],
     target: &'m mut Target<'t>,
-    /// The group being written (kept to reuse its allocation).
-    ready: Vec<(Phase, FlowId, Counts, Ready)>,
+    /// The sweep or end group being gathered (kept to reuse its allocation).
+    ready: Vec<(FlowId, Counts, Ready)>,
 }
 
 /// An event ready to write: unformatted, or the shard's bytes.
@@ -779,101 +826,95 @@ enum Ready {
 }
 
 impl Merger<'_, '_> {
-    /// Sends one group of output (same frame and phase): a packet's output in order; a
-    /// sweep's or the end's by connection number, as a single pipeline orders them.
-    fn emit(&mut self, group: &mut Vec<Item>) -> Result<(), RunError> {
+    /// Takes one item of a group (same frame and phase). A packet's output is
+    /// written as it comes, in order; a sweep's or the end's waits for
+    /// [`Merger::write_group`], which orders it by connection number, as a single
+    /// pipeline does.
+    fn take(&mut self, shard: usize, item: &Item) -> Result<(), RunError> {
+        let (flow, counts, event) = match item.output {
+            Output::NewFlow(local) => {
+                self.ids.insert((shard, local), FlowId(*self.next_id));
+                *self.next_id = self.next_id.saturating_add(1);
+                self.summary.tcp_flows += 1;
+                return Ok(());
+            }
+            Output::Event(index) => {
+                let Some(e) = self.events.get(shard).and_then(|v| v.get(index)) else {
+                    return Ok(());
+                };
+                (e.flow, Counts::of(&e.kind), Ready::Event { shard, index })
+            }
+            Output::Fact { flow, index } => (flow, Counts::Nothing, Ready::Fact { shard, index }),
+            Output::Counted { flow, counts } => (flow, counts, Ready::Counted),
+            Output::Line {
+                flow,
+                counts,
+                head,
+                tail,
+            } => (flow, counts, Ready::Line { shard, head, tail }),
+        };
+        let local = (shard, flow);
+        let global = if flow.0 == 0 {
+            flow
+        } else {
+            self.ids.get(&local).copied().unwrap_or(flow)
+        };
+        if counts == Counts::FlowEnd {
+            self.ids.remove(&local);
+        }
+        if item.phase == Phase::Packet {
+            self.write(global, counts, event)
+        } else {
+            self.ready.push((global, counts, event));
+            Ok(())
+        }
+    }
+
+    /// Writes what a sweep or the end of the capture produced, by connection number
+    /// (stable: one connection's events keep their order).
+    fn write_group(&mut self) -> Result<(), RunError> {
         let mut ready = std::mem::take(&mut self.ready);
-        for item in group.drain(..) {
-            let (flow, counts, event) = match item.output {
-                Output::NewFlow(local) => {
-                    self.ids.insert((item.shard, local), FlowId(*self.next_id));
-                    *self.next_id = self.next_id.saturating_add(1);
-                    self.summary.tcp_flows += 1;
-                    continue;
-                }
-                Output::Event(index) => {
-                    let Some(e) = self.events.get(item.shard).and_then(|v| v.get(index)) else {
-                        continue;
-                    };
-                    let ready = Ready::Event {
-                        shard: item.shard,
-                        index,
-                    };
-                    (e.flow, Counts::of(&e.kind), ready)
-                }
-                Output::Fact { flow, index } => (
-                    flow,
-                    Counts::Nothing,
-                    Ready::Fact {
-                        shard: item.shard,
-                        index,
-                    },
-                ),
-                Output::Counted { flow, counts } => (flow, counts, Ready::Counted),
-                Output::Line {
-                    flow,
-                    counts,
-                    head,
-                    tail,
-                } => (
-                    flow,
-                    counts,
-                    Ready::Line {
-                        shard: item.shard,
-                        head,
-                        tail,
-                    },
-                ),
-            };
-            let local = (item.shard, flow);
-            let global = if flow.0 == 0 {
-                flow
-            } else {
-                self.ids.get(&local).copied().unwrap_or(flow)
-            };
-            if counts == Counts::FlowEnd {
-                self.ids.remove(&local);
-            }
-            ready.push((item.phase, global, counts, event));
-        }
-        if ready.first().is_some_and(|(p, ..)| *p != Phase::Packet) {
-            // Stable: one connection's events keep their order.
-            ready.sort_by_key(|(_, flow, ..)| *flow);
-        }
-        for (_, flow, counts, event) in ready.drain(..) {
-            counts.add_to(self.summary);
-            match event {
-                Ready::Event { shard, index } => {
-                    let event = self.events.get_mut(shard).and_then(|v| v.get_mut(index));
-                    if let Some(e) = event {
-                        e.flow = flow;
-                        self.target.sink().event(e)?;
-                    }
-                }
-                Ready::Line { shard, head, tail } => {
-                    let text = self.texts.get(shard).map(Vec::as_slice).unwrap_or_default();
-                    let head = text.get(head.0..head.1).unwrap_or_default();
-                    let tail = text.get(tail.0..tail.1).unwrap_or_default();
-                    self.target.sink().write_formatted(head, flow, tail)?;
-                }
-                Ready::Fact { shard, index } => {
-                    let slot = self.facts.get_mut(shard).and_then(|v| v.get_mut(index));
-                    if let (Some(mut fact), Some(collector)) =
-                        (slot.and_then(Option::take), self.target.collector())
-                    {
-                        fact.renumber(flow);
-                        collector.apply(fact);
-                    }
-                }
-                Ready::Counted if counts == Counts::FlowEnd => {
-                    if let Some(collector) = self.target.collector() {
-                        collector.connection_ended(flow);
-                    }
-                }
-                Ready::Counted => {}
-            }
+        ready.sort_by_key(|(flow, ..)| *flow);
+        for (flow, counts, event) in ready.drain(..) {
+            self.write(flow, counts, event)?;
         }
         self.ready = ready;
+        Ok(())
+    }
+
+    /// Counts one piece of output and sends it to the sink or the collector.
+    fn write(&mut self, flow: FlowId, counts: Counts, event: Ready) -> Result<(), RunError> {
+        counts.add_to(self.summary);
+        match event {
+            Ready::Event { shard, index } => {
+                let event = self.events.get_mut(shard).and_then(|v| v.get_mut(index));
+                if let Some(e) = event {
+                    e.flow = flow;
+                    self.target.sink().event(e)?;
+                }
+            }
+            Ready::Line { shard, head, tail } => {
+                let text = self.texts.get(shard).map(Vec::as_slice).unwrap_or_default();
+                let head = text.get(head.0..head.1).unwrap_or_default();
+                let tail = text.get(tail.0..tail.1).unwrap_or_default();
+                self.target.sink().write_formatted(head, flow, tail)?;
+            }
+            Ready::Fact { shard, index } => {
+                let slot = self.facts.get_mut(shard).and_then(|v| v.get_mut(index));
+                if let (Some(mut fact), Some(collector)) =
+                    (slot.and_then(Option::take), self.target.collector())
+                {
+                    fact.renumber(flow);
+                    collector.apply(fact);
+                }
+            }
+            Ready::Counted if counts == Counts::FlowEnd => {
+                if let Some(collector) = self.target.collector() {
+                    collector.connection_ended(flow);
+                }
+            }
+            Ready::Counted => {}
+        }
         Ok(())
     }
 }
@@ -881,6 +922,7 @@ impl Merger<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn addr(host: u8, port: u16) -> SocketAddr {
         SocketAddr::from(([10, 0, 0, host], port))
@@ -924,5 +966,62 @@ mod tests {
         }
         assert_eq!(placement.placed.len(), MAX_PLACED);
         assert_eq!(placement.shard(server, client(0), 1), first);
+    }
+
+    /// Every shard's items, each shard's in group order, as (frame, phase) lists.
+    fn shard_items() -> impl Strategy<Value = Vec<Vec<(u64, u8)>>> {
+        let one = proptest::collection::vec((0u64..6, 0u8..3), 0..12).prop_map(|mut v| {
+            v.sort();
+            v
+        });
+        proptest::collection::vec(one, 1..5)
+    }
+
+    proptest! {
+        /// Walking the shards' items group by group gives exactly the order of
+        /// sorting them all by (frame, phase, shard, place in the shard) — the order
+        /// the merging thread wrote before it stopped sorting — and every group is
+        /// one (frame, phase).
+        #[test]
+        fn groups_walk_in_the_order_of_the_sort(shards in shard_items()) {
+            let phase = |p: u8| [Phase::Sweep, Phase::Packet, Phase::Finish][usize::from(p % 3)];
+            let items: Vec<Vec<Item>> = shards
+                .iter()
+                .map(|v| {
+                    v.iter()
+                        .enumerate()
+                        .map(|(place, &(frame, p))| Item {
+                            frame,
+                            phase: phase(p),
+                            output: Output::Event(place),
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut sorted: Vec<(u64, Phase, usize, usize)> = Vec::new();
+            for (shard, v) in shards.iter().enumerate() {
+                for (place, &(frame, p)) in v.iter().enumerate() {
+                    sorted.push((frame, phase(p), shard, place));
+                }
+            }
+            sorted.sort();
+            let mut walked = Vec::new();
+            let mut groups = Groups::new(&items);
+            let mut runs = Vec::new();
+            while groups.next_into(&mut runs) {
+                prop_assert!(!runs.is_empty());
+                let mut keys = Vec::new();
+                for (shard, range) in runs.drain(..) {
+                    for item in &items[shard][range] {
+                        let Output::Event(place) = item.output else { unreachable!() };
+                        keys.push(item.group());
+                        walked.push((item.frame, item.phase, shard, place));
+                    }
+                }
+                keys.dedup();
+                prop_assert_eq!(keys.len(), 1);
+            }
+            prop_assert_eq!(walked, sorted);
+        }
     }
 }
