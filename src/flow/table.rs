@@ -23,22 +23,32 @@
 use super::Flow;
 use crate::model::{FlowId, Timestamp};
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// One end of a connection in the index: IPv4 addresses are stored as IPv4-mapped
-/// IPv6 with a family flag, so both families take the same 19 bytes.
+/// IPv6 with a family flag, so both families take the same 19 bytes (20 with
+/// alignment: an index entry stays 48 bytes).
+///
+/// The address is four big-endian 32-bit words, so the derived order is the order of
+/// its bytes (eviction ties go by address, then port, then family), while comparing
+/// and hashing it take a few word operations: as a byte array, building it from a
+/// `SocketAddr` went byte by byte and comparing it through `memcmp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Endpoint {
-    ip: [u8; 16],
+    ip: [u32; 4],
     port: u16,
     v6: bool,
 }
 
 impl Endpoint {
     fn of(addr: SocketAddr) -> Endpoint {
-        let (ip, v6) = match addr.ip() {
-            IpAddr::V4(v4) => (v4.to_ipv6_mapped().octets(), false),
-            IpAddr::V6(v6) => (v6.octets(), true),
+        let (ip, v6) = match addr {
+            SocketAddr::V4(a) => ([0, 0, 0xffff, a.ip().to_bits()], false),
+            SocketAddr::V6(a) => {
+                let bits = a.ip().to_bits();
+                let word = |shift: u32| (bits >> shift) as u32;
+                ([word(96), word(64), word(32), word(0)], true)
+            }
         };
         Endpoint {
             ip,
@@ -170,6 +180,8 @@ pub struct Flags {
 
 /// Bytes one index entry takes: key, slot, and hashbrown's control byte.
 pub const INDEX_ENTRY_BYTES: usize = std::mem::size_of::<(Key, Slot)>() + 1;
+// A passed connection costs 48 bytes in the index (the module's promise).
+const _: () = assert!(std::mem::size_of::<(Key, Slot)>() == 48);
 
 /// The connections of a capture.
 pub struct Table<T> {
@@ -539,6 +551,50 @@ fn grown_capacity(capacity: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Address bytes: arbitrary, or an IPv4-mapped address (half the time).
+    fn address() -> impl Strategy<Value = [u8; 16]> {
+        (any::<[u8; 16]>(), any::<bool>()).prop_map(|(mut ip, mapped)| {
+            if mapped {
+                ip[..12].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+            }
+            ip
+        })
+    }
+
+    proptest! {
+        /// Endpoints compare as the tuple of their address bytes (IPv4 as
+        /// IPv4-mapped IPv6), port and family: the order eviction ties go by.
+        #[test]
+        fn endpoints_order_by_address_bytes_then_port_then_family(
+            a in (address(), any::<u16>(), any::<bool>()),
+            b in (address(), any::<u16>(), any::<bool>()),
+            same_ip in any::<bool>(),
+            same_port in any::<bool>(),
+        ) {
+            let b = (if same_ip { a.0 } else { b.0 }, if same_port { a.1 } else { b.1 }, b.2);
+            let socket = |(ip, port, v6): ([u8; 16], u16, bool)| {
+                let v6addr = std::net::Ipv6Addr::from(ip);
+                match v6addr.to_ipv4_mapped() {
+                    Some(v4) if !v6 => SocketAddr::from((v4, port)),
+                    _ => SocketAddr::from((v6addr, port)),
+                }
+            };
+            // What an address is stored as: the bytes, and whether it is IPv6.
+            let stored = |t: ([u8; 16], u16, bool)| {
+                let s = socket(t);
+                let ip = match s {
+                    SocketAddr::V4(a) => a.ip().to_ipv6_mapped().octets(),
+                    SocketAddr::V6(a) => a.ip().octets(),
+                };
+                (ip, s.port(), s.is_ipv6())
+            };
+            let (ea, eb) = (Endpoint::of(socket(a)), Endpoint::of(socket(b)));
+            prop_assert_eq!(ea.cmp(&eb), stored(a).cmp(&stored(b)));
+            prop_assert_eq!(ea == eb, stored(a) == stored(b));
+        }
+    }
 
     fn addr(i: u32, port: u16) -> SocketAddr {
         SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), port))
