@@ -151,30 +151,36 @@ fn idle_sweeps_end_the_same_connections_at_the_same_place() {
 /// (`run_stats`, as `xmppdump stats` does) or on the merging thread from the events
 /// (`run` with the collector as the sink, as when other sinks share the events).
 fn stats_with(bytes: &[u8], config: Config, jobs: usize) -> xmppdump::analysis::Stats {
-    stats_by(bytes, config, jobs, true)
+    stats_by(bytes, config, jobs, true).0
 }
 
+/// The statistics and the run's summary (whose stream and stanza counts the shards
+/// add up on their own when they collect).
 fn stats_by(
     bytes: &[u8],
     config: Config,
     jobs: usize,
     on_shards: bool,
-) -> xmppdump::analysis::Stats {
+) -> (xmppdump::analysis::Stats, xmppdump::sink::Summary) {
     let mut reader = Reader::new(Cursor::new(bytes.to_vec())).unwrap();
     let mut collector = xmppdump::analysis::Collector::new("capture");
-    if on_shards {
-        parallel::run_stats(config, &mut reader, &mut collector, jobs).unwrap();
+    let summary = if on_shards {
+        parallel::run_stats(config, &mut reader, &mut collector, jobs).unwrap()
     } else {
-        parallel::run(config, &mut reader, &mut collector, jobs).unwrap();
-    }
-    collector.into_stats()
+        parallel::run(config, &mut reader, &mut collector, jobs).unwrap()
+    };
+    (collector.into_stats(), summary)
 }
 
 fn same_stats_for_all_jobs(name: &str, bytes: &[u8], config: Config) {
-    let one = stats_with(bytes, config.clone(), 1);
+    let (one, one_summary) = stats_by(bytes, config.clone(), 1, true);
     let tables = xmppdump::analysis::tables::tables(&one);
     for (jobs, on_shards) in [(2, true), (3, true), (5, true), (2, false)] {
-        let many = stats_by(bytes, config.clone(), jobs, on_shards);
+        let (many, many_summary) = stats_by(bytes, config.clone(), jobs, on_shards);
+        assert_eq!(
+            many_summary, one_summary,
+            "{name} -j {jobs} (on shards: {on_shards})"
+        );
         assert!(
             many == one,
             "{name} -j {jobs} (on shards: {on_shards}): the statistics differ"

@@ -398,14 +398,22 @@ fn run_to(
         let (packets, undecoded, read_result) = dispatcher.join().unwrap_or((0, 0, Ok(())));
         let mut summary = merged?;
         for shard in shards {
-            if let Ok((table, counted)) = shard.join() {
-                summary.evicted_flows += table.evicted_flows;
-                summary.emergencies += table.emergencies;
-                if let (Some(collector), Some(stats)) = (target.collector(), counted) {
+            if let Ok(end) = shard.join() {
+                summary.evicted_flows += end.table.evicted_flows;
+                summary.emergencies += end.table.emergencies;
+                let tally = end.tally;
+                summary.streams += tally.streams;
+                summary.messages += tally.messages;
+                summary.presences += tally.presences;
+                summary.iqs += tally.iqs;
+                summary.anomalies += tally.anomalies;
+                summary.xmpp_flows += tally.xmpp_flows;
+                if let (Some(collector), Some(stats)) = (target.collector(), end.stats) {
                     collector.absorb(&stats);
                 }
             }
         }
+        summary.stanzas = summary.messages + summary.presences + summary.iqs;
         summary.packets = packets;
         summary.undecoded_packets = undecoded;
         target.sink().summary(&summary)?;
@@ -533,6 +541,8 @@ struct ShardWriter {
     facts: Vec<Option<Fact>>,
     /// The facts of one event, between the collector and `facts` (reused).
     made: Vec<Fact>,
+    /// With a collector: the summary's counts of the shard's events.
+    tally: Summary,
 }
 
 /// How a shard hands on its events: formatted, counted by its own collector, or as
@@ -563,10 +573,17 @@ impl ShardWriter {
                 self.fact(frame, phase, event.flow, fact);
             }
             self.made = made;
-            let counts = Counts::of(&event.kind);
-            if counts != Counts::Nothing {
-                let flow = event.flow;
-                self.push(frame, phase, Output::Counted { flow, counts });
+            match Counts::of(&event.kind) {
+                Counts::Nothing => {}
+                // The merging collector closes the connection's rows: in capture
+                // order, with the other shards' facts.
+                Counts::FlowEnd => {
+                    let (flow, counts) = (event.flow, Counts::FlowEnd);
+                    self.push(frame, phase, Output::Counted { flow, counts });
+                }
+                // Only a number of the summary: added up here, sent once at the end
+                // (half the items a shard sent were these).
+                counts => counts.add_to(&mut self.tally),
             }
             return;
         }
@@ -624,9 +641,8 @@ impl ShardWriter {
 }
 
 /// One shard: an ordinary pipeline over the connections it owns; with a format, its
-/// events leave it formatted; with a collector, counted. Returns its summary (the flow
-/// table's counters are the only part the merging thread does not count from events)
-/// and its collector's counts.
+/// events leave it formatted; with a collector, counted. Returns what the merging
+/// thread adds up at the end ([`ShardEnd`]).
 fn shard_loop(
     shard: usize,
     config: Config,
@@ -635,7 +651,7 @@ fn shard_loop(
     spent: &Receiver<Spent>,
     out: &SyncSender<ShardOutput>,
     emptied: &mpsc::Sender<Batch>,
-) -> (Summary, Option<Stats>) {
+) -> ShardEnd {
     let mut pipeline = Pipeline::new(config);
     pipeline.shard = true;
     let mut writer = ShardWriter {
@@ -647,6 +663,7 @@ fn shard_loop(
         collector: sink.collector,
         facts: Vec::new(),
         made: Vec::new(),
+        tally: Summary::default(),
     };
     let mut counted = None;
     for batch in work.iter() {
@@ -701,12 +718,31 @@ fn shard_loop(
             }
         }
         if out.send(writer.take(batch.id)).is_err() {
-            return (pipeline.summary, counted);
+            return ShardEnd {
+                table: pipeline.summary,
+                tally: writer.tally,
+                stats: counted,
+            };
         }
         // The reader may have ended already; then the batch is simply freed.
         let _ = emptied.send(batch);
     }
-    (pipeline.summary, counted)
+    ShardEnd {
+        table: pipeline.summary,
+        tally: writer.tally,
+        stats: counted,
+    }
+}
+
+/// What a shard hands back when it ends.
+struct ShardEnd {
+    /// Its pipeline's summary: the flow table's counters are the part the merging
+    /// thread does not count from events.
+    table: Summary,
+    /// With a collector: the summary's counts of its events ([`ShardWriter::tally`]).
+    tally: Summary,
+    /// Its collector's counts.
+    stats: Option<Stats>,
 }
 
 /// Merges the shards' output batch by batch and sends it to the sink in order.
@@ -790,7 +826,6 @@ fn merge(
             }
         }
     }
-    summary.stanzas = summary.messages + summary.presences + summary.iqs;
     Ok(summary)
 }
 
