@@ -6,15 +6,17 @@
 //! shard that owns the connection (the least loaded when it was first seen,
 //! [`Placement`]); each shard is an
 //! ordinary pipeline over its own connections. This thread merges the shards' events
-//! batch by batch, ordered by frame, and renumbers connections in order of first
-//! packet, as the single pipeline numbers them.
+//! batch by batch, ordered by frame (each shard's already are: the shards' outputs are
+//! walked side by side, [`Groups`], not sorted), and renumbers connections in order of
+//! first packet, as the single pipeline numbers them.
 //!
 //! When the sink only prints, each shard also formats its events (text or NDJSON)
 //! with the connection number left out, so the merging thread only fills in the
 //! number and writes. When the sink is only statistics, each shard runs a collector
 //! of its own over its events, which never leave the shard: the merging thread gets
 //! the collectors' facts (what spans connections or is listed by connection number,
-//! `analysis::collect`) in capture order and, at the end, their counts. Otherwise
+//! `analysis::collect`) in capture order and, at the end, their counts and the
+//! summary's (the shards add up the streams, stanzas and anomalies). Otherwise
 //! (checks, several sinks) the events cross to the merging thread and, once the sink
 //! has seen them, go back to their shard to be freed there.
 //!
@@ -85,7 +87,8 @@ enum Output {
         flow: FlowId,
         index: usize,
     },
-    /// What an event the shard's collector consumed adds to the summary.
+    /// The end of a connection whose events the shard's collector consumed (the
+    /// other counts of such events the shard adds up itself, [`ShardEnd::tally`]).
     Counted {
         flow: FlowId,
         counts: Counts,
