@@ -58,15 +58,16 @@ impl Endpoint {
     }
 }
 
-/// Connection key independent of direction: the lower endpoint first.
+/// Connection key independent of direction: the lower endpoint first. `-j` hashes it
+/// to place a connection on a shard (`pipeline::parallel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct Key {
+pub struct Key {
     lo: Endpoint,
     hi: Endpoint,
 }
 
 impl Key {
-    fn new(a: SocketAddr, b: SocketAddr) -> Key {
+    pub fn new(a: SocketAddr, b: SocketAddr) -> Key {
         let (a, b) = (Endpoint::of(a), Endpoint::of(b));
         if a <= b {
             Key { lo: a, hi: b }

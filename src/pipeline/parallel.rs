@@ -30,6 +30,7 @@ use super::{Config, Pipeline, RunError};
 use crate::analysis::{Collector, Fact, Stats};
 use crate::capture::{Packet, Reader};
 use crate::decode::decode;
+use crate::flow::table::Key;
 use crate::model::At;
 use crate::model::{Event, EventKind, FlowId, FrameNo, Timestamp};
 use crate::sink::{LineFormat, Sink, Summary};
@@ -288,23 +289,12 @@ impl Placement {
     }
 }
 
-/// A fixed hash of the address pair, the same in either order. foldhash costs a
-/// fraction of SipHash on the reading thread, which every packet passes; each
-/// address goes in as two integers (hashing `SocketAddr` itself took about 100
-/// instructions a packet). An IPv4 address and the IPv6 address `::a.b.c.d` hash
-/// alike, which only places their connections together: any placement that keeps
-/// a connection on one shard gives the same output.
+/// A fixed hash of the address pair, the same in either order: the flow table's
+/// connection key (the lower endpoint first, addresses as integers), hashed with
+/// foldhash, a fraction of SipHash's cost on the reading thread, which every packet
+/// passes.
 fn pair_hash(a: SocketAddr, b: SocketAddr) -> u64 {
-    let bits = |s: SocketAddr| {
-        let ip = match s.ip() {
-            std::net::IpAddr::V4(v4) => u128::from(v4.to_bits()),
-            std::net::IpAddr::V6(v6) => v6.to_bits(),
-        };
-        (ip, s.port())
-    };
-    let (a, b) = (bits(a), bits(b));
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    foldhash::fast::FixedState::with_seed(0).hash_one((lo.0, hi.0, lo.1, hi.1))
+    foldhash::fast::FixedState::with_seed(0).hash_one(Key::new(a, b))
 }
 
 /// Where the merged output goes: any sink, or statistics that each shard collects
@@ -799,13 +789,9 @@ fn merge(
                 target: &mut *target,
                 ready: std::mem::take(&mut ready),
             };
-            for items in &mut shard_items {
-                // Shards make their items in order; should one not have, its own
-                // order is restored (stable: its items of one group keep theirs).
-                if !items.is_sorted_by_key(Item::group) {
-                    items.sort_by_key(Item::group);
-                }
-            }
+            // A shard's work comes in frame order (a sweep before the packet it was
+            // decided at, the end last): its items are in group order by construction.
+            debug_assert!(shard_items.iter().all(|v| v.is_sorted_by_key(Item::group)));
             let mut groups = Groups::new(&shard_items);
             while groups.next_into(&mut runs) {
                 for (shard, range) in runs.drain(..) {
