@@ -2,11 +2,14 @@
 //! connection numbers, same summary, on every capture, a generated one, and one where
 //! idle connections are swept while others go on. The printers (formatted in the
 //! shards) give the same bytes, text and NDJSON; the statistics are the same for 1,
-//! 2, 3 and 5 shards, on every capture and a generated one.
+//! 2, 3 and 5 shards, on every capture and a generated one; and all of it holds on
+//! arbitrary traffic (a proptest: reused ports, lost, resent and reset segments, bad
+//! XML, idle gaps and time going back).
 
 mod common;
 
 use common::{capture_path, config_for, Collect, CAPTURES};
+use proptest::prelude::*;
 use std::io::Cursor;
 use xmppdump::capture::Reader;
 use xmppdump::model::Timestamp;
@@ -372,4 +375,202 @@ fn bounded_tables_keep_the_same_rows_for_any_number_of_shards() {
     assert_eq!(one.conversations.len(), 10_000);
     assert!(one.conversations_dropped > 0);
     same_stats_for_all_jobs("bounded tables", &bytes, Config::default());
+}
+
+/// Pieces of what connections say in [`arbitrary_traffic`]: stream headers, stanzas of
+/// each kind (presences that repeat, fan out and probe), negotiation, errors, bad
+/// XML and bytes that are not XML.
+const PIECES: &[&str] = &[
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.org' version='1.0'>",
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='a.example' to='b.example' id='s2' version='1.0'>",
+    "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>",
+    "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHNlY3JldA==</auth>",
+    "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>",
+    "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+    "<presence/>",
+    "<presence from='alice@example.org/phone' to='bob@b.example'><show>away</show></presence>",
+    "<presence from='alice@example.org/phone' to='carol@b.example'><show>away</show></presence>",
+    "<presence type='probe' from='bob@b.example' to='alice@example.org'/>",
+    "<presence from='alice@example.org' to='bob@b.example'/>",
+    "<message type='chat' from='alice@example.org/phone' to='bob@b.example' id='m1'><body>hi &amp; bye</body></message>",
+    "<iq type='get' id='q1' to='example.org'><ping xmlns='urn:xmpp:ping'/></iq>",
+    "<iq type='result' id='q1' from='example.org'/>",
+    "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>",
+    "<db:result from='a.example' to='b.example'>0123456789abcdef</db:result>",
+    "<message><body>unclosed",
+    "<presence from='a@b' to='@@'><x xmlns='p'/></presence>",
+    "</stream:stream>",
+    "\u{0}\u{1}\u{7f}GET / HTTP/1.1\r\n\r\n",
+    "<<<>>>&bogus;",
+];
+
+/// What one connection of [`arbitrary_traffic`] does next.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Sends a piece, or its first `cut` bytes when `cut` is shorter.
+    Send {
+        from_client: bool,
+        piece: usize,
+        cut: usize,
+    },
+    /// Sends a piece after leaving a gap of `gap` bytes in the sequence (a lost
+    /// segment), so what follows waits or is given up on.
+    AfterGap {
+        from_client: bool,
+        piece: usize,
+        gap: u32,
+    },
+    /// Sends the last segment again (a retransmission).
+    Again,
+    Reset {
+        from_client: bool,
+    },
+    Close,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let piece = 0..PIECES.len();
+    prop_oneof![
+        6 => (any::<bool>(), piece.clone(), 0..200usize).prop_map(|(from_client, piece, cut)| Step::Send { from_client, piece, cut }),
+        1 => (any::<bool>(), piece, 1..3000u32).prop_map(|(from_client, piece, gap)| Step::AfterGap { from_client, piece, gap }),
+        1 => Just(Step::Again),
+        1 => any::<bool>().prop_map(|from_client| Step::Reset { from_client }),
+        1 => Just(Step::Close),
+    ]
+}
+
+/// One connection: client port (from a small set, so ports are reused), server port
+/// (XMPP's or not), whether it starts with a handshake, and its steps.
+fn connection() -> impl Strategy<Value = (u16, u16, bool, Vec<Step>)> {
+    (
+        40000..40006u16,
+        prop::sample::select(vec![5222u16, 5269, 5223, 5280, 8080]),
+        any::<bool>(),
+        prop::collection::vec(step(), 0..14),
+    )
+}
+
+/// The packets of arbitrary connections, interleaved as `order` picks them, with
+/// times that step by `gaps` (which may jump past the idle timeout or go back).
+fn arbitrary_traffic(
+    connections: &[(u16, u16, bool, Vec<Step>)],
+    order: &[usize],
+    gaps: &[i64],
+) -> Vec<u8> {
+    let mut lists: Vec<std::collections::VecDeque<Packet>> = Vec::new();
+    for (i, (client_port, server_port, handshake, steps)) in connections.iter().enumerate() {
+        // Clients on two addresses, so the same address pair recurs.
+        let client = format!("10.0.0.{}:{client_port}", 10 + i % 2);
+        let server = format!("10.0.9.1:{server_port}");
+        let mut c = Conversation::new(
+            client.parse().unwrap(),
+            server.parse().unwrap(),
+            Link::Ethernet,
+            Timestamp(0),
+        );
+        c.mss = 64;
+        let mut packets = if *handshake {
+            c.handshake()
+        } else {
+            Vec::new()
+        };
+        for step in steps {
+            match step {
+                Step::Send {
+                    from_client,
+                    piece,
+                    cut,
+                } => {
+                    let bytes = PIECES[*piece].as_bytes();
+                    packets.extend(c.send(*from_client, &bytes[..(*cut).min(bytes.len())]));
+                }
+                Step::AfterGap {
+                    from_client,
+                    piece,
+                    gap,
+                } => {
+                    let seq = c.next_seq(*from_client).wrapping_add(*gap);
+                    let bytes = PIECES[*piece].as_bytes();
+                    packets.push(c.segment(*from_client, seq, synth::Flags::ACK, bytes));
+                }
+                Step::Again => {
+                    if let Some(last) = packets.last().cloned() {
+                        packets.push(last);
+                    }
+                }
+                Step::Reset { from_client } => packets.push(c.reset(*from_client)),
+                Step::Close => packets.extend(c.close()),
+            }
+        }
+        lists.push(packets.into());
+    }
+    let mut packets = Vec::new();
+    let mut time = 1_700_000_000_000_000_000i64;
+    let mut picks = order.iter().cycle();
+    let mut gap = gaps.iter().cycle();
+    while lists.iter().any(|l| !l.is_empty()) {
+        let pick = picks.next().copied().unwrap_or(0);
+        let Some(list) = (0..lists.len())
+            .map(|k| (pick + k) % lists.len())
+            .find_map(|k| Some(k).filter(|&k| !lists[k].is_empty()))
+        else {
+            break;
+        };
+        let mut packet = lists[list].pop_front().unwrap();
+        time += gap.next().copied().unwrap_or(1_000_000);
+        packet.time = Timestamp(time);
+        packets.push(packet);
+    }
+    synth::write_pcap(Vec::new(), &packets, false, true).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// On arbitrary traffic — connections that reuse addresses and ports, start
+    /// mid-stream, lose, resend and reset segments, send bad XML and not XML at all,
+    /// go idle past the timeout or step back in time — `-j 2` and `-j 3` print what
+    /// one thread prints, text and NDJSON, give the same events, summary and
+    /// statistics.
+    #[test]
+    fn any_traffic_gives_one_threads_output_on_2_and_3_threads(
+        connections in prop::collection::vec(connection(), 1..7),
+        order in prop::collection::vec(0..7usize, 1..40),
+        gaps in prop::collection::vec(
+            prop_oneof![
+                8 => 0..50_000_000i64,
+                1 => 61_000_000_000..700_000_000_000i64,
+                1 => -5_000_000_000..0i64,
+            ],
+            1..20,
+        ),
+    ) {
+        let bytes = arbitrary_traffic(&connections, &order, &gaps);
+        let mut config = Config::default();
+        config.limits.flow_idle_timeout_secs = 60;
+        for json in [false, true] {
+            let one = printed(&bytes, config.clone(), 1, json);
+            for jobs in [2, 3] {
+                let many = printed(&bytes, config.clone(), jobs, json);
+                prop_assert_eq!(
+                    String::from_utf8_lossy(&many),
+                    String::from_utf8_lossy(&one),
+                    "-j {} json={}", jobs, json
+                );
+            }
+        }
+        let one = run(&bytes, config.clone(), 1);
+        let (one_stats, one_summary) = stats_by(&bytes, config.clone(), 1, true);
+        prop_assert_eq!(Some(&one_summary), one.summary.as_ref());
+        for jobs in [2, 3] {
+            let many = run(&bytes, config.clone(), jobs);
+            prop_assert_eq!(&many.summary, &one.summary, "-j {}", jobs);
+            prop_assert_eq!(&many.events, &one.events, "-j {}", jobs);
+            for on_shards in [true, false] {
+                let (stats, summary) = stats_by(&bytes, config.clone(), jobs, on_shards);
+                prop_assert_eq!(&summary, &one_summary, "-j {} on shards {}", jobs, on_shards);
+                prop_assert!(stats == one_stats, "-j {} on shards {}: the statistics differ", jobs, on_shards);
+            }
+        }
+    }
 }
