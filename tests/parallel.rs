@@ -440,11 +440,16 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 /// One connection: client port (from a small set, so ports are reused), server port
-/// (XMPP's or not), whether it starts with a handshake, and its steps.
-fn connection() -> impl Strategy<Value = (u16, u16, bool, Vec<Step>)> {
+/// (XMPP's or not), whether it starts with a handshake, whether both sides open a
+/// stream first (so that stanzas follow a header more often than by chance), and its
+/// steps.
+type Connection = (u16, u16, bool, bool, Vec<Step>);
+
+fn connection() -> impl Strategy<Value = Connection> {
     (
         40000..40006u16,
         prop::sample::select(vec![5222u16, 5269, 5223, 5280, 8080]),
+        any::<bool>(),
         any::<bool>(),
         prop::collection::vec(step(), 0..14),
     )
@@ -452,13 +457,9 @@ fn connection() -> impl Strategy<Value = (u16, u16, bool, Vec<Step>)> {
 
 /// The packets of arbitrary connections, interleaved as `order` picks them, with
 /// times that step by `gaps` (which may jump past the idle timeout or go back).
-fn arbitrary_traffic(
-    connections: &[(u16, u16, bool, Vec<Step>)],
-    order: &[usize],
-    gaps: &[i64],
-) -> Vec<u8> {
+fn arbitrary_traffic(connections: &[Connection], order: &[usize], gaps: &[i64]) -> Vec<u8> {
     let mut lists: Vec<std::collections::VecDeque<Packet>> = Vec::new();
-    for (i, (client_port, server_port, handshake, steps)) in connections.iter().enumerate() {
+    for (i, (client_port, server_port, handshake, opens, steps)) in connections.iter().enumerate() {
         // Clients on two addresses, so the same address pair recurs.
         let client = format!("10.0.0.{}:{client_port}", 10 + i % 2);
         let server = format!("10.0.9.1:{server_port}");
@@ -474,6 +475,11 @@ fn arbitrary_traffic(
         } else {
             Vec::new()
         };
+        if *opens {
+            packets.extend(c.send(true, client_header("example.org").as_bytes()));
+            let header = server_header("example.org", "s", "");
+            packets.extend(c.send(false, header.as_bytes()));
+        }
         for step in steps {
             match step {
                 Step::Send {
