@@ -33,6 +33,21 @@ pub struct Summary {
     pub emergencies: u64,
 }
 
+impl Summary {
+    /// Adds the event counts of another part of the run (a shard's): stream headers,
+    /// stanzas by kind, anomalies and XMPP connections, not its packet or flow-table
+    /// counters.
+    pub fn add_event_counts(&mut self, other: &Summary) {
+        self.streams += other.streams;
+        self.messages += other.messages;
+        self.presences += other.presences;
+        self.iqs += other.iqs;
+        self.stanzas += other.stanzas;
+        self.anomalies += other.anomalies;
+        self.xmpp_flows += other.xmpp_flows;
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

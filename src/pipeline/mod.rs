@@ -167,18 +167,9 @@ impl Pipeline {
 
     fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         for event in self.events.drain(..) {
-            match &event.kind {
-                EventKind::StreamHeader { .. } => self.summary.streams += 1,
-                EventKind::Message(_) => self.summary.messages += 1,
-                EventKind::Presence(_) => self.summary.presences += 1,
-                EventKind::Iq(_) => self.summary.iqs += 1,
-                EventKind::Anomaly { .. } => self.summary.anomalies += 1,
-                EventKind::FlowStart { .. } => self.summary.xmpp_flows += 1,
-                _ => {}
-            }
+            Counts::of(&event.kind).add_to(&mut self.summary);
             sink.event(&event)?;
         }
-        self.summary.stanzas = self.summary.messages + self.summary.presences + self.summary.iqs;
         Ok(())
     }
 
@@ -582,4 +573,53 @@ pub fn annotate<W: io::Write>(
     }
     writer.flush()?;
     Ok(summary)
+}
+
+/// What an event adds to the [`Summary`], and whether it ends its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counts {
+    Stream,
+    Message,
+    Presence,
+    Iq,
+    Anomaly,
+    FlowStart,
+    FlowEnd,
+    Nothing,
+}
+
+impl Counts {
+    pub(crate) fn of(kind: &EventKind) -> Counts {
+        match kind {
+            EventKind::StreamHeader { .. } => Counts::Stream,
+            EventKind::Message(_) => Counts::Message,
+            EventKind::Presence(_) => Counts::Presence,
+            EventKind::Iq(_) => Counts::Iq,
+            EventKind::Anomaly { .. } => Counts::Anomaly,
+            EventKind::FlowStart { .. } => Counts::FlowStart,
+            EventKind::FlowEnd { .. } => Counts::FlowEnd,
+            _ => Counts::Nothing,
+        }
+    }
+
+    pub(crate) fn add_to(self, summary: &mut Summary) {
+        match self {
+            Counts::Stream => summary.streams += 1,
+            Counts::Message => {
+                summary.messages += 1;
+                summary.stanzas += 1;
+            }
+            Counts::Presence => {
+                summary.presences += 1;
+                summary.stanzas += 1;
+            }
+            Counts::Iq => {
+                summary.iqs += 1;
+                summary.stanzas += 1;
+            }
+            Counts::Anomaly => summary.anomalies += 1,
+            Counts::FlowStart => summary.xmpp_flows += 1,
+            Counts::FlowEnd | Counts::Nothing => {}
+        }
+    }
 }

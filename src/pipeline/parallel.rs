@@ -26,13 +26,13 @@
 //! difference: each shard tracks at most `max_flows / N` connections and holds at most
 //! `max_buffered_bytes / N` bytes.
 
-use super::{Config, Pipeline, RunError};
+use super::{Config, Counts, Pipeline, RunError};
 use crate::analysis::{Collector, Fact, Stats};
 use crate::capture::{Packet, Reader};
 use crate::decode::decode;
 use crate::flow::table::Key;
 use crate::model::At;
-use crate::model::{Event, EventKind, FlowId, FrameNo, Timestamp};
+use crate::model::{Event, FlowId, FrameNo, Timestamp};
 use crate::sink::{LineFormat, Sink, Summary};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
@@ -102,46 +102,6 @@ enum Output {
         head: (usize, usize),
         tail: (usize, usize),
     },
-}
-
-/// What an event adds to the [`Summary`], and whether it ends its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Counts {
-    Stream,
-    Message,
-    Presence,
-    Iq,
-    Anomaly,
-    FlowStart,
-    FlowEnd,
-    Nothing,
-}
-
-impl Counts {
-    fn of(kind: &EventKind) -> Counts {
-        match kind {
-            EventKind::StreamHeader { .. } => Counts::Stream,
-            EventKind::Message(_) => Counts::Message,
-            EventKind::Presence(_) => Counts::Presence,
-            EventKind::Iq(_) => Counts::Iq,
-            EventKind::Anomaly { .. } => Counts::Anomaly,
-            EventKind::FlowStart { .. } => Counts::FlowStart,
-            EventKind::FlowEnd { .. } => Counts::FlowEnd,
-            _ => Counts::Nothing,
-        }
-    }
-
-    fn add_to(self, summary: &mut Summary) {
-        match self {
-            Counts::Stream => summary.streams += 1,
-            Counts::Message => summary.messages += 1,
-            Counts::Presence => summary.presences += 1,
-            Counts::Iq => summary.iqs += 1,
-            Counts::Anomaly => summary.anomalies += 1,
-            Counts::FlowStart => summary.xmpp_flows += 1,
-            Counts::FlowEnd | Counts::Nothing => {}
-        }
-    }
 }
 
 /// A batch's vectors once the merging thread is done with them, going back to the
@@ -394,19 +354,12 @@ fn run_to(
             if let Ok(end) = shard.join() {
                 summary.evicted_flows += end.table.evicted_flows;
                 summary.emergencies += end.table.emergencies;
-                let tally = end.tally;
-                summary.streams += tally.streams;
-                summary.messages += tally.messages;
-                summary.presences += tally.presences;
-                summary.iqs += tally.iqs;
-                summary.anomalies += tally.anomalies;
-                summary.xmpp_flows += tally.xmpp_flows;
+                summary.add_event_counts(&end.tally);
                 if let (Some(collector), Some(stats)) = (target.collector(), end.stats) {
                     collector.absorb(&stats);
                 }
             }
         }
-        summary.stanzas = summary.messages + summary.presences + summary.iqs;
         summary.packets = packets;
         summary.undecoded_packets = undecoded;
         target.sink().summary(&summary)?;
@@ -568,8 +521,8 @@ impl ShardWriter {
             self.made = made;
             match Counts::of(&event.kind) {
                 Counts::Nothing => {}
-                // The merging collector closes the connection's rows: in capture
-                // order, with the other shards' facts.
+                // In capture order after the connection's last facts: the merging
+                // thread then forgets its presence pairs and its number.
                 Counts::FlowEnd => {
                     let (flow, counts) = (event.flow, Counts::FlowEnd);
                     self.push(frame, phase, Output::Counted { flow, counts });
@@ -711,11 +664,7 @@ fn shard_loop(
             }
         }
         if out.send(writer.take(batch.id)).is_err() {
-            return ShardEnd {
-                table: pipeline.summary,
-                tally: writer.tally,
-                stats: counted,
-            };
+            break;
         }
         // The reader may have ended already; then the batch is simply freed.
         let _ = emptied.send(batch);
