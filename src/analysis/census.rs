@@ -125,16 +125,26 @@ impl Census {
     }
 }
 
+/// The file and frame of a sighting written `file#frame`.
+fn file_and_frame(s: &str) -> Option<(&str, u64)> {
+    let (file, n) = s.rsplit_once('#')?;
+    Some((file, n.parse().ok()?))
+}
+
 /// True when sighting `a` (`file#frame`) comes before `b` in the same file.
 fn earlier_in_file(a: &str, b: &str) -> bool {
-    fn frame(s: &str) -> Option<(&str, u64)> {
-        let (file, n) = s.rsplit_once('#')?;
-        Some((file, n.parse().ok()?))
-    }
-    match (frame(a), frame(b)) {
+    match (file_and_frame(a), file_and_frame(b)) {
         (Some((fa, na)), Some((fb, nb))) => fa == fb && na < nb,
         _ => false,
     }
+}
+
+/// True when `e` comes from an earlier frame than the row's first sighting: events
+/// held back (behind a gap, or until the capture ends) come after later frames'. The
+/// first sighting is the earliest frame, as `-j` merges the shards' (which see the
+/// events in different orders).
+fn before_first(e: &Event, first: &str) -> bool {
+    file_and_frame(first).is_some_and(|(_, frame)| e.frame.0 < frame)
 }
 
 /// Adds `other`'s rows to `mine` with `add`; a new row beyond [`MAX_ROWS`] is
@@ -282,7 +292,7 @@ impl CensusCounter {
             }
         };
         if let Some(hash) = row {
-            self.count_software(e, hash);
+            self.count_software(e, hash, None);
         }
     }
 
@@ -331,6 +341,9 @@ impl CensusCounter {
                 rows.insert(hash, (namespace.to_owned(), row));
             }
             if let Some((_, row)) = rows.get_mut(&hash) {
+                if before_first(e, &row.first) {
+                    row.first = format!("{}#{}", self.file, e.frame.0);
+                }
                 row.elements += 1;
                 row.bytes += e.size;
                 if new_in_flow {
@@ -367,7 +380,9 @@ impl CensusCounter {
         ];
         let hash = crate::fnv::of(&parts);
         let rows = &mut self.software;
-        if !rows.contains_key(&hash) {
+        if rows.contains_key(&hash) {
+            self.count_software(e, hash, Some(&s.entity));
+        } else {
             if rows.len() >= MAX_ROWS {
                 self.census.software_dropped += 1;
                 return hash;
@@ -384,18 +399,24 @@ impl CensusCounter {
                 ..SoftwareRow::default()
             };
             rows.insert(hash, (key, row));
+            self.count_software(e, hash, None);
         }
-        self.count_software(e, hash);
         hash
     }
 
-    /// One more sighting in the row hashed `hash`.
-    fn count_software(&mut self, e: &Event, hash: u64) {
+    /// One more sighting in the row hashed `hash`, said of `entity` when known.
+    fn count_software(&mut self, e: &Event, hash: u64, entity: Option<&str>) {
         let new_in_flow = self.first_in_flow(e.flow, hash);
         let Some((_, row)) = self.software.get_mut(&hash) else {
             self.census.software_dropped += 1;
             return;
         };
+        if before_first(e, &row.first) {
+            row.first = format!("{}#{}", self.file, e.frame.0);
+            if let Some(entity) = entity {
+                entity.clone_into(&mut row.entity);
+            }
+        }
         row.sightings += 1;
         if new_in_flow {
             row.connections += 1;
